@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * The shapes the detector hands to its transports. They are zod schemas so the HTTP layer can
+ * serialise and document them without restating them: one source of truth.
+ */
+export const LayerEvidenceSchema = z.object({
+  name: z.string(),
+  k: z.number().int(),
+  in_class_neighbors: z.number().int(),
+  /** Mean squared-L2 distance to the k nearest reference points (normalised activations). */
+  mean_knn_distance: z.number(),
+  neighbor_ids: z.array(z.number().int()).optional(),
+});
+
+export const PredictionSchema = z.object({
+  label: z.string(),
+  class_index: z.number().int(),
+  probabilities: z.array(z.number()),
+  outlier_score: z.number(),
+  is_outlier: z.boolean(),
+  credibility: z.number(),
+  confidence: z.number(),
+  knn_label: z.string(),
+  /** One conformal p-value per signal, plus `combined`, the one the outlier decision uses. */
+  p_values: z.record(z.string(), z.number()),
+  layers: z.array(LayerEvidenceSchema),
+});
+
+export const ModelInfoSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  input_shape: z.array(z.number().int()),
+  labels: z.array(z.string()),
+  layers: z.array(z.string()),
+  k: z.number().int(),
+  significance: z.number(),
+  reference_size: z.number().int(),
+  calibration_size: z.number().int(),
+  backend: z.string(),
+  signals: z.array(z.string()),
+});
+
+export type LayerEvidence = z.infer<typeof LayerEvidenceSchema>;
+export type Prediction = z.infer<typeof PredictionSchema>;
+export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+
+export interface PredictOptions {
+  includeNeighbors?: boolean;
+}
+
+export interface PredictResult {
+  predictions: Prediction[];
+  /** Seconds spent searching each indexed layer for the whole batch, by layer name. */
+  searchSeconds: Record<string, number>;
+}
+
+/** What a transport needs from a loaded detector; it knows nothing of HTTP. */
+export interface Detector {
+  readonly info: ModelInfo;
+  /** `inputs` is row-major, rows x prod(input_shape), already validated as finite. */
+  predict(inputs: Float32Array, rows: number, options?: PredictOptions): Promise<PredictResult>;
+}
