@@ -1,0 +1,20 @@
+/** A dense row-major matrix. Float32 for activations on the hot path, Float64 where precision matters. */
+export interface Matrix {
+  data: Float32Array | Float64Array;
+  rows: number;
+  cols: number;
+}
+
+export function row(m: Matrix, i: number): Float32Array | Float64Array {
+  return m.data.subarray(i * m.cols, (i + 1) * m.cols);
+}
+
+/** The rows at `indices`, copied into a new Float32 matrix. */
+export function selectRows(m: Matrix, indices: ArrayLike<number>): Matrix {
+  const out = new Float32Array(indices.length * m.cols);
+  for (let r = 0; r < indices.length; r++) {
+    const src = indices[r];
+    out.set(m.data.subarray(src * m.cols, (src + 1) * m.cols), r * m.cols);
+  }
+  return { data: out, rows: indices.length, cols: m.cols };
+}
