@@ -1,0 +1,11 @@
+export type { Matrix } from './matrix.js';
+export { row, selectRows } from './matrix.js';
+export type { Rng } from './random.js';
+export { createRng, gaussian, permutation } from './random.js';
+export type { DistanceKind, TemperatureSearchOptions } from './snnl.js';
+export { snnl, optimalTemperature } from './snnl.js';
+export { l2NormalizeRows, rowNorms } from './normalize.js';
+export type { CredibilityAndConfidence } from './conformal.js';
+export { CalibrationScores, robustScale, nonconformity, credibilityAndConfidence } from './conformal.js';
+export type { OodMetrics } from './ood-metrics.js';
+export { auroc, fprAtTpr, auprIn, auprOut, detectionError, evaluateScores } from './ood-metrics.js';

@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs';
+import { OodError } from '../errors.js';
+import type { Matrix } from '../math/matrix.js';
+import { INPUT_LAYER, inputSize, type ModelManifest } from './manifest.js';
+
+export interface Embedding {
+  /** rows x classes softmax output. */
+  probabilities: Matrix;
+  /** One matrix per indexed layer, in manifest order, flattened per row. */
+  activations: Matrix[];
+}
+
+/**
+ * One forward pass yields the class probabilities and every indexed layer's activations: a
+ * second tfjs model shares the weights and exposes the hidden outputs, so nothing runs twice.
+ */
+export class Embedder {
+  private readonly probe: tf.LayersModel;
+  private readonly layerNames: string[];
+  private readonly inputShape: number[];
+  readonly inputSize: number;
+
+  constructor(model: tf.LayersModel, manifest: ModelManifest) {
+    this.layerNames = manifest.layers;
+    this.inputShape = manifest.input_shape;
+    this.inputSize = inputSize(manifest);
+    const modelInput = model.inputs[0].shape.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
+    if (modelInput !== this.inputSize) {
+      throw new OodError('MODEL_INVALID', `manifest input_shape has ${this.inputSize} values, the model takes ${modelInput}`);
+    }
+    const outputs: tf.SymbolicTensor[] = [];
+    for (const name of manifest.layers) {
+      if (name === INPUT_LAYER) continue;
+      try {
+        outputs.push(model.getLayer(name).output as tf.SymbolicTensor);
+      } catch {
+        const known = model.layers.map((l) => l.name).join(', ');
+        throw new OodError('MODEL_INVALID', `manifest names layer "${name}", the model has: ${known}`);
+      }
+    }
+    let output: tf.SymbolicTensor;
+    try {
+      output = model.getLayer(manifest.output_layer).output as tf.SymbolicTensor;
+    } catch {
+      throw new OodError('MODEL_INVALID', `manifest output_layer "${manifest.output_layer}" is not in the model`);
+    }
+    const classes = output.shape[output.shape.length - 1];
+    if (classes !== manifest.labels.length) {
+      throw new OodError('MODEL_INVALID', `the model outputs ${classes} classes, the manifest lists ${manifest.labels.length} labels`);
+    }
+    this.probe = tf.model({ inputs: model.inputs, outputs: [output, ...outputs] });
+  }
+
+  /** `inputs` is rows x inputSize, row-major. Large batches are cut into chunks to bound memory. */
+  embed(inputs: Float32Array, rows: number, chunkRows = 2048): Embedding {
+    if (inputs.length !== rows * this.inputSize) {
+      throw new OodError('INVALID_INSTANCE', `expected ${rows * this.inputSize} values, got ${inputs.length}`);
+    }
+    const parts: Float32Array[][] = [];
+    const widths: number[] = [];
+    for (let start = 0; start < rows; start += chunkRows) {
+      const n = Math.min(chunkRows, rows - start);
+      const chunk = inputs.subarray(start * this.inputSize, (start + n) * this.inputSize);
+      const outs = tf.tidy(() => {
+        const x = tf.tensor(chunk, [n, ...this.inputShape]);
+        const result = this.probe.predict(x);
+        return Array.isArray(result) ? result : [result];
+      });
+      parts.push(outs.map((t) => t.dataSync() as Float32Array));
+      if (widths.length === 0) for (const t of outs) widths.push(t.size / n);
+      tf.dispose(outs);
+    }
+    const joined = widths.map((cols, j) => concatRows(parts.map((p) => p[j]), rows, cols));
+    const activations: Matrix[] = [];
+    let hidden = 1;
+    for (const name of this.layerNames) {
+      activations.push(name === INPUT_LAYER ? { data: inputs, rows, cols: this.inputSize } : joined[hidden++]);
+    }
+    return { probabilities: joined[0], activations };
+  }
+}
+
+function concatRows(chunks: Float32Array[], rows: number, cols: number): Matrix {
+  if (chunks.length === 1) return { data: chunks[0], rows, cols };
+  const data = new Float32Array(rows * cols);
+  let offset = 0;
+  for (const c of chunks) {
+    data.set(c, offset);
+    offset += c.length;
+  }
+  return { data, rows, cols };
+}

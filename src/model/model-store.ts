@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
+import { OodError } from '../errors.js';
+import { ModelManifestSchema, NAME_PATTERN, type ModelManifest } from './manifest.js';
+
+/**
+ * Reads and writes `models/<name>/`: model.json (tfjs topology + weight specs), weights.bin and
+ * manifest.json. tfjs's own file:// handlers live in tfjs-node, which is optional, so the
+ * artifacts go through memory handlers here.
+ */
+export const MODEL_FILES = { topology: 'model.json', weights: 'weights.bin', manifest: 'manifest.json' } as const;
+
+export interface StoredModel {
+  model: tf.LayersModel;
+  manifest: ModelManifest;
+  /** sha256 over topology, weights and manifest: part of every cache key built on this model. */
+  fingerprint: string;
+  dir: string;
+}
+
+export function modelDir(modelsDir: string, name: string): string {
+  if (!NAME_PATTERN.test(name)) {
+    throw new OodError('CONFIG_INVALID', `model name "${name}" must match ${NAME_PATTERN}`);
+  }
+  return join(modelsDir, name);
+}
+
+async function readModelFile(dir: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(join(dir, file));
+  } catch (err) {
+    throw new OodError('MODEL_INVALID', `cannot read ${join(dir, file)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function parseJson(buf: Buffer, path: string): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new OodError('MODEL_INVALID', `${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export async function loadStoredModel(modelsDir: string, name: string): Promise<StoredModel> {
+  const dir = modelDir(modelsDir, name);
+  const [topologyBuf, weightsBuf, manifestBuf] = await Promise.all([
+    readModelFile(dir, MODEL_FILES.topology),
+    readModelFile(dir, MODEL_FILES.weights),
+    readModelFile(dir, MODEL_FILES.manifest),
+  ]);
+  const parsed = ModelManifestSchema.safeParse(parseJson(manifestBuf, join(dir, MODEL_FILES.manifest)));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.manifest)}: ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  const manifest = parsed.data;
+  if (manifest.name !== name) {
+    throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.manifest)} names model "${manifest.name}", expected "${name}"`);
+  }
+  const artifacts = parseJson(topologyBuf, join(dir, MODEL_FILES.topology)) as {
+    modelTopology?: object;
+    weightsManifest?: { weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  if (!artifacts.modelTopology || !Array.isArray(artifacts.weightsManifest)) {
+    throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.topology)} lacks modelTopology or weightsManifest`);
+  }
+  const weightSpecs = artifacts.weightsManifest.flatMap((group) => group.weights);
+  const expectedBytes = weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
+  if (weightsBuf.byteLength !== expectedBytes) {
+    throw new OodError(
+      'MODEL_INVALID',
+      `${join(dir, MODEL_FILES.weights)} has ${weightsBuf.byteLength} bytes, the topology needs ${expectedBytes}`,
+    );
+  }
+  let model: tf.LayersModel;
+  try {
+    const weightData = weightsBuf.buffer.slice(weightsBuf.byteOffset, weightsBuf.byteOffset + weightsBuf.byteLength);
+    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: artifacts.modelTopology, weightSpecs, weightData }));
+  } catch (err) {
+    throw new OodError('MODEL_INVALID', `cannot build the model in ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const fingerprint = createHash('sha256').update(topologyBuf).update(weightsBuf).update(manifestBuf).digest('hex');
+  return { model, manifest, fingerprint, dir };
+}
+
+export async function saveStoredModel(dir: string, model: tf.LayersModel, manifest: ModelManifest): Promise<void> {
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weights = artifacts.weightData;
+      if (!weights || Array.isArray(weights)) throw new Error('expected one weight buffer from tfjs');
+      const topology = {
+        format: 'layers-model',
+        generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: [MODEL_FILES.weights], weights: artifacts.weightSpecs }],
+      };
+      await writeFileAtomic(join(dir, MODEL_FILES.weights), new Uint8Array(weights));
+      await writeFileAtomic(join(dir, MODEL_FILES.topology), JSON.stringify(topology));
+      await writeFileAtomic(join(dir, MODEL_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+}
