@@ -1,0 +1,146 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CalibrationStateSchema, type CalibrationState } from '../detector/calibration.js';
+import { HnswIndex, type HnswParams } from '../index/hnsw-index.js';
+import type { NeighborIndex } from '../index/neighbor-index.js';
+
+/**
+ * The on-disk cache of built graphs and calibration, under `<cacheDir>/<model>/<key>/`. The key
+ * hashes everything the contents depend on, so a changed input lands in a new folder. An entry
+ * is written into a temp folder and renamed into place whole; its meta.json lists a sha256 for
+ * every file, checked before anything is handed to hnswlib (whose reader trusts its input).
+ */
+export const CACHE_FORMAT = 1;
+
+const MetaSchema = z.object({
+  format: z.literal(CACHE_FORMAT),
+  key: z.string(),
+  layers: z.array(z.object({ name: z.string(), dim: z.number().int().positive(), file: z.string() })),
+  files: z.record(z.string(), z.object({ sha256: z.string(), bytes: z.number().int().nonnegative() })),
+  createdAt: z.string(),
+});
+
+export interface CacheEntry {
+  indexes: NeighborIndex[];
+  referenceLabels: Int32Array;
+  calibration: CalibrationState;
+}
+
+export interface CacheKeyParts {
+  modelFingerprint: string;
+  dataFingerprint: string;
+  layers: string[];
+  k: number;
+  hnsw: HnswParams;
+  /** Anything else the contents depend on (signals, combination, code version). */
+  extra: Record<string, unknown>;
+}
+
+export function cacheKey(parts: CacheKeyParts): string {
+  return createHash('sha256').update(JSON.stringify({ format: CACHE_FORMAT, ...parts })).digest('hex').slice(0, 32);
+}
+
+const sha256 = (buf: Uint8Array) => createHash('sha256').update(buf).digest('hex');
+
+/** Why an entry was not usable, for the log line; undefined when there was simply none. */
+export type CacheMiss = { reason: string } | undefined;
+
+export async function readCacheEntry(
+  entryDir: string,
+  key: string,
+  hnsw: HnswParams,
+): Promise<{ entry?: CacheEntry; miss?: CacheMiss }> {
+  let metaText: string;
+  try {
+    metaText = await readFile(join(entryDir, 'meta.json'), 'utf8');
+  } catch {
+    return { miss: undefined };
+  }
+  try {
+    const meta = MetaSchema.parse(JSON.parse(metaText));
+    if (meta.key !== key) return { miss: { reason: `meta.json names key ${meta.key}` } };
+    const contents = new Map<string, Buffer>();
+    for (const [file, expected] of Object.entries(meta.files)) {
+      const buf = await readFile(join(entryDir, file));
+      if (buf.byteLength !== expected.bytes) {
+        return { miss: { reason: `${file} has ${buf.byteLength} bytes, expected ${expected.bytes}` } };
+      }
+      if (sha256(buf) !== expected.sha256) return { miss: { reason: `${file} fails its checksum` } };
+      contents.set(file, buf);
+    }
+    const labelsBuf = contents.get('labels.bin');
+    const calibrationBuf = contents.get('calibration.json');
+    if (!labelsBuf || !calibrationBuf) return { miss: { reason: 'labels.bin or calibration.json is missing' } };
+    const calibration = CalibrationStateSchema.parse(JSON.parse(calibrationBuf.toString('utf8')));
+    const referenceLabels = new Int32Array(labelsBuf.buffer.slice(labelsBuf.byteOffset, labelsBuf.byteOffset + labelsBuf.byteLength));
+    const indexes: NeighborIndex[] = [];
+    for (const layer of meta.layers) {
+      if (!contents.has(layer.file)) return { miss: { reason: `${layer.file} is not checksummed` } };
+      const index = await HnswIndex.load(join(entryDir, layer.file), layer.dim, hnsw);
+      if (index.size !== referenceLabels.length) {
+        indexes.forEach((i) => i.dispose());
+        index.dispose();
+        return { miss: { reason: `${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}` } };
+      }
+      indexes.push(index);
+    }
+    return { entry: { indexes, referenceLabels, calibration } };
+  } catch (err) {
+    return { miss: { reason: (err as Error).message } };
+  }
+}
+
+export async function writeCacheEntry(
+  entryDir: string,
+  key: string,
+  layerNames: string[],
+  entry: CacheEntry,
+): Promise<void> {
+  const parent = join(entryDir, '..');
+  await mkdir(parent, { recursive: true });
+  const tmp = join(parent, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(tmp);
+  try {
+    const files: Record<string, { sha256: string; bytes: number }> = {};
+    const put = async (file: string, data: Uint8Array) => {
+      await writeFile(join(tmp, file), data);
+      files[file] = { sha256: sha256(data), bytes: data.byteLength };
+    };
+    const layers = [];
+    for (const [l, index] of entry.indexes.entries()) {
+      const file = `layer-${l}.hnsw`;
+      await index.save(join(tmp, file));
+      const data = await readFile(join(tmp, file));
+      files[file] = { sha256: sha256(data), bytes: data.byteLength };
+      layers.push({ name: layerNames[l], dim: index.dim, file });
+    }
+    await put('labels.bin', new Uint8Array(entry.referenceLabels.buffer, entry.referenceLabels.byteOffset, entry.referenceLabels.byteLength));
+    await put('calibration.json', Buffer.from(JSON.stringify(entry.calibration)));
+    const meta = { format: CACHE_FORMAT, key, layers, files, createdAt: new Date().toISOString() };
+    await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+    await rm(entryDir, { recursive: true, force: true });
+    await rename(tmp, entryDir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Remove every other entry of this model: after a rebuild they can only be stale. */
+export async function pruneOtherEntries(entryDir: string): Promise<string[]> {
+  const parent = join(entryDir, '..');
+  const keep = entryDir.split('/').pop();
+  const removed: string[] = [];
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    // Another process's half-written entry is its own to finish or remove.
+    if (name === keep || name.startsWith('.tmp-')) continue;
+    const path = join(parent, name);
+    if ((await stat(path)).isDirectory()) {
+      await rm(path, { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
