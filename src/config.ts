@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { OodError } from './errors.js';
+
+/**
+ * Server settings, read from the environment only (per-model settings live in each model's
+ * manifest). Parsing is pure so the CLI, the server and the tests share one definition.
+ */
+
+// Strict digits, because Number() would also accept '0x10', '1e3' and ' 12 ' from a typo'd env.
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const probability = z
+  .string()
+  .regex(/^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i, 'must be a decimal number')
+  .transform(Number)
+  .pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1'));
+
+/** Folder-safe: the name becomes a path segment under OOD_MODELS_DIR, so it must not escape it. */
+export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+
+export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const EnvSchema = z.object({
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  OOD_MODEL: z
+    .string()
+    .regex(MODEL_NAME_PATTERN, `must match ${MODEL_NAME_PATTERN}`)
+    .default('mnist'),
+  OOD_MODELS_DIR: z.string().default('models'),
+  OOD_REFERENCE_SETS_DIR: z.string().default('reference-sets'),
+  OOD_CACHE_DIR: z.string().default('.cache'),
+  OOD_K: integer(1).default(75),
+  OOD_SIGNIFICANCE: probability.default(0.05),
+  OOD_MAX_BATCH: integer(1).default(256),
+  OOD_BODY_LIMIT_BYTES: integer(1).default(8 * 1024 * 1024),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  OOD_BACKEND: z.enum(BACKENDS).optional(),
+});
+
+type EnvName = keyof typeof EnvSchema.shape;
+const ENV_NAMES = Object.keys(EnvSchema.shape) as EnvName[];
+
+export interface Config {
+  port: number;
+  host: string;
+  model: string;
+  modelsDir: string;
+  referenceSetsDir: string;
+  cacheDir: string;
+  k: number;
+  significance: number;
+  maxBatch: number;
+  bodyLimitBytes: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Unset means: pick the best backend available at start-up. */
+  backend?: Backend;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Only our variables, and an empty value counts as unset, as `FOO= cmd` means in a shell.
+  const known: Partial<Record<EnvName, string>> = {};
+  for (const name of ENV_NAMES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') known[name] = value;
+  }
+
+  const parsed = EnvSchema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `${name}=${JSON.stringify(known[name as EnvName])}: ${issue.message}`;
+    });
+    throw new OodError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`, {
+      cause: parsed.error,
+    });
+  }
+
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    model: e.OOD_MODEL,
+    modelsDir: e.OOD_MODELS_DIR,
+    referenceSetsDir: e.OOD_REFERENCE_SETS_DIR,
+    cacheDir: e.OOD_CACHE_DIR,
+    k: e.OOD_K,
+    significance: e.OOD_SIGNIFICANCE,
+    maxBatch: e.OOD_MAX_BATCH,
+    bodyLimitBytes: e.OOD_BODY_LIMIT_BYTES,
+    logLevel: e.LOG_LEVEL,
+    ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),
+  };
+}

@@ -1,0 +1,49 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { DetectorHost } from './detector-host.js';
+import detectorPlugin from './plugins/detector.js';
+import errorHandlerPlugin from './plugins/error-handler.js';
+import metricsPlugin from './plugins/metrics.js';
+import healthzRoute from './routes/healthz.js';
+import metricsRoute from './routes/metrics.js';
+import modelsRoute from './routes/models.js';
+import predictRoute from './routes/predict.js';
+import readyzRoute from './routes/readyz.js';
+
+export interface BuildAppOptions {
+  host: DetectorHost;
+  /** Most instances accepted in one POST /predict. */
+  maxBatch: number;
+  bodyLimitBytes: number;
+  /** Fastify logger options; off by default so tests stay quiet. */
+  logger?: FastifyServerOptions['logger'] | boolean;
+}
+
+/** Builds the plugin graph; never listens (server.ts does), so tests drive it with inject(). */
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimitBytes,
+    // Fastify's closing fast path answers with its own 503 body; the detector plugin answers
+    // NOT_READY in our format instead.
+    return503OnClosing: false,
+  });
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // The API speaks JSON only; without this, text/plain bodies would reach validation as strings
+  // and be answered 400 instead of 415.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(errorHandlerPlugin);
+  await app.register(detectorPlugin, { host: opts.host });
+  await app.register(metricsPlugin);
+
+  await app.register(healthzRoute);
+  await app.register(readyzRoute);
+  await app.register(metricsRoute);
+  await app.register(modelsRoute);
+  await app.register(predictRoute, { maxBatch: opts.maxBatch });
+
+  return app;
+}

@@ -1,0 +1,151 @@
+import fp from 'fastify-plugin';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PredictResult } from '../../detector/types.js';
+
+/**
+ * Prometheus metrics for one app instance. The registry is per app, never prom-client's global
+ * one, so tests (and any embedding) can build many apps in one process.
+ */
+export interface OodMetrics {
+  readonly registry: Registry;
+  /** The one place every answered inference is counted, whichever route served it. */
+  recordPrediction(result: PredictResult): void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: OodMetrics;
+  }
+}
+
+/** Label for requests no route matched, so scanners cannot blow up the series count. */
+const UNMATCHED_ROUTE = 'unmatched';
+
+const LINT_FAILING_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+export default fp(
+  async (app) => {
+    const registry = new Registry();
+    // Standard names (no prefix) so the usual Node.js dashboards work unchanged.
+    collectDefaultMetrics({ register: registry });
+    // These three are gauges named like counters, which `promtool check metrics` rejects; each is
+    // only the sum of its by-type sibling without the suffix (nodejs_active_handles etc.), which stays.
+    for (const name of LINT_FAILING_DEFAULT_METRICS) registry.removeSingleMetric(name);
+
+    const requestDuration = new Histogram({
+      name: 'ood_http_request_duration_seconds',
+      help: 'HTTP request latency, by route pattern',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      registers: [registry],
+    });
+
+    const predictions = new Counter({
+      name: 'ood_predictions_total',
+      help: 'Instances scored, by whether they were flagged as out of distribution',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    // Both outcomes exist from the start, so rate() and ratios work before the first outlier.
+    predictions.inc({ outcome: 'inlier' }, 0);
+    predictions.inc({ outcome: 'outlier' }, 0);
+
+    const outlierScore = new Histogram({
+      name: 'ood_outlier_score',
+      help: 'Outlier score of each scored instance (1 - credibility)',
+      buckets: [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
+      registers: [registry],
+    });
+
+    const layerSearchDuration = new Histogram({
+      name: 'ood_layer_search_duration_seconds',
+      help: 'Nearest-neighbour search time for one request batch, by layer',
+      labelNames: ['layer'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    });
+
+    // Gauges below describe the loaded detector; they are read at scrape time, so they can never
+    // disagree with what /readyz and /v1/models/default say.
+    new Gauge({
+      name: 'ood_model_ready',
+      help: '1 when the model and every index are loaded and requests are served, else 0',
+      registers: [registry],
+      collect() {
+        this.set(app.readyDetector() ? 1 : 0);
+      },
+    });
+
+    new Gauge({
+      name: 'ood_reference_set_size',
+      help: 'Points in the reference set the neighbours are searched in',
+      labelNames: ['model'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const info = app.readyDetector()?.info;
+        if (info) this.set({ model: info.name }, info.reference_size);
+      },
+    });
+
+    new Gauge({
+      name: 'ood_calibration_set_size',
+      help: 'Points in the calibration set the conformal p-values are computed from',
+      labelNames: ['model'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const info = app.readyDetector()?.info;
+        if (info) this.set({ model: info.name }, info.calibration_size);
+      },
+    });
+
+    new Gauge({
+      name: 'ood_tfjs_backend_info',
+      help: 'Always 1; labels name the active tfjs backend and the model it runs',
+      labelNames: ['backend', 'model', 'version'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const info = app.readyDetector()?.info;
+        if (info) this.set({ backend: info.backend, model: info.name, version: info.version }, 1);
+      },
+    });
+
+    const metrics: OodMetrics = {
+      registry,
+      recordPrediction({ predictions: scored, searchSeconds }) {
+        let outliers = 0;
+        for (const prediction of scored) {
+          if (prediction.is_outlier) outliers++;
+          outlierScore.observe(prediction.outlier_score);
+        }
+        predictions.inc({ outcome: 'outlier' }, outliers);
+        predictions.inc({ outcome: 'inlier' }, scored.length - outliers);
+        for (const [layer, seconds] of Object.entries(searchSeconds)) {
+          layerSearchDuration.observe({ layer }, seconds);
+        }
+      },
+    };
+    app.decorate('metrics', metrics);
+
+    app.addHook('onResponse', async (request, reply) => {
+      requestDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+          status_code: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+    });
+
+    app.addHook('onClose', async () => {
+      registry.clear();
+    });
+  },
+  { name: 'ood-metrics', fastify: '5.x', dependencies: ['ood-detector'] },
+);

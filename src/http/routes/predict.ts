@@ -1,0 +1,35 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { OodError } from '../../errors.js';
+import { toInputBatch } from '../instances.js';
+import { PredictRequestSchema, PredictResponseSchema } from '../schemas.js';
+
+export interface PredictRouteOptions {
+  maxBatch: number;
+}
+
+/** Transport only: check and flatten the batch, hand it to the detector, count what came back. */
+const predictRoute: FastifyPluginAsyncZod<PredictRouteOptions> = async (app, { maxBatch }) => {
+  app.post(
+    '/predict',
+    { schema: { body: PredictRequestSchema, response: { 200: PredictResponseSchema } } },
+    async (request) => {
+      const { instances, include_neighbors: includeNeighbors = false } = request.body;
+      if (instances.length > maxBatch) {
+        throw new OodError(
+          'BATCH_TOO_LARGE',
+          `body.instances holds ${instances.length} instances; at most ${maxBatch} are allowed per request`,
+        );
+      }
+
+      const detector = app.requireDetector();
+      const inputs = toInputBatch(instances, detector.info.input_shape);
+      const result = await detector.predict(inputs, instances.length, { includeNeighbors });
+      app.metrics.recordPrediction(result);
+
+      const { name, version, significance } = detector.info;
+      return { predictions: result.predictions, model: { name, version }, significance };
+    },
+  );
+};
+
+export default predictRoute;

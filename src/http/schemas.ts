@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { ModelInfoSchema, PredictionSchema } from '../detector/types.js';
+import { ERRORS, type ErrorCode } from '../errors.js';
+
+/**
+ * The wire shapes of the HTTP API. Prediction and model shapes come from the detector so they are
+ * never restated here.
+ */
+
+// Only the envelope is checked here: instance contents are checked by toInputBatch in the same
+// pass that copies them into the Float32Array, because a per-number zod schema costs about as
+// much as JSON.parse on a full batch.
+export const PredictRequestSchema = z.object({
+  instances: z
+    .array(
+      z.custom<unknown[]>((value) => Array.isArray(value), {
+        error: 'each instance must be an array of numbers (flat or nested)',
+      }),
+    )
+    .min(1, 'must hold at least one instance'),
+  include_neighbors: z.boolean().optional(),
+});
+
+export const PredictResponseSchema = z.object({
+  predictions: z.array(PredictionSchema),
+  model: ModelInfoSchema.pick({ name: true, version: true }),
+  significance: ModelInfoSchema.shape.significance,
+});
+
+export const StatusResponseSchema = z.object({ status: z.string() });
+
+export const ErrorResponseSchema = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+  }),
+});
+
+export type PredictRequest = z.infer<typeof PredictRequestSchema>;
+export type PredictResponse = z.infer<typeof PredictResponseSchema>;
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config.js';
+import { OodError } from '../../src/errors.js';
+
+describe('loadConfig', () => {
+  it('has a default for everything', () => {
+    assert.deepEqual(loadConfig({}), {
+      port: 8080,
+      host: '0.0.0.0',
+      model: 'mnist',
+      modelsDir: 'models',
+      referenceSetsDir: 'reference-sets',
+      cacheDir: '.cache',
+      k: 75,
+      significance: 0.05,
+      maxBatch: 256,
+      bodyLimitBytes: 8 * 1024 * 1024,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable and treats empty ones as unset', () => {
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OOD_MODEL: 'fashion-mnist_v2.1',
+      OOD_MODELS_DIR: '/srv/models',
+      OOD_REFERENCE_SETS_DIR: '/srv/refs',
+      OOD_CACHE_DIR: '/tmp/c',
+      OOD_K: '10',
+      OOD_SIGNIFICANCE: '1e-2',
+      OOD_MAX_BATCH: '32',
+      OOD_BODY_LIMIT_BYTES: '1024',
+      LOG_LEVEL: 'debug',
+      OOD_BACKEND: '',
+      UNRELATED: 'ignored',
+    });
+    assert.equal(config.port, 0);
+    assert.equal(config.model, 'fashion-mnist_v2.1');
+    assert.equal(config.k, 10);
+    assert.equal(config.significance, 0.01);
+    assert.equal(config.bodyLimitBytes, 1024);
+    assert.equal(config.logLevel, 'debug');
+    assert.equal('backend' in config, false);
+    assert.equal(loadConfig({ OOD_BACKEND: 'wasm' }).backend, 'wasm');
+  });
+
+  const bad: Array<[string, string]> = [
+    ['PORT', 'http'],
+    ['PORT', '70000'],
+    ['PORT', '0x50'],
+    ['OOD_MODEL', '../etc'],
+    ['OOD_MODEL', 'a/b'],
+    ['OOD_MODEL', 'MNIST'],
+    ['OOD_K', '0'],
+    ['OOD_K', '7.5'],
+    ['OOD_SIGNIFICANCE', '0'],
+    ['OOD_SIGNIFICANCE', '1'],
+    ['OOD_SIGNIFICANCE', 'five percent'],
+    ['OOD_MAX_BATCH', '-1'],
+    ['OOD_BODY_LIMIT_BYTES', '8MiB'],
+    ['LOG_LEVEL', 'loud'],
+    ['OOD_BACKEND', 'webgpu'],
+  ];
+  for (const [name, value] of bad) {
+    it(`rejects ${name}=${value}, naming the variable`, () => {
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (err: unknown) =>
+          err instanceof OodError && err.code === 'CONFIG_INVALID' && err.message.includes(`${name}=`),
+      );
+    });
+  }
+
+  it('lists the valid backends when the backend is unknown', () => {
+    assert.throws(() => loadConfig({ OOD_BACKEND: 'gpu' }), /tensorflow.*wasm.*cpu/);
+  });
+});

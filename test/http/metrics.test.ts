@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { FakeDetector, FakeHost } from './fake-detector.js';
+import { buildTestApp } from './helpers.js';
+
+const PROMTOOL = '/usr/bin/promtool';
+
+describe('GET /metrics', () => {
+  const host = new FakeHost();
+  let app: FastifyInstance;
+  let text: string;
+  let contentType: string;
+
+  before(async () => {
+    app = await buildTestApp(host);
+    host.current = new FakeDetector();
+    const predict = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: { instances: [[0.1, 0.2, 0.3, 0.4], [10, 10, 10, 10]] },
+    });
+    assert.equal(predict.statusCode, 200, predict.body);
+    await app.inject({ method: 'GET', url: '/no-such-page/12345' });
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    text = res.body;
+    contentType = String(res.headers['content-type']);
+  });
+  after(() => app.close());
+
+  it('uses the Prometheus text content type', () => {
+    assert.match(contentType, /^text\/plain; version=0\.0\.4/);
+  });
+
+  const expected: Array<[string, RegExp]> = [
+    ['default process metrics', /^process_cpu_user_seconds_total \d/m],
+    ['default Node.js metrics', /^nodejs_heap_size_total_bytes \d/m],
+    [
+      'request latency by route pattern',
+      /^ood_http_request_duration_seconds_count\{method="POST",route="\/predict",status_code="200"\} 1$/m,
+    ],
+    [
+      'unmatched requests under one label',
+      /^ood_http_request_duration_seconds_count\{method="GET",route="unmatched",status_code="404"\} 1$/m,
+    ],
+    ['predictions by outcome (inlier)', /^ood_predictions_total\{outcome="inlier"\} 1$/m],
+    ['predictions by outcome (outlier)', /^ood_predictions_total\{outcome="outlier"\} 1$/m],
+    ['outlier scores', /^ood_outlier_score_count 2$/m],
+    ['per-layer search latency', /^ood_layer_search_duration_seconds_count\{layer="dense_2"\} 1$/m],
+    ['reference-set size', /^ood_reference_set_size\{model="fake"\} 100$/m],
+    ['calibration-set size', /^ood_calibration_set_size\{model="fake"\} 20$/m],
+    ['active tfjs backend', /^ood_tfjs_backend_info\{backend="cpu",model="fake",version="1\.2\.3"\} 1$/m],
+    ['readiness', /^ood_model_ready 1$/m],
+  ];
+  for (const [what, pattern] of expected) {
+    it(`exposes ${what}`, () => assert.match(text, pattern));
+  }
+
+  it('keeps raw URLs out of the labels', () => {
+    assert.doesNotMatch(text, /12345/);
+  });
+
+  it('passes promtool check metrics', (t) => {
+    if (!existsSync(PROMTOOL)) {
+      t.skip(`${PROMTOOL} is not installed`);
+      return;
+    }
+    const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
+  });
+
+  it('reports not ready and no model series before the detector loads', async () => {
+    const fresh = await buildTestApp(new FakeHost());
+    try {
+      const body = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(body, /^ood_model_ready 0$/m);
+      assert.doesNotMatch(body, /^ood_reference_set_size\{/m);
+      assert.match(body, /^ood_predictions_total\{outcome="outlier"\} 0$/m);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

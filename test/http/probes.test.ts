@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ModelInfoSchema } from '../../src/detector/types.js';
+import { FAKE_INFO, FakeDetector, FakeHost } from './fake-detector.js';
+import { assertError, buildTestApp } from './helpers.js';
+
+describe('probes and model info', () => {
+  it('is live but not ready while loading, then ready once the host has a detector', async () => {
+    const host = new FakeHost();
+    const app = await buildTestApp(host);
+    try {
+      assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+      assertError(await app.inject({ method: 'GET', url: '/readyz' }), 503, 'NOT_READY');
+      assertError(await app.inject({ method: 'GET', url: '/v1/models/default' }), 503, 'NOT_READY');
+      assertError(
+        await app.inject({ method: 'POST', url: '/predict', payload: { instances: [[0, 0, 0, 0]] } }),
+        503,
+        'NOT_READY',
+      );
+
+      host.current = new FakeDetector();
+      const ready = await app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 200);
+      assert.deepEqual(ready.json(), { status: 'ready' });
+      assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('says why it is not ready after a failed load', async () => {
+    const host = new FakeHost();
+    host.failure = 'models/fake/model.json: unexpected end of JSON';
+    const app = await buildTestApp(host);
+    try {
+      const body = assertError(await app.inject({ method: 'GET', url: '/readyz' }), 503, 'NOT_READY');
+      assert.match(body.error.message, /failed to load: models\/fake\/model\.json/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('describes the loaded model at /v1/models/default', async () => {
+    const app = await buildTestApp(new FakeHost(new FakeDetector()));
+    try {
+      const res = await app.inject({ method: 'GET', url: '/v1/models/default' });
+      assert.equal(res.statusCode, 200);
+      assert.deepEqual(ModelInfoSchema.parse(res.json()), FAKE_INFO);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers unknown routes and methods with a JSON 404', async () => {
+    const app = await buildTestApp(new FakeHost(new FakeDetector()));
+    try {
+      const body = assertError(await app.inject({ method: 'GET', url: '/nope?token=x' }), 404, 'NOT_FOUND');
+      assert.equal(body.error.message, 'No route GET /nope');
+      assertError(await app.inject({ method: 'GET', url: '/predict' }), 404, 'NOT_FOUND');
+    } finally {
+      await app.close();
+    }
+  });
+});

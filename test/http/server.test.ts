@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config.js';
+import type { Detector } from '../../src/detector/types.js';
+import { startServer } from '../../src/http/server.js';
+import { PredictResponseSchema } from '../../src/http/schemas.js';
+import { FakeDetector } from './fake-detector.js';
+
+const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('startServer over a real socket', () => {
+  it('listens before the detector loads, then becomes ready and serves predictions', async () => {
+    const loading = deferred<Detector>();
+    const { app, close } = await startServer({ config, loadDetector: () => loading.promise });
+    try {
+      const { port } = app.server.address() as AddressInfo;
+      const base = `http://127.0.0.1:${port}`;
+
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      const notReady = await fetch(`${base}/readyz`);
+      assert.equal(notReady.status, 503);
+      assert.equal(((await notReady.json()) as { error: { code: string } }).error.code, 'NOT_READY');
+
+      loading.resolve(new FakeDetector());
+      await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200);
+
+      const res = await fetch(`${base}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: [[1, 0, 0, 0]] }),
+      });
+      assert.equal(res.status, 200);
+      assert.equal(PredictResponseSchema.parse(await res.json()).predictions[0].label, 'a');
+    } finally {
+      await close();
+    }
+    assert.equal(app.server.listening, false);
+  });
+
+  it('closes and exits 1 when the detector fails to load', async () => {
+    const exited = deferred<number>();
+    const { app } = await startServer({
+      config,
+      loadDetector: async () => {
+        throw new Error('models/mnist/model.json: Unexpected end of JSON input');
+      },
+      exit: (code) => exited.resolve(code),
+    });
+    assert.equal(await exited.promise, 1);
+    assert.equal(app.server.listening, false);
+  });
+
+  it('rejects, leaving nothing listening, when the port is taken', async () => {
+    const first = await startServer({ config, loadDetector: async () => new FakeDetector() });
+    try {
+      const { port } = first.app.server.address() as AddressInfo;
+      await assert.rejects(
+        startServer({ config: { ...config, port }, loadDetector: async () => new FakeDetector() }),
+        /EADDRINUSE/,
+      );
+    } finally {
+      await first.close();
+    }
+  });
+});
+
+describe('the server process', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/serve-fake.ts', import.meta.url));
+
+  function spawnServer(mode: 'ok' | 'fail') {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, exited, output: () => output };
+  }
+
+  it('closes gracefully and exits 0 on SIGTERM', async () => {
+    const server = spawnServer('ok');
+    try {
+      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
+      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0, server.output());
+      assert.match(server.output(), /"signal":"SIGTERM".*"msg":"closing"/);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 1 with a clear error when the model fails to load', async () => {
+    const server = spawnServer('fail');
+    try {
+      assert.equal(await server.exited, 1, server.output());
+      assert.match(server.output(), /failed to load model \\"mnist\\": models\/mnist\/model\.json is not valid JSON/);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+});
