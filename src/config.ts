@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BACKENDS, type BackendName } from './model/backend-names.js';
 import { OodError } from './errors.js';
 
 /**
@@ -23,8 +24,6 @@ const probability = z
 /** Folder-safe: the name becomes a path segment under OOD_MODELS_DIR, so it must not escape it. */
 export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 
-export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
-export type Backend = (typeof BACKENDS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -44,6 +43,8 @@ const EnvSchema = z.object({
   OOD_BODY_LIMIT_BYTES: integer(1).default(8 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   OOD_BACKEND: z.enum(BACKENDS).optional(),
+  OOD_LABEL_WEIGHT: z.coerce.number().gt(0).lt(1).default(0.1),
+  OOD_HNSW_EF_SEARCH: integer(1).default(100),
 });
 
 type EnvName = keyof typeof EnvSchema.shape;
@@ -62,7 +63,10 @@ export interface Config {
   bodyLimitBytes: number;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Unset means: pick the best backend available at start-up. */
-  backend?: Backend;
+  backend?: BackendName;
+  /** Share of the significance spent on label disagreement; the rest goes to neighbour distance. */
+  labelWeight: number;
+  efSearch: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -97,6 +101,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBatch: e.OOD_MAX_BATCH,
     bodyLimitBytes: e.OOD_BODY_LIMIT_BYTES,
     logLevel: e.LOG_LEVEL,
+    labelWeight: e.OOD_LABEL_WEIGHT,
+    efSearch: e.OOD_HNSW_EF_SEARCH,
     ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),
   };
 }

@@ -8,7 +8,9 @@ export const LayerEvidenceSchema = z.object({
   name: z.string(),
   k: z.number().int(),
   in_class_neighbors: z.number().int(),
-  /** Mean squared-L2 distance to the k nearest reference points (normalised activations). */
+  /** Squared-L2 distance to the nearest reference point (L2-normalised activations). */
+  nearest_distance: z.number(),
+  /** Mean squared-L2 distance to the k nearest reference points. */
   mean_knn_distance: z.number(),
   neighbor_ids: z.array(z.number().int()).optional(),
 });

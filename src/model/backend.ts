@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs';
  * effect). The native binding is preferred because it is fastest; it is an optionalDependency
  * whose install downloads libtensorflow, so offline machines fall back to wasm, then cpu.
  */
-export const BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+import { BACKENDS, type BackendName } from './backend-names.js';
+
+export { BACKENDS, type BackendName };
 
 export function parseBackend(name: string): BackendName {
   if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;

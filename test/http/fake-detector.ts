@@ -55,6 +55,7 @@ export class FakeDetector implements Detector {
           name,
           k: this.info.k,
           in_class_neighbors: Math.round(credibility * this.info.k),
+          nearest_distance: magnitude / 2,
           mean_knn_distance: magnitude,
           ...(options?.includeNeighbors ? { neighbor_ids: [row, row + 1, row + 2] } : {}),
         })),

@@ -1,0 +1,30 @@
+import { isOodError } from '../errors.js';
+import { createCliLogger } from '../log.js';
+
+/** One entry point, one thin module per command; each is imported only when it runs. */
+const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
+  serve: async () => (await import('./serve.js')).serveCommand,
+  train: async () => (await import('./train.js')).trainCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command) {
+    process.stderr.write(`usage: npm run ood -- <${Object.keys(COMMANDS).join('|')}> [options]\n`);
+    return name ? 2 : 0;
+  }
+  return (await command())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const log = createCliLogger();
+    if (isOodError(err)) log.error({ code: err.code }, err.message);
+    else log.error({ err }, 'command failed');
+    process.exitCode = 1;
+  },
+);

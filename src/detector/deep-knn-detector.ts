@@ -1,0 +1,71 @@
+import type { NeighborIndex } from '../index/neighbor-index.js';
+import type { Embedder } from '../model/embedder.js';
+import type { Calibrator } from './calibration.js';
+import { evidenceFor, searchLayers } from './search.js';
+import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult } from './types.js';
+
+export interface DeepKnnParts {
+  info: ModelInfo;
+  embedder: Embedder;
+  /** One index per layer in info.layers order, over L2-normalised reference activations. */
+  indexes: NeighborIndex[];
+  referenceLabels: Int32Array;
+  calibrator: Calibrator;
+}
+
+export function argmax(row: ArrayLike<number>, offset: number, length: number): number {
+  let best = 0;
+  for (let j = 1; j < length; j++) if (row[offset + j] > row[offset + best]) best = j;
+  return best;
+}
+
+/**
+ * Deep kNN (Papernot & McDaniel 2018) as named steps: embed, find neighbours per layer, gather
+ * evidence, then conformal p-values. Owns its indexes and disposes them.
+ */
+export class DeepKnnDetector implements Detector {
+  readonly info: ModelInfo;
+  private readonly parts: DeepKnnParts;
+
+  constructor(parts: DeepKnnParts) {
+    this.parts = parts;
+    this.info = parts.info;
+  }
+
+  async predict(inputs: Float32Array, rows: number, options: PredictOptions = {}): Promise<PredictResult> {
+    const { probabilities, activations } = this.parts.embedder.embed(inputs, rows);
+    const searchSeconds: Record<string, number> = {};
+    const classes = this.info.labels.length;
+    const neighbors = searchLayers(this.parts.indexes, activations, this.info.k, this.info.layers, searchSeconds);
+    const evidence = evidenceFor(neighbors, rows, this.parts.referenceLabels, classes);
+    const predictions = evidence.map((ev, i): Prediction => {
+      const predicted = argmax(probabilities.data, i * classes, classes);
+      const scored = this.parts.calibrator.score(ev, predicted);
+      return {
+        label: this.info.labels[predicted],
+        class_index: predicted,
+        probabilities: Array.from(probabilities.data.subarray(i * classes, (i + 1) * classes)),
+        outlier_score: scored.outlierScore,
+        is_outlier: scored.pValues.combined <= this.info.significance,
+        credibility: scored.credibility,
+        confidence: scored.confidence,
+        knn_label: this.info.labels[scored.knnLabel],
+        p_values: scored.pValues,
+        layers: this.info.layers.map((name, l) => ({
+          name,
+          k: neighbors[l][i].ids.length,
+          in_class_neighbors: ev.counts[l][predicted],
+          nearest_distance: ev.nearestDistances[l],
+          mean_knn_distance: ev.meanDistances[l],
+          ...(options.includeNeighbors ? { neighbor_ids: Array.from(neighbors[l][i].ids) } : {}),
+        })),
+      };
+    });
+    return { predictions, searchSeconds };
+  }
+
+  dispose(): void {
+    for (const index of this.parts.indexes) index.dispose();
+  }
+}
+
