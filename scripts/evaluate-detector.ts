@@ -1,8 +1,9 @@
 /**
- * Scores a served model's in-distribution test part and its OOD sets through the detector (the
- * same code path as POST /predict, without HTTP) and prints AUROC and flag rates per signal.
+ * Scores a model's in-distribution test part and its OOD sets through the detector (the code
+ * path of POST /predict, without HTTP) and prints markdown tables: flag rates and AUROC of the
+ * service's outlier_score and of each signal, then per-layer distance ablations.
  *
- *   npx tsx scripts/evaluate-detector.ts [model] [--limit N]
+ *   npm run evaluate -- [model] [--limit N]
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
@@ -10,8 +11,9 @@ import { detectorSettings, loadDetector } from '../src/detector/load-detector.js
 import type { Detector, Prediction } from '../src/detector/types.js';
 import { createCliLogger } from '../src/log.js';
 import type { Matrix } from '../src/math/matrix.js';
-import { evaluateScores } from '../src/math/ood-metrics.js';
+import { auroc } from '../src/math/ood-metrics.js';
 import { initBackend } from '../src/model/backend.js';
+import { loadStoredModel } from '../src/model/model-store.js';
 import { loadReferenceSet } from '../src/reference/load-reference-set.js';
 import { loadOodSets } from '../src/reference/ood-sets.js';
 
@@ -26,31 +28,55 @@ async function predictAll(detector: Detector, x: Matrix, batch = 256): Promise<P
 }
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { limit: { type: 'string' } } });
-const log = createCliLogger('warn');
+const started = performance.now();
 const config = loadConfig({ ...process.env, OOD_MODEL: positionals[0] ?? process.env.OOD_MODEL });
-await initBackend(config.backend);
-const detector = await loadDetector(
-  detectorSettings(config),
-  log,
-);
+const backend = await initBackend(config.backend);
+const detector = await loadDetector(detectorSettings(config), createCliLogger('warn'));
+const { manifest } = await loadStoredModel(config.modelsDir, config.model);
 const limit = Number(values.limit ?? 2000);
-const refset = await loadReferenceSet(config.referenceSetsDir, detector.info.name === 'mnist' ? 'mnist' : detector.info.name);
+const refset = await loadReferenceSet(config.referenceSetsDir, manifest.reference_set);
 const inPreds = await predictAll(detector, refset.test.x);
-const signals = ['combined', ...detector.info.signals];
-const lines = [`| OOD set | n | flagged | AUROC outlier_score | ${signals.map((s) => `AUROC ${s}`).join(' | ')} |`];
-lines.push(`| --- | --- | --- | --- | ${signals.map(() => '---').join(' | ')} |`);
+const oodSets = await loadOodSets(config.referenceSetsDir, manifest.reference_set, { limit, seed: 7 });
+
+type Score = (q: Prediction) => number; // higher = more outlying
+// AUROC takes in-distribution-ness (DESIGN §3), so outlier scores enter negated.
+const separation = (outPreds: Prediction[], f: Score) =>
+  auroc(
+    inPreds.map((q) => -f(q)),
+    outPreds.map((q) => -f(q)),
+  );
 const flagged = (p: Prediction[]) => p.filter((q) => q.is_outlier).length / p.length;
-lines.push(`| (in-distribution test) | ${inPreds.length} | ${flagged(inPreds).toFixed(4)} | | ${signals.map(() => '').join(' | ')} |`);
-// Metrics take in-distribution-ness, so the outlier score enters negated.
-const inScore = (p: Prediction[], f: (q: Prediction) => number) => p.map((q) => -f(q));
-for (const set of await loadOodSets(config.referenceSetsDir, refset.manifest.name, { limit, seed: 7 })) {
-  const preds = await predictAll(detector, set.x);
-  const main = evaluateScores(inScore(inPreds, (q) => q.outlier_score), inScore(preds, (q) => q.outlier_score));
-  const perSignal = signals.map(
-    (s) => evaluateScores(inScore(inPreds, (q) => -(q.p_values[s] ?? 1)), inScore(preds, (q) => -(q.p_values[s] ?? 1))).auroc,
-  );
-  lines.push(
-    `| ${set.name} | ${preds.length} | ${flagged(preds).toFixed(4)} | ${main.auroc.toFixed(4)} | ${perSignal.map((a) => a.toFixed(4)).join(' | ')} |`,
-  );
-}
-process.stdout.write(`${lines.join('\n')}\n`);
+const fmt = (x: number) => x.toFixed(4);
+
+const main: [string, Score][] = [
+  ['outlier_score', (q) => q.outlier_score],
+  ['label p-value', (q) => -q.p_values.label],
+  ['distance p-value', (q) => -q.p_values.distance],
+  ['max softmax', (q) => -Math.max(...q.probabilities)],
+];
+const ablation: [string, Score][] = detector.info.layers.flatMap((name, l): [string, Score][] => [
+  [`${name} nearest`, (q) => q.layers[l].nearest_distance],
+  [`${name} mean of k`, (q) => q.layers[l].mean_knn_distance],
+]);
+
+const out: string[] = [];
+const table = (title: string, scores: [string, Score][], withFlags: boolean) => {
+  out.push(`\n### ${title}\n`);
+  out.push(`| OOD set | n | ${withFlags ? 'flagged | ' : ''}${scores.map(([n]) => `AUROC ${n}`).join(' | ')} |`);
+  out.push(`| --- | --- | ${withFlags ? '--- | ' : ''}${scores.map(() => '---').join(' | ')} |`);
+  if (withFlags) out.push(`| (in-distribution test) | ${inPreds.length} | ${fmt(flagged(inPreds))} | ${scores.map(() => '').join(' | ')} |`);
+  for (const set of oodSets) {
+    const preds = predictions.get(set.name) as Prediction[];
+    out.push(
+      `| ${set.name} | ${preds.length} | ${withFlags ? `${fmt(flagged(preds))} | ` : ''}${scores.map(([, f]) => fmt(separation(preds, f))).join(' | ')} |`,
+    );
+  }
+};
+const predictions = new Map<string, Prediction[]>();
+for (const set of oodSets) predictions.set(set.name, await predictAll(detector, set.x));
+out.push(`Model \`${manifest.name}\` v${manifest.version}, k = ${detector.info.k}, significance = ${detector.info.significance}, ` +
+  `backend ${backend.backend}; ${detector.info.reference_size} reference and ${detector.info.calibration_size} calibration points.`);
+table('Outlier decision and its signals', main, true);
+table('Per-layer distance ablation (raw squared distances, L2-normalised activations)', ablation, false);
+out.push(`\nWall time: ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+process.stdout.write(`${out.join('\n')}\n`);

@@ -83,8 +83,11 @@ export default fp(
     app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
       const error = toHttpError(err, request.routeOptions.bodyLimit);
       // Only the error and the request line are logged: bodies may hold users' data.
-      if (error.statusCode >= 500) {
+      // Only unexpected failures deserve a stack; a 503 while loading is the system working.
+      if (error.code === 'INTERNAL') {
         request.log.error({ err, code: error.code }, 'request failed');
+      } else if (error.statusCode >= 500) {
+        request.log.warn({ code: error.code, reason: error.message }, 'request refused');
       } else {
         request.log.info({ code: error.code, reason: error.message }, 'request rejected');
       }

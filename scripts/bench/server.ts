@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { atExit } from './cleanup.js';
+import { httpRequest } from './http.js';
+import { progress } from './stats.js';
+
+const HOST = '127.0.0.1';
+const POLL_MS = 20;
+const READY_TIMEOUT_MS = 10 * 60_000;
+/** The server gives in-flight requests 10 s after SIGTERM; past that it is killed. */
+const STOP_TIMEOUT_MS = 15_000;
+
+/** A port the OS reports free on the loopback interface (there is a small race, as always). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, HOST, () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface StartTimes {
+  /** From spawn until the port accepts connections (/readyz answers anything). */
+  listeningMs: number;
+  /** From spawn until /readyz answers 200: model loaded, graphs and calibration ready. */
+  readyMs: number;
+}
+
+export class ServerProcess {
+  readonly baseUrl: string;
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<number | null>;
+  private exitCode: number | null | undefined;
+  private readonly tail: string[] = [];
+  private readonly releaseFinaliser: () => void;
+
+  private constructor(child: ChildProcess, port: number) {
+    this.child = child;
+    this.baseUrl = `http://${HOST}:${port}`;
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exitCode = code ?? (signal ? -1 : null);
+        resolve(code);
+      });
+    });
+    // Logs (pino writes to stdout) go to stderr so they never mix with the report.
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8');
+      stream?.on('data', (text: string) => {
+        process.stderr.write(text.replace(/^(?=.)/gm, '[server] '));
+        this.tail.push(...text.split('\n').filter(Boolean));
+        this.tail.splice(0, Math.max(0, this.tail.length - 20));
+      });
+    }
+    this.releaseFinaliser = atExit(() => {
+      if (this.running) child.kill('SIGKILL');
+    });
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  /** `node --import tsx src/cli/ood.ts serve` on a free loopback port, then waits for /readyz 200. */
+  static async start(opts: { root: string; cacheDir: string }): Promise<{ server: ServerProcess; times: StartTimes }> {
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      HOST,
+      OOD_CACHE_DIR: opts.cacheDir,
+      LOG_LEVEL: 'warn',
+    };
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/ood.ts', 'serve'], {
+      cwd: opts.root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const server = new ServerProcess(child, port);
+    try {
+      const times = await server.waitReady(started);
+      return { server, times };
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+  }
+
+  private async waitReady(started: number): Promise<StartTimes> {
+    let listeningMs = Number.NaN;
+    const deadline = started + READY_TIMEOUT_MS;
+    while (performance.now() < deadline) {
+      if (!this.running) {
+        throw new Error(`server exited with code ${this.exitCode} before it was ready:\n${this.tail.join('\n')}`);
+      }
+      const status = await httpRequest(`${this.baseUrl}/readyz`, { timeoutMs: 5_000 }).then(
+        (res) => res.status,
+        () => 0,
+      );
+      const now = performance.now();
+      if (status !== 0 && Number.isNaN(listeningMs)) listeningMs = now - started;
+      if (status === 200) return { listeningMs, readyMs: now - started };
+      await sleep(POLL_MS);
+    }
+    throw new Error(`server not ready after ${READY_TIMEOUT_MS / 1000} s`);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
+  async stop(): Promise<void> {
+    if (this.running) {
+      this.child.kill('SIGTERM');
+      // Cancelled once the race is decided, so a stopped server does not hold the bench open.
+      const cancel = new AbortController();
+      const timer = sleep(STOP_TIMEOUT_MS, 'timeout' as const, { signal: cancel.signal }).catch(() => 'cancelled' as const);
+      const outcome = await Promise.race([this.exited, timer]);
+      cancel.abort();
+      if (outcome === 'timeout' && this.running) {
+        progress(`server pid ${this.child.pid} ignored SIGTERM for ${STOP_TIMEOUT_MS / 1000} s; killing it`);
+        this.child.kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    this.releaseFinaliser();
+  }
+}

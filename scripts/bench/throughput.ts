@@ -1,0 +1,61 @@
+import autocannon from 'autocannon';
+import { progress } from './stats.js';
+import type { Workload } from './workload.js';
+
+export interface ThroughputResult {
+  connections: number;
+  durationS: number;
+  completed: number;
+  requestsPerSecond: number;
+  /** Latency percentiles in ms (autocannon records whole milliseconds). */
+  p50: number;
+  p99: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+
+/** Distinct digits cycled by every connection. */
+const DISTINCT_BODIES = 200;
+
+/**
+ * Closed-loop load from autocannon: `connections` keep-alive connections on 127.0.0.1, each
+ * sending its next POST /predict (batch 1) as soon as the previous answer arrives, for a fixed
+ * duration. autocannon runs in this process, so it shares the machine's cores with the server.
+ */
+export async function measureThroughput(
+  baseUrl: string,
+  workload: Workload,
+  opts: { connections: number; durationS: number },
+): Promise<ThroughputResult> {
+  const requests = workload.bodies(1, DISTINCT_BODIES).map((body) => ({ body }));
+  progress(`throughput: autocannon, ${opts.connections} connection(s), ${opts.durationS} s`);
+  const instance = autocannon({
+    url: `${baseUrl}/predict`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    requests,
+    connections: opts.connections,
+    duration: opts.durationS,
+    timeout: 10,
+  });
+  // The duration bounds the run; this only guards against autocannon never finishing.
+  const guard = setTimeout(() => instance.stop(), (opts.durationS + 30) * 1000);
+  try {
+    const result = await instance;
+    const completed = result.requests.total;
+    return {
+      connections: opts.connections,
+      durationS: result.duration,
+      completed,
+      requestsPerSecond: completed / result.duration,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      non2xx: result.non2xx,
+    };
+  } finally {
+    clearTimeout(guard);
+  }
+}

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { OodError, type ErrorCode } from '../../src/errors.js';
+import { initBackend } from '../../src/model/backend.js';
+import { loadStoredModel, MODEL_FILES, modelDir, saveStoredModel } from '../../src/model/model-store.js';
+import { buildTinyModel, makeTmp, TINY, tinyInputs, tinyManifest } from '../fixtures/tiny-model.js';
+
+function predict(model: tf.LayersModel, inputs: Float32Array, rows: number): Float32Array {
+  return tf.tidy(() => (model.predict(tf.tensor2d(inputs, [rows, TINY.inputSize])) as tf.Tensor).dataSync() as Float32Array);
+}
+
+/** Asserts an OodError with this code whose message contains every one of `parts`. */
+function isOodError(code: ErrorCode, ...parts: string[]) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof OodError, `expected an OodError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    for (const part of parts) assert.ok(err.message.includes(part), `"${err.message}" lacks "${part}"`);
+    return true;
+  };
+}
+
+describe('model store', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let model: tf.LayersModel;
+  let goodDir: string;
+  const inputs = tinyInputs(9);
+
+  before(async () => {
+    await initBackend('wasm');
+    tmp = await makeTmp('model-store');
+    model = buildTinyModel();
+    goodDir = join(tmp.dir, 'models', 'tiny');
+    await saveStoredModel(goodDir, model, tinyManifest());
+  });
+  after(async () => {
+    model.dispose();
+    await tmp.cleanup();
+  });
+
+  /** A fresh copy of the good folder as `<tmp>/<case>/tiny`, returning its models dir. */
+  async function copyOfGood(caseName: string): Promise<{ modelsDir: string; dir: string }> {
+    const modelsDir = join(tmp.dir, caseName);
+    const dir = join(modelsDir, 'tiny');
+    await cp(goodDir, dir, { recursive: true });
+    return { modelsDir, dir };
+  }
+
+  it('writes model.json, weights.bin and manifest.json with the expected contents', async () => {
+    const topology = JSON.parse(await readFile(join(goodDir, MODEL_FILES.topology), 'utf8'));
+    assert.equal(topology.format, 'layers-model');
+    assert.deepEqual(topology.weightsManifest[0].paths, ['weights.bin']);
+    const specs = topology.weightsManifest[0].weights as { name: string; shape: number[] }[];
+    // Kernel and bias per dense layer: 6x5, 5, 5x4, 4, 4x3, 3.
+    assert.deepEqual(
+      specs.map((s) => s.shape),
+      [[6, 5], [5], [5, 4], [4], [4, 3], [3]],
+    );
+    const weights = await readFile(join(goodDir, MODEL_FILES.weights));
+    assert.equal(weights.byteLength, (30 + 5 + 20 + 4 + 12 + 3) * 4);
+    assert.deepEqual(JSON.parse(await readFile(join(goodDir, MODEL_FILES.manifest), 'utf8')), tinyManifest());
+  });
+
+  it('loads a model that predicts exactly as the saved one', async () => {
+    const stored = await loadStoredModel(join(tmp.dir, 'models'), 'tiny');
+    try {
+      assert.deepEqual(stored.manifest, tinyManifest());
+      assert.equal(stored.dir, goodDir);
+      assert.match(stored.fingerprint, /^[0-9a-f]{64}$/);
+      const expected = predict(model, inputs, 9);
+      const actual = predict(stored.model, inputs, 9);
+      assert.equal(actual.length, 9 * TINY.classes);
+      assert.deepEqual(actual, expected);
+      // And the weights themselves are byte-identical.
+      const a = model.getWeights().map((w) => Array.from(w.dataSync()));
+      const b = stored.model.getWeights().map((w) => Array.from(w.dataSync()));
+      assert.deepEqual(b, a);
+    } finally {
+      stored.model.dispose();
+    }
+  });
+
+  it('gives a stable fingerprint that changes when only the weights change', async () => {
+    const first = await loadStoredModel(join(tmp.dir, 'models'), 'tiny');
+    const second = await loadStoredModel(join(tmp.dir, 'models'), 'tiny');
+    first.model.dispose();
+    second.model.dispose();
+    assert.equal(second.fingerprint, first.fingerprint);
+
+    // Same model object (same topology JSON), one bias nudged, saved elsewhere.
+    const changedDir = join(tmp.dir, 'changed', 'tiny');
+    const original = model.getWeights().map((w) => w.clone());
+    try {
+      const nudged = original.map((w, i) => (i === 1 ? tf.add(w, 0.25) : w.clone()));
+      model.setWeights(nudged);
+      tf.dispose(nudged);
+      await saveStoredModel(changedDir, model, tinyManifest());
+    } finally {
+      model.setWeights(original);
+      tf.dispose(original);
+    }
+    assert.equal(
+      await readFile(join(changedDir, MODEL_FILES.topology), 'utf8'),
+      await readFile(join(goodDir, MODEL_FILES.topology), 'utf8'),
+    );
+    const changed = await loadStoredModel(join(tmp.dir, 'changed'), 'tiny');
+    changed.model.dispose();
+    assert.match(changed.fingerprint, /^[0-9a-f]{64}$/);
+    assert.notEqual(changed.fingerprint, first.fingerprint);
+  });
+
+  it('fingerprints the manifest too', async () => {
+    const { modelsDir, dir } = await copyOfGood('manifest-version');
+    await writeFile(join(dir, MODEL_FILES.manifest), JSON.stringify(tinyManifest({ version: '1.0.1' })));
+    const [a, b] = await Promise.all([loadStoredModel(join(tmp.dir, 'models'), 'tiny'), loadStoredModel(modelsDir, 'tiny')]);
+    a.model.dispose();
+    b.model.dispose();
+    assert.notEqual(b.fingerprint, a.fingerprint);
+  });
+
+  it('rejects a folder without weights.bin, naming the file', async () => {
+    const { modelsDir, dir } = await copyOfGood('no-weights');
+    await rm(join(dir, MODEL_FILES.weights));
+    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'weights.bin')));
+  });
+
+  it('rejects a truncated weights.bin with both sizes', async () => {
+    const { modelsDir, dir } = await copyOfGood('short-weights');
+    await truncate(join(dir, MODEL_FILES.weights), 100);
+    await assert.rejects(
+      loadStoredModel(modelsDir, 'tiny'),
+      isOodError('MODEL_INVALID', join(dir, 'weights.bin'), 'has 100 bytes', 'needs 296'),
+    );
+  });
+
+  it('rejects a weights.bin with extra bytes', async () => {
+    const { modelsDir, dir } = await copyOfGood('long-weights');
+    const weights = await readFile(join(dir, MODEL_FILES.weights));
+    await writeFile(join(dir, MODEL_FILES.weights), Buffer.concat([weights, Buffer.alloc(4)]));
+    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', 'weights.bin', 'has 300 bytes'));
+  });
+
+  it('rejects a model.json that is not valid JSON', async () => {
+    const { modelsDir, dir } = await copyOfGood('bad-json');
+    await writeFile(join(dir, MODEL_FILES.topology), '{"modelTopology": {');
+    await assert.rejects(
+      loadStoredModel(modelsDir, 'tiny'),
+      isOodError('MODEL_INVALID', join(dir, 'model.json'), 'is not valid JSON'),
+    );
+  });
+
+  it('rejects a model.json without modelTopology', async () => {
+    const { modelsDir, dir } = await copyOfGood('no-topology');
+    const topology = JSON.parse(await readFile(join(dir, MODEL_FILES.topology), 'utf8'));
+    delete topology.modelTopology;
+    await writeFile(join(dir, MODEL_FILES.topology), JSON.stringify(topology));
+    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', 'model.json', 'lacks modelTopology'));
+  });
+
+  it('rejects a manifest that fails the schema, naming the file and the field', async () => {
+    const cases: [string, unknown][] = [
+      ['labels', { ...tinyManifest(), labels: ['only-one'] }],
+      ['input_shape', { ...tinyManifest(), input_shape: [0] }],
+      ['version', (({ version: _v, ...rest }) => rest)(tinyManifest())],
+    ];
+    for (const [field, manifest] of cases) {
+      const { modelsDir, dir } = await copyOfGood(`schema-${field}`);
+      await writeFile(join(dir, MODEL_FILES.manifest), JSON.stringify(manifest));
+      await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'manifest.json'), field));
+    }
+  });
+
+  it('rejects a manifest.json that is not valid JSON', async () => {
+    const { modelsDir, dir } = await copyOfGood('manifest-json');
+    await writeFile(join(dir, MODEL_FILES.manifest), 'name: tiny');
+    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', 'manifest.json', 'not valid JSON'));
+  });
+
+  it('rejects a manifest naming another model', async () => {
+    const { modelsDir, dir } = await copyOfGood('other-name');
+    await writeFile(join(dir, MODEL_FILES.manifest), JSON.stringify(tinyManifest({ name: 'other' })));
+    await assert.rejects(
+      loadStoredModel(modelsDir, 'tiny'),
+      isOodError('MODEL_INVALID', join(dir, 'manifest.json'), '"other"', 'expected "tiny"'),
+    );
+  });
+
+  it('rejects a missing model folder as MODEL_INVALID', async () => {
+    await assert.rejects(loadStoredModel(join(tmp.dir, 'nowhere'), 'tiny'), isOodError('MODEL_INVALID', 'cannot read'));
+  });
+
+  it('rejects names that could leave the models folder with CONFIG_INVALID', async () => {
+    for (const name of ['../x', '..', 'a/b', '', 'Tiny', '.hidden', '-x']) {
+      assert.throws(() => modelDir(tmp.dir, name), isOodError('CONFIG_INVALID', `"${name}"`));
+      await assert.rejects(loadStoredModel(join(tmp.dir, 'models'), name), isOodError('CONFIG_INVALID', `"${name}"`));
+    }
+    assert.equal(modelDir('/m', 'tiny-2.v1_x'), join('/m', 'tiny-2.v1_x'));
+  });
+});
