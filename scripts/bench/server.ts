@@ -34,7 +34,9 @@ export class ServerProcess {
   readonly baseUrl: string;
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
-  private exitCode: number | null | undefined;
+  /** undefined while running, then the exit code or the signal that ended it. */
+  private exitStatus: string | undefined;
+  private stopping = false;
   private readonly tail: string[] = [];
   private readonly releaseFinaliser: () => void;
 
@@ -43,35 +45,55 @@ export class ServerProcess {
     this.baseUrl = `http://${HOST}:${port}`;
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        this.exitCode = code ?? (signal ? -1 : null);
+        this.exitStatus = signal ? `signal ${signal}` : `code ${code}`;
+        if (!this.stopping) progress(`server pid ${child.pid} exited unexpectedly (${this.exitStatus})`);
         resolve(code);
       });
     });
-    // Logs (pino writes to stdout) go to stderr so they never mix with the report.
+    // Logs (pino writes to stdout) go to stderr so they never mix with the report. The warnings
+    // for the /readyz polls refused during start-up would only drown the rest, so they are dropped.
     for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
       stream?.setEncoding('utf8');
       stream?.on('data', (text: string) => {
-        process.stderr.write(text.replace(/^(?=.)/gm, '[server] '));
-        this.tail.push(...text.split('\n').filter(Boolean));
-        this.tail.splice(0, Math.max(0, this.tail.length - 20));
+        const lines = (partial + text).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) this.echo(line);
       });
+      stream?.on('end', () => this.echo(partial));
     }
     this.releaseFinaliser = atExit(() => {
       if (this.running) child.kill('SIGKILL');
     });
   }
 
+  private echo(line: string): void {
+    if (line.trim() === '' || line.includes('"code":"NOT_READY"')) return;
+    process.stderr.write(`[server] ${line}\n`);
+    this.tail.push(line);
+    if (this.tail.length > 20) this.tail.shift();
+  }
+
   get running(): boolean {
-    return this.exitCode === undefined;
+    return this.exitStatus === undefined;
+  }
+
+  /** Throws if the server has died since it became ready, so a crash cannot pass for a result. */
+  assertAlive(during: string): void {
+    if (!this.running) {
+      throw new Error(`server exited (${this.exitStatus}) during ${during}; last output:\n${this.tail.join('\n')}`);
+    }
   }
 
   /** `node --import tsx src/cli/ood.ts serve` on a free loopback port, then waits for /readyz 200. */
-  static async start(opts: { root: string; cacheDir: string }): Promise<{ server: ServerProcess; times: StartTimes }> {
+  static async start(opts: { root: string; cacheDir: string; model: string }): Promise<{ server: ServerProcess; times: StartTimes }> {
     const port = await freePort();
+    // Other OOD_* settings pass through from the environment, as they would for `npm start`.
     const env = {
       ...process.env,
       PORT: String(port),
       HOST,
+      OOD_MODEL: opts.model,
       OOD_CACHE_DIR: opts.cacheDir,
       LOG_LEVEL: 'warn',
     };
@@ -96,7 +118,7 @@ export class ServerProcess {
     const deadline = started + READY_TIMEOUT_MS;
     while (performance.now() < deadline) {
       if (!this.running) {
-        throw new Error(`server exited with code ${this.exitCode} before it was ready:\n${this.tail.join('\n')}`);
+        throw new Error(`server exited (${this.exitStatus}) before it was ready; last output:\n${this.tail.join('\n')}`);
       }
       const status = await httpRequest(`${this.baseUrl}/readyz`, { timeoutMs: 5_000 }).then(
         (res) => res.status,
@@ -112,6 +134,7 @@ export class ServerProcess {
 
   /** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.running) {
       this.child.kill('SIGTERM');
       // Cancelled once the race is decided, so a stopped server does not hold the bench open.

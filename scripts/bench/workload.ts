@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 
 /** Request bodies built from real MNIST test digits, serialised once before any timing. */
@@ -9,8 +8,8 @@ export interface Workload {
   bodies(batch: number, count: number): string[];
 }
 
-export async function loadWorkload(root: string): Promise<Workload> {
-  const refset = await loadReferenceSet(join(root, 'reference-sets'), 'mnist');
+export async function loadWorkload(referenceSetsDir: string, name: string): Promise<Workload> {
+  const refset = await loadReferenceSet(referenceSetsDir, name);
   const { x } = refset.test;
   // Float32 -> number would print 0.149 as 0.14900000393390656; seven significant digits give
   // back the source's values and keep the body the size a real client would send.

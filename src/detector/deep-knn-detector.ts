@@ -66,6 +66,7 @@ export class DeepKnnDetector implements Detector {
 
   dispose(): void {
     for (const index of this.parts.indexes) index.dispose();
+    this.parts.embedder.dispose();
   }
 }
 

@@ -62,4 +62,6 @@ export interface Detector {
   readonly info: ModelInfo;
   /** `inputs` is row-major, rows x prod(input_shape), already validated as finite. */
   predict(inputs: Float32Array, rows: number, options?: PredictOptions): Promise<PredictResult>;
+  /** Frees weights and graphs; the detector is unusable afterwards. */
+  dispose?(): void;
 }

@@ -51,6 +51,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   app.addHook('onClose', async () => {
     closed = true;
     graceful.uninstall();
+    // onClose runs after in-flight requests finish, so nothing still uses the graphs or weights.
+    detector?.dispose?.();
+    detector = undefined;
   });
 
   try {
@@ -68,7 +71,10 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     .then(() => opts.loadDetector(loadLog))
     .then(
       (loaded) => {
-        if (closed) return;
+        if (closed) {
+          loaded.dispose?.();
+          return;
+        }
         detector = loaded;
         const { name, version, backend, reference_size: referenceSize } = loaded.info;
         const loadSeconds = (performance.now() - startedAt) / 1000;

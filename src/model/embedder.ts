@@ -16,11 +16,13 @@ export interface Embedding {
  */
 export class Embedder {
   private readonly probe: tf.LayersModel;
+  private readonly model: tf.LayersModel;
   private readonly layerNames: string[];
   private readonly inputShape: number[];
   readonly inputSize: number;
 
   constructor(model: tf.LayersModel, manifest: ModelManifest) {
+    this.model = model;
     this.layerNames = manifest.layers;
     this.inputShape = manifest.input_shape;
     this.inputSize = inputSize(manifest);
@@ -53,6 +55,7 @@ export class Embedder {
 
   /** `inputs` is rows x inputSize, row-major. Large batches are cut into chunks to bound memory. */
   embed(inputs: Float32Array, rows: number, chunkRows = 2048): Embedding {
+    if (rows < 1) throw new OodError('INVALID_INSTANCE', 'at least one row is needed');
     if (inputs.length !== rows * this.inputSize) {
       throw new OodError('INVALID_INSTANCE', `expected ${rows * this.inputSize} values, got ${inputs.length}`);
     }
@@ -77,6 +80,11 @@ export class Embedder {
       activations.push(name === INPUT_LAYER ? { data: inputs, rows, cols: this.inputSize } : joined[hidden++]);
     }
     return { probabilities: joined[0], activations };
+  }
+
+  /** The embedder owns the model it was given: the probe shares its weights. */
+  dispose(): void {
+    this.model.dispose();
   }
 }
 

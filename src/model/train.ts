@@ -91,7 +91,7 @@ export function trainClassifier(
     outputs: [LOGITS_LAYER, ...hiddenNames].map((n) => model.getLayer(n).output as tf.SymbolicTensor),
   });
   const optimizer = tf.train.adam(options.learningRate);
-  const inverseTemps = hiddenNames.map(() => tf.variable(tf.scalar(1), false));
+  const inverseTemps = hiddenNames.map(() => tf.tidy(() => tf.variable(tf.scalar(1), false)));
   const useSnnl = options.snnlFactor !== 0;
   const rng = createRng(options.seed);
   const batches = Math.ceil(train.x.rows / options.batchSize);

@@ -80,9 +80,10 @@ export async function readCacheEntry(
       if (!contents.has(layer.file)) return { miss: { reason: `${layer.file} is not checksummed` } };
       const index = await HnswIndex.load(join(entryDir, layer.file), layer.dim, hnsw);
       if (index.size !== referenceLabels.length) {
+        const reason = `${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}`;
         indexes.forEach((i) => i.dispose());
         index.dispose();
-        return { miss: { reason: `${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}` } };
+        return { miss: { reason } };
       }
       indexes.push(index);
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../../src/config.js';
-import { OodError } from '../../src/errors.js';
+import { loadConfig } from '../src/config.js';
+import { OodError } from '../src/errors.js';
 
 describe('loadConfig', () => {
   it('has a default for everything', () => {
@@ -17,6 +17,8 @@ describe('loadConfig', () => {
       maxBatch: 256,
       bodyLimitBytes: 8 * 1024 * 1024,
       logLevel: 'info',
+      labelWeight: 0.1,
+      efSearch: 100,
     });
   });
 
@@ -34,6 +36,8 @@ describe('loadConfig', () => {
       OOD_BODY_LIMIT_BYTES: '1024',
       LOG_LEVEL: 'debug',
       OOD_BACKEND: '',
+      OOD_LABEL_WEIGHT: '0.25',
+      OOD_HNSW_EF_SEARCH: '200',
       UNRELATED: 'ignored',
     });
     assert.equal(config.port, 0);
@@ -42,6 +46,8 @@ describe('loadConfig', () => {
     assert.equal(config.significance, 0.01);
     assert.equal(config.bodyLimitBytes, 1024);
     assert.equal(config.logLevel, 'debug');
+    assert.equal(config.labelWeight, 0.25);
+    assert.equal(config.efSearch, 200);
     assert.equal('backend' in config, false);
     assert.equal(loadConfig({ OOD_BACKEND: 'wasm' }).backend, 'wasm');
   });
@@ -54,6 +60,9 @@ describe('loadConfig', () => {
     ['OOD_MODEL', 'a/b'],
     ['OOD_MODEL', 'MNIST'],
     ['OOD_K', '0'],
+    ['OOD_LABEL_WEIGHT', '0'],
+    ['OOD_LABEL_WEIGHT', '1'],
+    ['OOD_HNSW_EF_SEARCH', '0'],
     ['OOD_K', '7.5'],
     ['OOD_SIGNIFICANCE', '0'],
     ['OOD_SIGNIFICANCE', '1'],

@@ -1,0 +1,152 @@
+/**
+ * `npm run bench [-- --quick] [-- --out FILE]`: start-up, /predict latency and throughput over
+ * loopback HTTP, and HNSW recall for the embedded mnist model. The markdown report goes to
+ * stdout (and FILE), progress and server logs to stderr. See docs/benchmarks.md.
+ */
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.js';
+import { atExit } from './bench/cleanup.js';
+import { measureLatency, type LatencyResult } from './bench/latency.js';
+import { describeMachine } from './bench/machine.js';
+import { measureRecall } from './bench/recall.js';
+import { renderReport } from './bench/report.js';
+import { ServerProcess } from './bench/server.js';
+import { progress } from './bench/stats.js';
+import { measureThroughput, type ThroughputResult } from './bench/throughput.js';
+import { loadWorkload } from './bench/workload.js';
+
+interface Profile {
+  latencyRequests: number;
+  warmupRequests: number;
+  batches: number[];
+  throughputSeconds: number;
+  concurrencies: number[];
+  /** Calibration rows used as recall queries; undefined means all of them. */
+  recallQueries?: number;
+}
+
+const FULL: Profile = {
+  latencyRequests: 300,
+  warmupRequests: 20,
+  batches: [1, 32],
+  throughputSeconds: 10,
+  concurrencies: [1, 4, 16],
+};
+const QUICK: Profile = {
+  latencyRequests: 30,
+  warmupRequests: 3,
+  batches: [1, 32],
+  throughputSeconds: 2,
+  concurrencies: [1, 4, 16],
+  recallQueries: 200,
+};
+
+const MODEL = 'mnist';
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const USAGE = 'usage: npm run bench [-- --quick] [-- --out FILE]\n';
+
+async function run(profile: Profile, command: string): Promise<string> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const config = loadConfig({ ...process.env, OOD_MODEL: MODEL });
+  progress(`loading MNIST test digits from ${config.referenceSetsDir}/${MODEL}`);
+  const workload = await loadWorkload(resolve(ROOT, config.referenceSetsDir), MODEL);
+
+  const cacheDir = await mkdtemp(join(tmpdir(), 'ood-bench-cache-'));
+  const releaseDir = atExit(() => rmSync(cacheDir, { recursive: true, force: true }));
+  let server: ServerProcess | undefined;
+  try {
+    progress(`cold start (cache ${cacheDir})`);
+    let start = await ServerProcess.start({ root: ROOT, cacheDir, model: MODEL });
+    server = start.server;
+    const cold = start.times;
+    progress(`cold start ready in ${(cold.readyMs / 1000).toFixed(1)} s; stopping it`);
+    await server.stop();
+    server = undefined;
+
+    progress('warm start (same cache)');
+    start = await ServerProcess.start({ root: ROOT, cacheDir, model: MODEL });
+    server = start.server;
+    const warm = start.times;
+    progress(`warm start ready in ${(warm.readyMs / 1000).toFixed(1)} s`);
+    const machine = await describeMachine(server.baseUrl);
+
+    const latency: LatencyResult[] = [];
+    for (const batch of profile.batches) {
+      latency.push(
+        await measureLatency(server.baseUrl, workload, {
+          batch,
+          requests: profile.latencyRequests,
+          warmup: profile.warmupRequests,
+        }),
+      );
+      server.assertAlive(`the batch-${batch} latency run`);
+    }
+    const throughput: ThroughputResult[] = [];
+    for (const connections of profile.concurrencies) {
+      throughput.push(await measureThroughput(server.baseUrl, workload, { connections, durationS: profile.throughputSeconds }));
+      server.assertAlive(`the autocannon run with ${connections} connection(s)`);
+    }
+    await server.stop();
+    server = undefined;
+
+    const recall = await measureRecall({ root: ROOT, config, maxQueries: profile.recallQueries });
+    return renderReport({
+      command,
+      date: startedAt,
+      totalMs: performance.now() - started,
+      machine,
+      cold,
+      warm,
+      latency,
+      throughput,
+      recall,
+    });
+  } finally {
+    await server?.stop();
+    await rm(cacheDir, { recursive: true, force: true });
+    releaseDir();
+  }
+}
+
+async function main(): Promise<number> {
+  let values: { quick?: boolean; out?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stderr.write(USAGE);
+    return 0;
+  }
+  const quick = values.quick ?? false;
+  const command = `npm run bench${quick ? ' -- --quick' : ''}`;
+  const report = await run(quick ? QUICK : FULL, command);
+  process.stdout.write(report);
+  if (values.out) {
+    const out = resolve(values.out);
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, report);
+    progress(`report written to ${out}`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

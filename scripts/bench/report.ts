@@ -1,0 +1,101 @@
+import type { LatencyResult } from './latency.js';
+import type { Machine } from './machine.js';
+import type { RecallResult } from './recall.js';
+import { ms, seconds } from './stats.js';
+import type { StartTimes } from './server.js';
+import type { ThroughputResult } from './throughput.js';
+
+export interface Report {
+  command: string;
+  date: Date;
+  totalMs: number;
+  machine: Machine;
+  cold: StartTimes;
+  warm: StartTimes;
+  latency: LatencyResult[];
+  throughput: ThroughputResult[];
+  recall: RecallResult;
+}
+
+function table(header: string[], rows: (string | number)[][]): string[] {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+export function renderReport(r: Report): string {
+  const { machine: m, recall } = r;
+  const lines: string[] = [
+    '# ood-service benchmark',
+    '',
+    `\`${r.command}\`, ${r.date.toISOString()}, ${(r.totalMs / 1000).toFixed(0)} s in all.`,
+    '',
+    '## Machine',
+    '',
+    ...table(
+      ['CPU', 'cores', 'memory', 'OS', 'Node', 'tfjs backend'],
+      [[m.cpuModel, m.cpuCount, `${m.memoryGiB.toFixed(1)} GiB`, m.os, m.node, m.serverBackend]],
+    ),
+    '',
+    '## Start-up (spawn until /readyz answers 200)',
+    '',
+    ...table(
+      ['start', 'listening (s)', 'ready (s)'],
+      [
+        ['cold: empty cache, builds every HNSW graph and the calibration', seconds(r.cold.listeningMs), seconds(r.cold.readyMs)],
+        ['warm: same cache dir, reads them back', seconds(r.warm.listeningMs), seconds(r.warm.readyMs)],
+      ],
+    ),
+    '',
+    '## POST /predict latency (sequential, one keep-alive loopback connection)',
+    '',
+    ...table(
+      ['batch', 'requests', 'body (KiB)', 'p50 (ms)', 'p99 (ms)', 'mean (ms)', 'max (ms)', 'p50 per instance (ms)'],
+      r.latency.map((l) => [
+        l.batch,
+        l.requests,
+        (l.bodyBytes / 1024).toFixed(1),
+        ms(l.p50),
+        ms(l.p99),
+        ms(l.mean),
+        ms(l.max),
+        ms(l.p50 / l.batch),
+      ]),
+    ),
+    '',
+    '## Throughput (autocannon, batch 1, closed loop on 127.0.0.1)',
+    '',
+    ...table(
+      ['connections', 'duration (s)', 'responses', 'requests/s', 'p50 (ms)', 'p99 (ms)', 'errors', 'timeouts', 'non-2xx'],
+      r.throughput.map((t) => [
+        t.connections,
+        t.durationS.toFixed(1),
+        t.completed,
+        t.requestsPerSecond.toFixed(1),
+        ms(t.p50),
+        ms(t.p99),
+        t.errors,
+        t.timeouts,
+        t.non2xx,
+      ]),
+    ),
+    '',
+    `## HNSW recall@${recall.k} (model ${recall.model}, M=${recall.params.M}, efConstruction=${recall.params.efConstruction}, ` +
+      `efSearch=${recall.params.efSearch}, seed=${recall.params.seed}; in-process, tfjs ${recall.backend})`,
+    '',
+    ...table(
+      ['layer', 'dim', 'indexed', 'queries', 'HNSW build (s)', `recall@${recall.k}`, 'HNSW (ms/query)', 'exact (ms/query)', 'speed-up'],
+      recall.layers.map((l) => [
+        l.layer,
+        l.dim,
+        l.points,
+        l.queries,
+        seconds(l.buildMs),
+        l.recall.toFixed(4),
+        ms(l.hnswMsPerQuery),
+        ms(l.exactMsPerQuery),
+        `${(l.exactMsPerQuery / l.hnswMsPerQuery).toFixed(1)}x`,
+      ]),
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}

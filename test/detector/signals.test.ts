@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ExactIndex } from '../../src/index/exact-index.js';
+import type { Neighbors } from '../../src/index/neighbor-index.js';
+import { evidenceFor, searchLayers } from '../../src/detector/search.js';
+import { gatherEvidence, labelNonconformity, logNearestDistances, type Evidence } from '../../src/detector/signals.js';
+
+const found = (ids: number[], distances: number[]): Neighbors => ({
+  ids: Int32Array.from(ids),
+  distances: Float32Array.from(distances),
+});
+
+// Reference points 0..7 with labels; classes 0..2.
+const referenceLabels = Int32Array.from([0, 0, 1, 2, 1, 0, 2, 2]);
+
+describe('gatherEvidence', () => {
+  it('counts neighbour labels and takes the nearest and mean distance per layer', () => {
+    const evidence = gatherEvidence(
+      [found([0, 2, 5, 7], [0.25, 0.5, 1, 2.25]), found([3, 6, 7, 4], [1, 1.5, 2, 3.5])],
+      referenceLabels,
+      3,
+    );
+    assert.deepEqual(evidence.counts, [Int32Array.from([2, 1, 1]), Int32Array.from([0, 1, 3])]);
+    assert.deepEqual(evidence.nearestDistances, Float64Array.from([0.25, 1]));
+    assert.deepEqual(evidence.meanDistances, Float64Array.from([(0.25 + 0.5 + 1 + 2.25) / 4, (1 + 1.5 + 2 + 3.5) / 4]));
+    assert.equal(evidence.meanDistances[0], 1);
+    assert.equal(evidence.meanDistances[1], 2);
+  });
+
+  it('gives zero counts and infinite distances for a layer that found nothing', () => {
+    const evidence = gatherEvidence([found([], []), found([1], [0.5])], referenceLabels, 3);
+    assert.deepEqual(evidence.counts, [Int32Array.from([0, 0, 0]), Int32Array.from([1, 0, 0])]);
+    assert.deepEqual(Array.from(evidence.nearestDistances), [Infinity, 0.5]);
+    assert.deepEqual(Array.from(evidence.meanDistances), [Infinity, 0.5]);
+  });
+
+  it('has one entry per layer and one count per class', () => {
+    const evidence = gatherEvidence([found([0], [0]), found([1], [0]), found([2], [0])], referenceLabels, 4);
+    assert.equal(evidence.counts.length, 3);
+    assert.ok(evidence.counts.every((c) => c.length === 4));
+    assert.equal(evidence.nearestDistances.length, 3);
+    assert.deepEqual(Array.from(evidence.counts[2]), [0, 1, 0, 0]);
+  });
+});
+
+describe('labelNonconformity', () => {
+  const evidence: Evidence = {
+    counts: [Int32Array.from([3, 1, 1]), Int32Array.from([2, 2, 1]), Int32Array.from([5, 0, 0])],
+    nearestDistances: Float64Array.from([1, 1, 1]),
+    meanDistances: Float64Array.from([1, 1, 1]),
+  };
+
+  it('sums k minus the neighbours carrying the label over layers', () => {
+    // k = 5: label 0 -> 2 + 3 + 0, label 1 -> 4 + 3 + 5, label 2 -> 4 + 4 + 5.
+    assert.equal(labelNonconformity(evidence, 0, 5), 5);
+    assert.equal(labelNonconformity(evidence, 1, 5), 12);
+    assert.equal(labelNonconformity(evidence, 2, 5), 13);
+  });
+
+  it('is 0 when every neighbour in every layer agrees, and L * k when none does', () => {
+    const unanimous: Evidence = { ...evidence, counts: [Int32Array.from([0, 4]), Int32Array.from([0, 4])] };
+    assert.equal(labelNonconformity(unanimous, 1, 4), 0);
+    assert.equal(labelNonconformity(unanimous, 0, 4), 8);
+  });
+});
+
+describe('logNearestDistances', () => {
+  it('is the log of each layer nearest distance (plus 1e-12, so 0 stays finite)', () => {
+    const logs = logNearestDistances({
+      counts: [],
+      nearestDistances: Float64Array.from([1, Math.E ** 2, 0]),
+      meanDistances: Float64Array.from([1, 1, 1]),
+    });
+    assert.equal(logs.length, 3);
+    assert.ok(Math.abs(logs[0]) < 1e-11);
+    assert.ok(Math.abs(logs[1] - 2) < 1e-12);
+    assert.ok(Math.abs(logs[2] - Math.log(1e-12)) < 1e-12);
+    assert.ok(Number.isFinite(logs[2]));
+  });
+});
+
+describe('searchLayers + evidenceFor', () => {
+  it('normalises each layer, searches its index and gathers per-row evidence', () => {
+    // Layer 0 in 2-d, layer 1 in 3-d; the references are already unit vectors.
+    const layer0 = new ExactIndex(2);
+    layer0.addAll(Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]), 4);
+    const layer1 = new ExactIndex(3);
+    layer1.addAll(Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0.6, 0.8, 0]), 4);
+    const labels = Int32Array.from([0, 1, 1, 0]);
+    // Two query rows, deliberately not unit length: normalisation must make that irrelevant.
+    const activations = [
+      { data: Float32Array.from([5, 0, 0, -0.5]), rows: 2, cols: 2 },
+      { data: Float32Array.from([0, 3, 0, 0, 0, 7]), rows: 2, cols: 3 },
+    ];
+    const timings: Record<string, number> = {};
+    const byLayer = searchLayers([layer0, layer1], activations, 2, ['a', 'b'], timings);
+    assert.deepEqual(Object.keys(timings).sort(), ['a', 'b']);
+    assert.equal(byLayer.length, 2);
+    assert.equal(byLayer[0].length, 2);
+    // Row 0, layer 0: (1, 0) exactly, then (0, +-1) at distance 2, the smaller id winning the tie.
+    assert.deepEqual(Array.from(byLayer[0][0].ids), [0, 1]);
+    assert.deepEqual(Array.from(byLayer[0][0].distances), [0, 2]);
+    // Row 0, layer 1: (0, 1, 0) exactly, then (0.6, 0.8, 0) at 0.36 + 0.04 = 0.4.
+    assert.deepEqual(Array.from(byLayer[1][0].ids), [1, 3]);
+    assert.ok(Math.abs(byLayer[1][0].distances[1] - 0.4) < 1e-6);
+
+    const evidence = evidenceFor(byLayer, 2, labels, 2);
+    assert.equal(evidence.length, 2);
+    assert.deepEqual(evidence[0].counts, [Int32Array.from([1, 1]), Int32Array.from([1, 1])]);
+    // Row 1: (0, -1) in layer 0 -> ids 3 then 0 (tie with 2 at distance 2, smaller id first);
+    // (0, 0, 1) in layer 1 -> id 2, then 0 and 1 tie at 2 -> id 0.
+    assert.deepEqual(Array.from(byLayer[0][1].ids), [3, 0]);
+    assert.deepEqual(Array.from(byLayer[1][1].ids), [2, 0]);
+    assert.deepEqual(evidence[1].counts, [Int32Array.from([2, 0]), Int32Array.from([1, 1])]);
+    assert.deepEqual(Array.from(evidence[1].nearestDistances), [0, 0]);
+    assert.deepEqual(Array.from(evidence[1].meanDistances), [1, 1]);
+  });
+});

@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cp, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { calibrate, type CalibrationState } from '../../src/detector/calibration.js';
+import type { Evidence } from '../../src/detector/signals.js';
+import { HnswIndex, HnswParamsSchema } from '../../src/index/hnsw-index.js';
+import { createRng, gaussian } from '../../src/math/random.js';
+import {
+  cacheKey,
+  pruneOtherEntries,
+  readCacheEntry,
+  writeCacheEntry,
+  type CacheEntry,
+  type CacheKeyParts,
+} from '../../src/reference/index-cache.js';
+import { makeTmp } from '../fixtures/tiny-model.js';
+
+const POINTS = 50;
+const DIMS = [8, 3];
+const K = 5;
+const CLASSES = 3;
+const hnsw = HnswParamsSchema.parse({ M: 8, efConstruction: 64, efSearch: 64, seed: 3 });
+
+function vectors(rows: number, dim: number, seed: number): Float32Array {
+  const rng = createRng(seed);
+  return Float32Array.from({ length: rows * dim }, () => gaussian(rng));
+}
+
+function syntheticCalibration(): CalibrationState {
+  const rng = createRng(9);
+  const evidence: Evidence[] = [];
+  const labels = new Int32Array(60);
+  for (let i = 0; i < 60; i++) {
+    labels[i] = i % CLASSES;
+    const counts = DIMS.map(() => {
+      const c = new Int32Array(CLASSES);
+      for (let j = 0; j < K; j++) c[rng() < 0.7 ? labels[i] : Math.floor(rng() * CLASSES)]++;
+      return c;
+    });
+    const nearest = Float64Array.from(DIMS, () => Math.exp(gaussian(rng)));
+    evidence.push({ counts, nearestDistances: nearest, meanDistances: nearest.map((d) => d * 2) });
+  }
+  return calibrate({ evidence, predicted: labels, labels }, K, CLASSES, 0.5);
+}
+
+const baseParts: CacheKeyParts = {
+  modelFingerprint: 'a'.repeat(64),
+  dataFingerprint: 'b'.repeat(64),
+  layers: ['hidden1', 'hidden2'],
+  k: K,
+  hnsw,
+  extra: { signals: ['label', 'distance'], labelWeight: 0.5 },
+};
+
+describe('cacheKey', () => {
+  it('is a deterministic 32-hex-digit key', () => {
+    const key = cacheKey(baseParts);
+    assert.match(key, /^[0-9a-f]{32}$/);
+    assert.equal(cacheKey(structuredClone(baseParts)), key);
+  });
+
+  it('changes with every part', () => {
+    const variants: CacheKeyParts[] = [
+      { ...baseParts, modelFingerprint: 'c'.repeat(64) },
+      { ...baseParts, dataFingerprint: 'c'.repeat(64) },
+      { ...baseParts, layers: ['hidden1'] },
+      { ...baseParts, layers: ['hidden2', 'hidden1'] },
+      { ...baseParts, k: K + 1 },
+      { ...baseParts, hnsw: { ...hnsw, M: 16 } },
+      { ...baseParts, hnsw: { ...hnsw, efConstruction: 65 } },
+      { ...baseParts, hnsw: { ...hnsw, efSearch: 65 } },
+      { ...baseParts, hnsw: { ...hnsw, seed: 4 } },
+      { ...baseParts, extra: { ...baseParts.extra, labelWeight: 0.4 } },
+      { ...baseParts, extra: {} },
+    ];
+    const keys = new Set([cacheKey(baseParts), ...variants.map(cacheKey)]);
+    assert.equal(keys.size, variants.length + 1);
+  });
+});
+
+describe('cache entries', () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  let entry: CacheEntry;
+  let cacheDir: string;
+  let entryDir: string;
+  const key = cacheKey(baseParts);
+  const queries = DIMS.map((dim, l) => vectors(10, dim, 100 + l));
+
+  before(async () => {
+    tmp = await makeTmp('index-cache');
+    const indexes = DIMS.map((dim, l) => {
+      const index = HnswIndex.create(dim, POINTS, hnsw);
+      index.addAll(vectors(POINTS, dim, 10 + l), POINTS);
+      return index;
+    });
+    const referenceLabels = Int32Array.from({ length: POINTS }, (_, i) => (i * 7) % CLASSES);
+    entry = { indexes, referenceLabels, calibration: syntheticCalibration() };
+    cacheDir = join(tmp.dir, 'cache', 'tiny');
+    entryDir = join(cacheDir, key);
+    await writeCacheEntry(entryDir, key, ['hidden1', 'hidden2'], entry);
+  });
+  after(async () => {
+    entry.indexes.forEach((i) => i.dispose());
+    await tmp.cleanup();
+  });
+
+  /** A fresh copy of the written entry, to break one way. */
+  async function copyOfEntry(name: string): Promise<string> {
+    const dir = join(tmp.dir, 'broken', name, key);
+    await cp(entryDir, dir, { recursive: true });
+    return dir;
+  }
+
+  async function expectMiss(dir: string, pattern: RegExp, params = hnsw): Promise<void> {
+    const result = await readCacheEntry(dir, key, params);
+    assert.equal(result.entry, undefined);
+    assert.ok(result.miss, 'expected a miss reason');
+    assert.match(result.miss.reason, pattern);
+  }
+
+  it('writes the entry whole, with no temp folder left behind', async () => {
+    assert.deepEqual((await readdir(cacheDir)).sort(), [key]);
+    assert.deepEqual((await readdir(entryDir)).sort(), [
+      'calibration.json',
+      'labels.bin',
+      'layer-0.hnsw',
+      'layer-1.hnsw',
+      'meta.json',
+    ]);
+    const meta = JSON.parse(await readFile(join(entryDir, 'meta.json'), 'utf8'));
+    assert.equal(meta.format, 1);
+    assert.equal(meta.key, key);
+    assert.deepEqual(meta.layers, [
+      { name: 'hidden1', dim: 8, file: 'layer-0.hnsw' },
+      { name: 'hidden2', dim: 3, file: 'layer-1.hnsw' },
+    ]);
+    assert.deepEqual(Object.keys(meta.files).sort(), ['calibration.json', 'labels.bin', 'layer-0.hnsw', 'layer-1.hnsw']);
+    assert.equal(meta.files['labels.bin'].bytes, POINTS * 4);
+  });
+
+  it('reads back indexes with the same neighbours, the labels and the calibration', async () => {
+    const result = await readCacheEntry(entryDir, key, hnsw);
+    assert.equal(result.miss, undefined);
+    assert.ok(result.entry);
+    const loaded = result.entry;
+    try {
+      assert.deepEqual(loaded.referenceLabels, entry.referenceLabels);
+      assert.deepEqual(loaded.calibration, entry.calibration);
+      assert.equal(loaded.indexes.length, 2);
+      loaded.indexes.forEach((index, l) => {
+        assert.equal(index.dim, DIMS[l]);
+        assert.equal(index.size, POINTS);
+        const expected = entry.indexes[l].searchBatch(queries[l], 10, K);
+        const actual = index.searchBatch(queries[l], 10, K);
+        assert.equal(actual.length, 10);
+        actual.forEach((found, r) => {
+          assert.equal(found.ids.length, K);
+          assert.deepEqual(found.ids, expected[r].ids);
+          assert.deepEqual(found.distances, expected[r].distances);
+        });
+      });
+    } finally {
+      loaded.indexes.forEach((i) => i.dispose());
+    }
+  });
+
+  it('overwrites an existing entry in place', async () => {
+    const dir = join(tmp.dir, 'overwrite', key);
+    await writeCacheEntry(dir, key, ['hidden1', 'hidden2'], entry);
+    const relabelled = { ...entry, referenceLabels: entry.referenceLabels.map((y) => (y + 1) % CLASSES) };
+    await writeCacheEntry(dir, key, ['hidden1', 'hidden2'], relabelled);
+    assert.deepEqual(await readdir(join(tmp.dir, 'overwrite')), [key]);
+    const result = await readCacheEntry(dir, key, hnsw);
+    assert.ok(result.entry);
+    result.entry.indexes.forEach((i) => i.dispose());
+    assert.deepEqual(result.entry.referenceLabels, relabelled.referenceLabels);
+  });
+
+  it('reports a missing entry with no miss reason', async () => {
+    const result = await readCacheEntry(join(cacheDir, 'f'.repeat(32)), 'f'.repeat(32), hnsw);
+    assert.deepEqual(result, { miss: undefined });
+  });
+
+  it('misses on a flipped byte in a layer file', async () => {
+    const dir = await copyOfEntry('flipped');
+    const path = join(dir, 'layer-0.hnsw');
+    const bytes = await readFile(path);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x10;
+    await writeFile(path, bytes);
+    await expectMiss(dir, /^layer-0\.hnsw fails its checksum$/);
+  });
+
+  it('misses on a truncated layer file or labels file', async () => {
+    const dir = await copyOfEntry('truncated-layer');
+    const size = (await readFile(join(dir, 'layer-1.hnsw'))).byteLength;
+    await truncate(join(dir, 'layer-1.hnsw'), size - 7);
+    await expectMiss(dir, new RegExp(`^layer-1\\.hnsw has ${size - 7} bytes, expected ${size}$`));
+
+    const dir2 = await copyOfEntry('truncated-labels');
+    await truncate(join(dir2, 'labels.bin'), 12);
+    await expectMiss(dir2, /^labels\.bin has 12 bytes, expected 200$/);
+  });
+
+  it('misses when calibration.json is deleted', async () => {
+    const dir = await copyOfEntry('no-calibration');
+    await rm(join(dir, 'calibration.json'));
+    await expectMiss(dir, /calibration\.json/);
+  });
+
+  it("misses when meta.json's key was edited", async () => {
+    const dir = await copyOfEntry('other-key');
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    meta.key = '0'.repeat(32);
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await expectMiss(dir, new RegExp(`^meta\\.json names key ${'0'.repeat(32)}$`));
+  });
+
+  it('misses on a meta.json that is not JSON or not the schema', async () => {
+    const dir = await copyOfEntry('meta-json');
+    await writeFile(join(dir, 'meta.json'), '{"format": 1,');
+    await expectMiss(dir, /JSON/);
+
+    const dir2 = await copyOfEntry('meta-format');
+    const meta = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
+    meta.format = 2;
+    await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta));
+    await expectMiss(dir2, /format/);
+  });
+
+  it('misses when a layer file is listed but not checksummed', async () => {
+    const dir = await copyOfEntry('unchecked-layer');
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    delete meta.files['layer-1.hnsw'];
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await expectMiss(dir, /^layer-1\.hnsw is not checksummed$/);
+  });
+
+  it('misses when the graphs were built with other HNSW parameters', async () => {
+    await expectMiss(entryDir, /M=8.*expected M=16/, { ...hnsw, M: 16 });
+  });
+
+  /** An entry with 49 labels, consistently checksummed: only the point-count check can catch it. */
+  async function entryWithShortLabels(name: string): Promise<string> {
+    const dir = await copyOfEntry(name);
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    const labels = (await readFile(join(dir, 'labels.bin'))).subarray(0, 49 * 4);
+    await writeFile(join(dir, 'labels.bin'), labels);
+    meta.files['labels.bin'] = { sha256: createHash('sha256').update(labels).digest('hex'), bytes: labels.byteLength };
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    return dir;
+  }
+
+  it('misses when the labels and a graph disagree on the point count', async () => {
+    await expectMiss(await entryWithShortLabels('label-count'), /^layer-0\.hnsw holds 50 points, labels\.bin 49$/);
+  });
+
+  it('pruneOtherEntries removes sibling entries but not temp folders, files or itself', async () => {
+    const parent = join(tmp.dir, 'prune', 'tiny');
+    const keep = join(parent, key);
+    const otherKey = cacheKey({ ...baseParts, k: 7 });
+    await writeCacheEntry(keep, key, ['hidden1', 'hidden2'], entry);
+    await writeCacheEntry(join(parent, otherKey), otherKey, ['hidden1', 'hidden2'], entry);
+    await mkdir(join(parent, 'stale-empty'));
+    await mkdir(join(parent, '.tmp-4242-abcdef12'));
+    await writeFile(join(parent, '.tmp-4242-abcdef12', 'layer-0.hnsw'), 'partial');
+    await writeFile(join(parent, 'notes.txt'), 'not an entry');
+
+    const removed = await pruneOtherEntries(keep);
+    assert.deepEqual(removed.sort(), [otherKey, 'stale-empty'].sort());
+    assert.deepEqual((await readdir(parent)).sort(), ['.tmp-4242-abcdef12', key, 'notes.txt'].sort());
+    assert.equal(await readFile(join(parent, '.tmp-4242-abcdef12', 'layer-0.hnsw'), 'utf8'), 'partial');
+    // The kept entry is intact and still loads.
+    const result = await readCacheEntry(keep, key, hnsw);
+    assert.ok(result.entry);
+    result.entry.indexes.forEach((i) => i.dispose());
+    // Nothing left to prune the second time.
+    assert.deepEqual(await pruneOtherEntries(keep), []);
+  });
+
+  it('pruneOtherEntries of an entry whose model folder does not exist removes nothing', async () => {
+    assert.deepEqual(await pruneOtherEntries(join(tmp.dir, 'no-such-model', key)), []);
+  });
+});
