@@ -32,14 +32,14 @@ interface Profile {
 
 const FULL: Profile = {
   latencyRequests: 300,
-  warmupRequests: 20,
+  warmupRequests: 50,
   batches: [1, 32],
   throughputSeconds: 10,
   concurrencies: [1, 4, 16],
 };
 const QUICK: Profile = {
   latencyRequests: 30,
-  warmupRequests: 3,
+  warmupRequests: 10,
   batches: [1, 32],
   throughputSeconds: 2,
   concurrencies: [1, 4, 16],
