@@ -8,24 +8,14 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { detectorSettings, loadDetector } from '../src/detector/load-detector.js';
-import type { Detector, Prediction } from '../src/detector/types.js';
+import { predictMatrix } from '../src/detector/predict-matrix.js';
+import type { Prediction } from '../src/detector/types.js';
 import { createCliLogger } from '../src/log.js';
-import type { Matrix } from '../src/math/matrix.js';
 import { auroc } from '../src/math/ood-metrics.js';
 import { initBackend } from '../src/model/backend.js';
 import { loadStoredModel } from '../src/model/model-store.js';
 import { loadReferenceSet } from '../src/reference/load-reference-set.js';
 import { loadOodSets } from '../src/reference/ood-sets.js';
-
-async function predictAll(detector: Detector, x: Matrix, batch = 256): Promise<Prediction[]> {
-  const out: Prediction[] = [];
-  for (let start = 0; start < x.rows; start += batch) {
-    const n = Math.min(batch, x.rows - start);
-    const rows = Float32Array.from(x.data.subarray(start * x.cols, (start + n) * x.cols));
-    out.push(...(await detector.predict(rows, n)).predictions);
-  }
-  return out;
-}
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { limit: { type: 'string' } } });
 const started = performance.now();
@@ -35,7 +25,7 @@ const detector = await loadDetector(detectorSettings(config), createCliLogger('w
 const { manifest } = await loadStoredModel(config.modelsDir, config.model);
 const limit = Number(values.limit ?? 2000);
 const refset = await loadReferenceSet(config.referenceSetsDir, manifest.reference_set);
-const inPreds = await predictAll(detector, refset.test.x);
+const inPreds = await predictMatrix(detector, refset.test.x);
 const oodSets = await loadOodSets(config.referenceSetsDir, manifest.reference_set, { limit, seed: 7 });
 
 type Score = (q: Prediction) => number; // higher = more outlying
@@ -73,7 +63,7 @@ const table = (title: string, scores: [string, Score][], withFlags: boolean) => 
   }
 };
 const predictions = new Map<string, Prediction[]>();
-for (const set of oodSets) predictions.set(set.name, await predictAll(detector, set.x));
+for (const set of oodSets) predictions.set(set.name, await predictMatrix(detector, set.x));
 out.push(`Model \`${manifest.name}\` v${manifest.version}, k = ${detector.info.k}, significance = ${detector.info.significance}, ` +
   `backend ${backend.backend}; ${detector.info.reference_size} reference and ${detector.info.calibration_size} calibration points.`);
 table('Outlier decision and its signals', main, true);

@@ -7,9 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import type { DeepKnnDetector } from '../../src/detector/deep-knn-detector.js';
 import { detectorSettings, loadDetector, type DetectorSettings } from '../../src/detector/load-detector.js';
+import { predictMatrix } from '../../src/detector/predict-matrix.js';
 import type { Prediction } from '../../src/detector/types.js';
 import type { Log } from '../../src/log.js';
-import type { Matrix } from '../../src/math/matrix.js';
 import { auroc } from '../../src/math/ood-metrics.js';
 import { initBackend } from '../../src/model/backend.js';
 import { DEFAULT_IDX_DIR } from '../../src/reference/manifest.js';
@@ -28,15 +28,6 @@ function recordingLog(): Log & { lines: { level: string; msg: string }[] } {
     lines.push({ level, msg: typeof obj === 'string' ? obj : (msg ?? '') });
   };
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } as never;
-}
-
-async function predictAll(detector: DeepKnnDetector, x: Matrix): Promise<Prediction[]> {
-  const out: Prediction[] = [];
-  for (let start = 0; start < x.rows; start += 500) {
-    const n = Math.min(500, x.rows - start);
-    out.push(...(await detector.predict(Float32Array.from(x.data.subarray(start * x.cols, (start + n) * x.cols)), n)).predictions);
-  }
-  return out;
 }
 
 const flaggedShare = (p: Prediction[]) => p.filter((q) => q.is_outlier).length / p.length;
@@ -59,7 +50,7 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     settings = { ...detectorSettings(loadConfig({})), cacheDir };
     detector = await loadDetector(settings, recordingLog());
     const refset = await loadReferenceSet(settings.referenceSetsDir, 'mnist');
-    inDistribution = await predictAll(detector, refset.test.x);
+    inDistribution = await predictMatrix(detector, refset.test.x);
   });
 
   after(async () => {
@@ -89,7 +80,7 @@ describe('Deep kNN detector on the embedded mnist model', () => {
   });
 
   it('flags uniform noise (AUROC >= 0.99)', async () => {
-    const noise = await predictAll(detector, uniformNoise(500, 11));
+    const noise = await predictMatrix(detector, uniformNoise(500, 11));
     assert.ok(flaggedShare(noise) > 0.95, `flagged ${flaggedShare(noise)}`);
     assert.ok(separation(inDistribution, noise) >= 0.99);
   });
@@ -101,7 +92,7 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     }
     const [fashion] = await loadOodSets(settings.referenceSetsDir, 'mnist', { limit: 2000, seed: 7, include: ['fashion-mnist'] });
     assert.equal(fashion.name, 'fashion-mnist');
-    const preds = await predictAll(detector, fashion.x);
+    const preds = await predictMatrix(detector, fashion.x);
     const a = separation(inDistribution, preds);
     assert.ok(a >= 0.98, `AUROC ${a}`);
     assert.ok(flaggedShare(preds) > 0.8, `flagged ${flaggedShare(preds)}`);

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { OodError, type ErrorCode } from '../../src/errors.js';
 import type { Matrix } from '../../src/math/matrix.js';
 import { initBackend } from '../../src/model/backend.js';
 import { Embedder } from '../../src/model/embedder.js';
+import { isOodError } from '../fixtures/assertions.js';
 import { buildTinyModel, TINY, tinyInputs, tinyManifest } from '../fixtures/tiny-model.js';
-
-function isOodError(code: ErrorCode, ...parts: string[]) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof OodError, `expected an OodError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    for (const part of parts) assert.ok(err.message.includes(part), `"${err.message}" lacks "${part}"`);
-    return true;
-  };
-}
 
 function shape(m: Matrix): [number, number, number] {
   return [m.rows, m.cols, m.data.length];

@@ -3,23 +3,13 @@ import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { OodError, type ErrorCode } from '../../src/errors.js';
 import { initBackend } from '../../src/model/backend.js';
 import { loadStoredModel, MODEL_FILES, modelDir, saveStoredModel } from '../../src/model/model-store.js';
+import { isOodError } from '../fixtures/assertions.js';
 import { buildTinyModel, makeTmp, TINY, tinyInputs, tinyManifest } from '../fixtures/tiny-model.js';
 
 function predict(model: tf.LayersModel, inputs: Float32Array, rows: number): Float32Array {
   return tf.tidy(() => (model.predict(tf.tensor2d(inputs, [rows, TINY.inputSize])) as tf.Tensor).dataSync() as Float32Array);
-}
-
-/** Asserts an OodError with this code whose message contains every one of `parts`. */
-function isOodError(code: ErrorCode, ...parts: string[]) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof OodError, `expected an OodError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    for (const part of parts) assert.ok(err.message.includes(part), `"${err.message}" lacks "${part}"`);
-    return true;
-  };
 }
 
 describe('model store', () => {
