@@ -1,0 +1,157 @@
+import { NotPositiveDefiniteError, cholesky, solveLower } from '../math/linalg.js';
+import type { Matrix } from '../math/matrix.js';
+import { assertMatrix } from './assert-matrix.js';
+
+export interface MahalanobisOptions {
+  /**
+   * Added to the covariance diagonal, relative to its mean diagonal entry (an absolute ridge
+   * would mean different things for different layers). Default 1e-6. If the factorisation
+   * still fails (rounding, or 0 on a singular covariance) the ridge is raised a decade at a
+   * time; the model records the ridge that was used.
+   */
+  ridge?: number;
+}
+
+/** Class means and the Cholesky factor of the shared covariance, all float64. */
+export interface MahalanobisModel {
+  readonly dim: number;
+  readonly classes: number;
+  /** classes x dim, row-major. */
+  readonly means: Float64Array;
+  /** Lower-triangular L with L L^T = tied covariance + ridge I (dim x dim, row-major). */
+  readonly choleskyFactor: Float64Array;
+  /** L^{-1} mu_c for each class (classes x dim): the means in whitened coordinates. */
+  readonly whitenedMeans: Float64Array;
+  /** The absolute ridge actually added to the diagonal. */
+  readonly ridge: number;
+}
+
+const DEFAULT_RIDGE = 1e-6;
+// Rounding alone can still make a pivot of a barely regularised matrix non-positive; each retry
+// multiplies the ridge by 10, so the last one is 1e4 times the requested ridge.
+const RIDGE_ATTEMPTS = 5;
+
+/**
+ * Lee et al. 2018 without input preprocessing: one mean per class and one covariance shared by
+ * all classes (the maximum-likelihood estimate, divided by N as in their code).
+ *
+ * Penultimate ReLU layers have dead units and linearly dependent units, so the covariance is
+ * usually singular; the ridge makes it invertible. A direction that had no variance in training
+ * then costs about 1 / ridge per unit squared, which is the point: moving along it is unusual.
+ */
+export function fitMahalanobis(
+  features: Matrix,
+  labels: Int32Array,
+  classes: number,
+  options: MahalanobisOptions = {},
+): MahalanobisModel {
+  assertMatrix(features, 'fitMahalanobis');
+  const relativeRidge = options.ridge ?? DEFAULT_RIDGE;
+  if (!(relativeRidge >= 0) || !Number.isFinite(relativeRidge)) {
+    throw new RangeError(`fitMahalanobis: ridge must be finite and >= 0, got ${relativeRidge}`);
+  }
+  const means = classMeans(features, labels, classes);
+  const dim = features.cols;
+  const covariance = tiedCovariance(features, labels, means);
+  const { factor, ridge } = regularisedCholesky(covariance, dim, relativeRidge);
+  const whitenedMeans = new Float64Array(classes * dim);
+  for (let c = 0; c < classes; c++) {
+    solveLower(factor, dim, means.subarray(c * dim, (c + 1) * dim), whitenedMeans.subarray(c * dim, (c + 1) * dim));
+  }
+  return { dim, classes, means, choleskyFactor: factor, whitenedMeans, ridge };
+}
+
+/**
+ * min over classes of (x - mu_c)^T Sigma^{-1} (x - mu_c), squared. With Sigma = L L^T that is
+ * ||L^{-1} x - L^{-1} mu_c||^2, so each sample needs one triangular solve (O(dim^2)) however
+ * many classes there are.
+ */
+export function mahalanobisOutlierScores(model: MahalanobisModel, features: Matrix): Float64Array {
+  assertMatrix(features, 'mahalanobisOutlierScores', model.dim);
+  const { dim, classes, choleskyFactor, whitenedMeans } = model;
+  const out = new Float64Array(features.rows);
+  const whitened = new Float64Array(dim);
+  for (let i = 0; i < features.rows; i++) {
+    solveLower(choleskyFactor, dim, features.data.subarray(i * dim, (i + 1) * dim), whitened);
+    let best = Infinity;
+    for (let c = 0; c < classes; c++) {
+      let sum = 0;
+      for (let j = 0, m = c * dim; j < dim; j++, m++) {
+        const diff = whitened[j] - whitenedMeans[m];
+        sum += diff * diff;
+      }
+      if (sum < best) best = sum;
+    }
+    // A NaN feature makes every distance NaN and `sum < best` never true; report NaN, not Infinity.
+    out[i] = best === Infinity ? NaN : best;
+  }
+  return out;
+}
+
+function classMeans(features: Matrix, labels: Int32Array, classes: number): Float64Array {
+  const { data, rows, cols } = features;
+  if (!Number.isInteger(classes) || classes < 1) {
+    throw new RangeError(`fitMahalanobis: classes must be a positive integer, got ${classes}`);
+  }
+  if (labels.length !== rows) {
+    throw new RangeError(`fitMahalanobis: ${rows} feature rows but ${labels.length} labels`);
+  }
+  const sums = new Float64Array(classes * cols);
+  const counts = new Int32Array(classes);
+  for (let i = 0; i < rows; i++) {
+    const label = labels[i];
+    if (label < 0 || label >= classes) {
+      throw new RangeError(`fitMahalanobis: label ${label} at row ${i} is outside 0..${classes - 1}`);
+    }
+    counts[label]++;
+    for (let j = 0, src = i * cols, dst = label * cols; j < cols; j++) sums[dst + j] += data[src + j];
+  }
+  for (let c = 0; c < classes; c++) {
+    // A class without samples has no mean; skipping it silently would hide a wrong class count.
+    if (counts[c] === 0) throw new RangeError(`fitMahalanobis: class ${c} has no training samples`);
+    for (let j = 0, m = c * cols; j < cols; j++) sums[m + j] /= counts[c];
+  }
+  for (const v of sums) if (!Number.isFinite(v)) throw new RangeError('fitMahalanobis: features must be finite');
+  return sums;
+}
+
+/** Lower triangle of (1 / N) sum_i (x_i - mu_{y_i})(x_i - mu_{y_i})^T; cholesky reads no more. */
+function tiedCovariance(features: Matrix, labels: Int32Array, means: Float64Array): Float64Array {
+  const { data, rows, cols } = features;
+  const covariance = new Float64Array(cols * cols);
+  const centred = new Float64Array(cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0, src = i * cols, m = labels[i] * cols; j < cols; j++) centred[j] = data[src + j] - means[m + j];
+    for (let a = 0; a < cols; a++) {
+      const da = centred[a];
+      // Dead ReLU units centre to exactly 0; their rows add nothing.
+      if (da === 0) continue;
+      for (let b = 0, ab = a * cols; b <= a; b++, ab++) covariance[ab] += da * centred[b];
+    }
+  }
+  for (let a = 0; a < cols; a++) for (let b = 0, ab = a * cols; b <= a; b++, ab++) covariance[ab] /= rows;
+  return covariance;
+}
+
+function regularisedCholesky(
+  covariance: Float64Array,
+  dim: number,
+  relativeRidge: number,
+): { factor: Float64Array; ridge: number } {
+  let trace = 0;
+  for (let j = 0; j < dim; j++) trace += covariance[j * dim + j];
+  // With no variance at all there is no scale to be relative to; unit scale keeps it invertible.
+  const scale = trace > 0 ? trace / dim : 1;
+  let ridge = relativeRidge * scale;
+  for (let attempt = 1; ; attempt++) {
+    const shifted = Float64Array.from(covariance);
+    for (let j = 0; j < dim; j++) shifted[j * dim + j] += ridge;
+    try {
+      return { factor: cholesky(shifted, dim), ridge };
+    } catch (err) {
+      if (!(err instanceof NotPositiveDefiniteError) || attempt === RIDGE_ATTEMPTS) throw err;
+      // A zero ridge that failed needs a start; otherwise step up by a decade.
+      ridge = ridge > 0 ? ridge * 10 : DEFAULT_RIDGE * scale;
+    }
+  }
+}

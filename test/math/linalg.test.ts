@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  NotPositiveDefiniteError,
+  cholesky,
+  choleskySolve,
+  solveLower,
+  solveLowerTransposed,
+} from '../../src/math/linalg.js';
+import { createRng, gaussian } from '../../src/math/random.js';
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-12): void {
+  assert.equal(actual.length, expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= tolerance,
+      `index ${i}: ${actual[i]} vs ${expected[i]} (tolerance ${tolerance})`,
+    );
+  }
+}
+
+test('cholesky of a hand-factored 3 x 3 matrix', () => {
+  // A = L L^T with L = [[2,0,0],[6,1,0],[-8,5,3]].
+  const a = Float64Array.from([4, 12, -16, 12, 37, -43, -16, -43, 98]);
+  assertClose(cholesky(a, 3), [2, 0, 0, 6, 1, 0, -8, 5, 3]);
+});
+
+test('cholesky reads only the lower triangle', () => {
+  const lowerOnly = Float64Array.from([4, 0, 0, 12, 37, 0, -16, -43, 98]);
+  assertClose(cholesky(lowerOnly, 3), [2, 0, 0, 6, 1, 0, -8, 5, 3]);
+});
+
+test('cholesky rejects matrices that are not positive definite, and NaN', () => {
+  // Rank 1: the second pivot is 0.
+  assert.throws(() => cholesky(Float64Array.from([1, 1, 1, 1]), 2), NotPositiveDefiniteError);
+  assert.throws(() => cholesky(Float64Array.from([-1, 0, 0, 1]), 2), /pivot 0/);
+  assert.throws(() => cholesky(Float64Array.from([NaN, 0, 0, 1]), 2), NotPositiveDefiniteError);
+  assert.throws(() => cholesky(new Float64Array(3), 2), RangeError);
+});
+
+test('triangular solves against hand values', () => {
+  const l = Float64Array.from([2, 0, 0, 6, 1, 0, -8, 5, 3]);
+  // L y = b with y = [1, 2, 3]: b = [2, 8, 11].
+  assertClose(solveLower(l, 3, [2, 8, 11]), [1, 2, 3]);
+  // L^T x = y with x = [1, 2, 3]: y = [2 + 12 - 24, 2 + 15, 9] = [-10, 17, 9].
+  assertClose(solveLowerTransposed(l, 3, [-10, 17, 9]), [1, 2, 3]);
+  assert.throws(() => solveLower(l, 3, [1, 2]), RangeError);
+});
+
+test('choleskySolve solves a random SPD system', () => {
+  const n = 12;
+  const rng = createRng(7);
+  const g = Float64Array.from({ length: n * n }, () => gaussian(rng));
+  // A = G G^T + n I is symmetric positive definite and well conditioned.
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = i === j ? n : 0;
+      for (let p = 0; p < n; p++) sum += g[i * n + p] * g[j * n + p];
+      a[i * n + j] = sum;
+    }
+  }
+  const x = Float64Array.from({ length: n }, () => gaussian(rng));
+  const b = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) b[i] += a[i * n + j] * x[j];
+  assertClose(choleskySolve(cholesky(a, n), n, b), x, 1e-10);
+});
