@@ -156,3 +156,19 @@ export function evaluateScores(inScores: ArrayLike<number>, outScores: ArrayLike
     detectionError: detectionErrorOf(s),
   };
 }
+
+/**
+ * ROC points (false positive rate = OOD accepted, true positive rate = in-distribution
+ * accepted) from the strictest threshold to the loosest, thinned to at most `maxPoints` so a
+ * plot stays small; the first and last points are always kept.
+ */
+export function rocCurve(inScores: ArrayLike<number>, outScores: ArrayLike<number>, maxPoints = 200): [number, number][] {
+  const s = sweep(inScores, outScores);
+  const points: [number, number][] = [[0, 0]];
+  for (let t = 0; t < s.truePositives.length; t++) {
+    points.push([s.falsePositives[t] / s.negatives, s.truePositives[t] / s.positives]);
+  }
+  if (points.length <= maxPoints) return points;
+  const step = (points.length - 1) / (maxPoints - 1);
+  return Array.from({ length: maxPoints }, (_, i) => points[Math.round(i * step)]);
+}

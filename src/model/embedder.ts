@@ -8,6 +8,8 @@ export interface Embedding {
   probabilities: Matrix;
   /** One matrix per indexed layer, in manifest order, flattened per row. */
   activations: Matrix[];
+  /** One matrix per extra layer asked of the constructor (e.g. logits for energy scores). */
+  extras: Matrix[];
 }
 
 /**
@@ -21,9 +23,12 @@ export class Embedder {
   private readonly inputShape: number[];
   readonly inputSize: number;
 
-  constructor(model: tf.LayersModel, manifest: ModelManifest) {
+  private readonly indexedCount: number;
+
+  constructor(model: tf.LayersModel, manifest: ModelManifest, extraLayers: string[] = []) {
     this.model = model;
-    this.layerNames = manifest.layers;
+    this.layerNames = [...manifest.layers, ...extraLayers];
+    this.indexedCount = manifest.layers.length;
     this.inputShape = manifest.input_shape;
     this.inputSize = inputSize(manifest);
     const modelInput = model.inputs[0].shape.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
@@ -31,7 +36,7 @@ export class Embedder {
       throw new OodError('MODEL_INVALID', `manifest input_shape has ${this.inputSize} values, the model takes ${modelInput}`);
     }
     const outputs: tf.SymbolicTensor[] = [];
-    for (const name of manifest.layers) {
+    for (const name of this.layerNames) {
       if (name === INPUT_LAYER) continue;
       try {
         outputs.push(model.getLayer(name).output as tf.SymbolicTensor);
@@ -79,7 +84,11 @@ export class Embedder {
     for (const name of this.layerNames) {
       activations.push(name === INPUT_LAYER ? { data: inputs, rows, cols: this.inputSize } : joined[hidden++]);
     }
-    return { probabilities: joined[0], activations };
+    return {
+      probabilities: joined[0],
+      activations: activations.slice(0, this.indexedCount),
+      extras: activations.slice(this.indexedCount),
+    };
   }
 
   /** The embedder owns the model it was given: the probe shares its weights. */

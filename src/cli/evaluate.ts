@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../atomic-write.js';
+import { loadConfig } from '../config.js';
+import { detectorSettings } from '../detector/load-detector.js';
+import { evaluateModel } from '../evaluation/evaluate-model.js';
+import { evaluationMarkdown } from '../evaluation/format.js';
+import { createCliLogger } from '../log.js';
+import { initBackend } from '../model/backend.js';
+
+const USAGE = `usage: npm run ood -- evaluate --model NAME [--models-dir DIR] [--limit N] [--seed N] [--json FILE]
+  Scores the model's in-distribution test part against its OOD sets with MSP, energy,
+  Mahalanobis, kNN distance, DkNN credibility and the service's outlier score, and prints
+  AUROC, FPR@95TPR, AUPR-In, AUPR-Out and detection error as markdown.`;
+
+export async function evaluateCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      'models-dir': { type: 'string' },
+      limit: { type: 'string', default: '2000' },
+      seed: { type: 'string', default: '7' },
+      json: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help || !values.model) {
+    process.stderr.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const log = createCliLogger();
+  const config = loadConfig({ ...process.env, OOD_MODEL: values.model, OOD_MODELS_DIR: values['models-dir'] ?? process.env.OOD_MODELS_DIR });
+  const backend = await initBackend(config.backend);
+  log.info({ backend: backend.backend }, 'tfjs backend ready');
+  const evaluation = await evaluateModel(
+    detectorSettings(config),
+    { limit: Number(values.limit), seed: Number(values.seed) },
+    log,
+  );
+  if (values.json) await writeFileAtomic(values.json, JSON.stringify(evaluation));
+  process.stdout.write(evaluationMarkdown(evaluation));
+  return 0;
+}

@@ -1,0 +1,126 @@
+import { fitKnnDistance, knnDistanceOutlierScores } from '../baselines/knn-distance.js';
+import { energyOutlierScores } from '../baselines/energy.js';
+import { fitMahalanobis, mahalanobisOutlierScores } from '../baselines/mahalanobis.js';
+import { mspOutlierScores } from '../baselines/msp.js';
+import { loadDetector, type DetectorSettings } from '../detector/load-detector.js';
+import { predictMatrix } from '../detector/predict-matrix.js';
+import type { Log } from '../log.js';
+import type { Matrix } from '../math/matrix.js';
+import { evaluateScores, rocCurve, type OodMetrics } from '../math/ood-metrics.js';
+import { Embedder } from '../model/embedder.js';
+import { INPUT_LAYER } from '../model/manifest.js';
+import { LOGITS_LAYER } from '../model/mlp.js';
+import { loadStoredModel } from '../model/model-store.js';
+import { loadReferenceSet } from '../reference/load-reference-set.js';
+import { loadOodSets } from '../reference/ood-sets.js';
+
+/** The scores compared side by side; each is oriented so that higher means more outlying. */
+export const SCORES = ['msp', 'energy', 'mahalanobis', 'knn_distance', 'dknn_credibility', 'service'] as const;
+export type ScoreName = (typeof SCORES)[number];
+
+export const SCORE_TITLES: Record<ScoreName, string> = {
+  msp: 'max softmax',
+  energy: 'energy',
+  mahalanobis: 'Mahalanobis',
+  knn_distance: 'kNN distance (k=50)',
+  dknn_credibility: 'DkNN credibility',
+  service: 'service outlier_score',
+};
+
+export interface SetEvaluation {
+  name: string;
+  size: number;
+  flagged: number;
+  metrics: Record<ScoreName, OodMetrics>;
+  roc: Record<ScoreName, [number, number][]>;
+}
+
+export interface ModelEvaluation {
+  model: string;
+  referenceSet: string;
+  accuracy: number;
+  testSize: number;
+  /** Share of in-distribution test inputs the service flags: the conformal bound's check. */
+  inDistributionFlagged: number;
+  sets: SetEvaluation[];
+  seconds: number;
+}
+
+type Scores = Record<ScoreName, Float64Array>;
+
+/** The penultimate layer is the last indexed hidden layer: the features before the logits. */
+function penultimateIndex(layers: string[]): number {
+  for (let i = layers.length - 1; i >= 0; i--) if (layers[i] !== INPUT_LAYER) return i;
+  throw new Error('the model indexes no hidden layer, so there is no penultimate layer to score');
+}
+
+/**
+ * Scores a model's in-distribution test part and its OOD sets with every baseline and with the
+ * service's own detector, all on the same model and the same inputs.
+ */
+export async function evaluateModel(
+  settings: DetectorSettings,
+  options: { limit: number; seed: number },
+  log: Log,
+): Promise<ModelEvaluation> {
+  const started = performance.now();
+  const detector = await loadDetector(settings, log);
+  const stored = await loadStoredModel(settings.modelsDir, settings.model);
+  const { manifest } = stored;
+  const embedder = new Embedder(stored.model, manifest, [LOGITS_LAYER]);
+  const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
+  const penultimate = penultimateIndex(manifest.layers);
+  const classes = manifest.labels.length;
+
+  const train = embedder.embed(Float32Array.from(refset.train.x.data), refset.train.x.rows);
+  const mahalanobis = fitMahalanobis(train.activations[penultimate], refset.train.labels, classes);
+  const knn = fitKnnDistance(train.activations[penultimate], { k: 50 });
+
+  const score = async (x: Matrix): Promise<{ scores: Scores; flagged: number; predicted: Int32Array }> => {
+    const e = embedder.embed(Float32Array.from(x.data), x.rows);
+    const predictions = await predictMatrix(detector, x);
+    const features = e.activations[penultimate];
+    return {
+      scores: {
+        msp: mspOutlierScores(e.probabilities),
+        energy: energyOutlierScores(e.extras[0]),
+        mahalanobis: mahalanobisOutlierScores(mahalanobis, features),
+        knn_distance: knnDistanceOutlierScores(knn, features),
+        dknn_credibility: Float64Array.from(predictions, (p) => -p.credibility),
+        service: Float64Array.from(predictions, (p) => p.outlier_score),
+      },
+      flagged: predictions.filter((p) => p.is_outlier).length / predictions.length,
+      predicted: Int32Array.from(predictions, (p) => p.class_index),
+    };
+  };
+
+  const inDist = await score(refset.test.x);
+  let correct = 0;
+  inDist.predicted.forEach((p, i) => (correct += p === refset.test.labels[i] ? 1 : 0));
+  const sets: SetEvaluation[] = [];
+  for (const set of await loadOodSets(settings.referenceSetsDir, manifest.reference_set, options)) {
+    const out = await score(set.x);
+    const metrics = {} as Record<ScoreName, OodMetrics>;
+    const roc = {} as Record<ScoreName, [number, number][]>;
+    for (const name of SCORES) {
+      // The metrics take in-distribution-ness (DESIGN §3): outlier scores enter negated.
+      const inScores = inDist.scores[name].map((v) => -v);
+      const outScores = out.scores[name].map((v) => -v);
+      metrics[name] = evaluateScores(inScores, outScores);
+      roc[name] = rocCurve(inScores, outScores, 100);
+    }
+    sets.push({ name: set.name, size: set.x.rows, flagged: out.flagged, metrics, roc });
+  }
+  knn.dispose();
+  embedder.dispose();
+  detector.dispose();
+  return {
+    model: manifest.name,
+    referenceSet: manifest.reference_set,
+    accuracy: correct / refset.test.x.rows,
+    testSize: refset.test.x.rows,
+    inDistributionFlagged: inDist.flagged,
+    sets,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
