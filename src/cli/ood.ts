@@ -5,6 +5,8 @@ import { createCliLogger } from '../log.js';
 const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
   train: async () => (await import('./train.js')).trainCommand,
+  evaluate: async () => (await import('./evaluate.js')).evaluateCommand,
+  entanglement: async () => (await import('./entanglement.js')).entanglementCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
