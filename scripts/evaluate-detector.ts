@@ -42,11 +42,13 @@ const main: [string, Score][] = [
   ['outlier_score', (q) => q.outlier_score],
   ['label p-value', (q) => -q.p_values.label],
   ['distance p-value', (q) => -q.p_values.distance],
+  ['density p-value', (q) => -q.p_values.density],
   ['max softmax', (q) => -Math.max(...q.probabilities)],
 ];
 const ablation: [string, Score][] = detector.info.layers.flatMap((name, l): [string, Score][] => [
   [`${name} nearest`, (q) => q.layers[l].nearest_distance],
   [`${name} mean of k`, (q) => q.layers[l].mean_knn_distance],
+  [`${name} Mahalanobis`, (q) => q.layers[l].mahalanobis_distance],
 ]);
 
 const out: string[] = [];
@@ -67,6 +69,6 @@ for (const set of oodSets) predictions.set(set.name, await predictMatrix(detecto
 out.push(`Model \`${manifest.name}\` v${manifest.version}, k = ${detector.info.k}, significance = ${detector.info.significance}, ` +
   `backend ${backend.backend}; ${detector.info.reference_size} reference and ${detector.info.calibration_size} calibration points.`);
 table('Outlier decision and its signals', main, true);
-table('Per-layer distance ablation (raw squared distances, L2-normalised activations)', ablation, false);
+table('Per-layer ablation: nearest and mean-of-k squared distances (L2-normalised activations), Mahalanobis (raw activations)', ablation, false);
 out.push(`\nWall time: ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 process.stdout.write(`${out.join('\n')}\n`);

@@ -215,6 +215,14 @@ A ReLU MLP classifier (${refset.manifest.input_shape.join('x')} -> ${options.hid
   } |
 | trained | ${new Date().toISOString().slice(0, 10)} |
 
+## What limits it
+
+A fully connected network on flat pixels, trained on one CPU core: convolutions would do
+better on images, but tfjs's wasm backend (the one that installs offline) has no Conv2D
+gradients and the pure-JS cpu backend is about 100x slower for them. Accuracy is also bounded
+by the epochs that fit in minutes of training (the last epochs' test accuracy in
+\`history.csv\` shows whether more would help), and there is no data augmentation.
+
 ## Regenerate
 
 \`\`\`

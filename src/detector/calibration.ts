@@ -1,35 +1,44 @@
 import { z } from 'zod';
 import { CalibrationScores, credibilityAndConfidence, robustScale } from '../math/conformal.js';
-import { labelNonconformity, logNearestDistances, type Evidence } from './signals.js';
+import { labelNonconformity, logDensities, logNearestDistances, type Evidence } from './signals.js';
 
-/** The two signals the outlier decision combines; both are reported with their own p-values. */
-export const SIGNALS = ['label', 'distance'] as const;
+/**
+ * The signals the outlier decision combines, each reported with its own p-value:
+ * - label: DkNN's disagreement of the neighbours with the predicted class;
+ * - distance: how far the nearest reference points are, summed over layers;
+ * - density: the Mahalanobis distance to the nearest class mean, summed over layers.
+ */
+export const SIGNALS = ['label', 'distance', 'density'] as const;
+export type SignalName = (typeof SIGNALS)[number];
+type PerSignal<T> = Record<SignalName, T>;
+
+const Scale = z.object({ center: z.number(), scale: z.number().positive() });
+type Scale = z.infer<typeof Scale>;
+const Scores = z.array(z.number()).min(1);
 
 /**
  * Everything calibration learns, small enough to cache as JSON.
  *
- * The calibration part is cut in two. Half A fixes the per-layer distance scales and gives each
- * signal its own empirical p-value; the combined score is the weighted minimum of those
- * (`-log min(p_label / w, p_distance / (1 - w))`, a weighted Bonferroni statistic). Half B then
- * calibrates that combined score. Because it is a fixed function of the input by then, split
- * conformal makes P(p <= significance) <= significance exact for in-distribution inputs, with
- * none of Bonferroni's slack however the signals are weighted.
+ * The calibration part is cut in two. Half A fixes the per-layer scales and gives each signal
+ * its own empirical p-value; the combined score is their weighted minimum,
+ * `-log min_s(p_s / w_s)` (a weighted Bonferroni statistic). Half B then calibrates that
+ * combined score. Because it is a fixed function of the input by then, split conformal makes
+ * P(p <= significance) <= significance exact for in-distribution inputs, with none of
+ * Bonferroni's slack however the signals are weighted.
  */
 export const CalibrationStateSchema = z.object({
   k: z.number().int().positive(),
   classes: z.number().int().positive(),
-  /** Share of the error budget given to label disagreement; the rest goes to distance. */
-  labelWeight: z.number().gt(0).lt(1),
-  layerScales: z.array(z.object({ center: z.number(), scale: z.number().positive() })),
-  /** Half A: raw label and distance scores, for the per-signal p-values inside the combination. */
-  fitLabel: z.array(z.number()).min(1),
-  fitDistance: z.array(z.number()).min(1),
-  /** Half B: raw per-signal scores (reported p-values) and combined scores (the decision). */
-  heldLabel: z.array(z.number()).min(1),
-  heldDistance: z.array(z.number()).min(1),
-  heldCombined: z.array(z.number()).min(1),
+  /** Share of the error budget per signal; they sum to 1. */
+  weights: z.object({ label: z.number().positive(), distance: z.number().positive(), density: z.number().positive() }),
+  distanceScales: z.array(Scale),
+  densityScales: z.array(Scale),
+  /** Half A: raw scores per signal, for the p-values inside the combination. */
+  fit: z.object({ label: Scores, distance: Scores, density: Scores }),
+  /** Half B: raw scores per signal (reported p-values) and combined scores (the decision). */
+  held: z.object({ label: Scores, distance: Scores, density: Scores, combined: Scores }),
   /** DkNN's A = {alpha(x, y_true)} over the whole calibration part, for per-label p-values. */
-  labelScores: z.array(z.number()).min(1),
+  labelScores: Scores,
 });
 export type CalibrationState = z.infer<typeof CalibrationStateSchema>;
 
@@ -39,18 +48,38 @@ export interface CalibrationInput {
   labels: Int32Array;
 }
 
-type Scale = { center: number; scale: number };
+/** The label share is configured; distance and density split the rest evenly. */
+export function signalWeights(labelWeight: number): PerSignal<number> {
+  return { label: labelWeight, distance: (1 - labelWeight) / 2, density: (1 - labelWeight) / 2 };
+}
 
-/** Sum over layers of the robust z-score of the log nearest distance. */
-export function distanceScore(evidence: Evidence, scales: Scale[]): number {
-  const logs = logNearestDistances(evidence);
+function sumOfZ(values: number[], scales: Scale[]): number {
   let sum = 0;
-  for (let l = 0; l < logs.length; l++) sum += (logs[l] - scales[l].center) / scales[l].scale;
+  for (let l = 0; l < values.length; l++) sum += (values[l] - scales[l].center) / scales[l].scale;
   return sum;
 }
 
-export function combinedScore(pLabel: number, pDistance: number, labelWeight: number): number {
-  return -Math.log(Math.min(pLabel / labelWeight, pDistance / (1 - labelWeight)));
+export function signalScores(
+  evidence: Evidence,
+  label: number,
+  k: number,
+  distanceScales: Scale[],
+  densityScales: Scale[],
+): PerSignal<number> {
+  return {
+    label: labelNonconformity(evidence, label, k),
+    distance: sumOfZ(logNearestDistances(evidence), distanceScales),
+    density: sumOfZ(logDensities(evidence), densityScales),
+  };
+}
+
+export function combinedScore(p: PerSignal<number>, weights: PerSignal<number>): number {
+  return -Math.log(Math.min(...SIGNALS.map((s) => p[s] / weights[s])));
+}
+
+function layerScales(evidence: Evidence[], values: (e: Evidence) => number[]): Scale[] {
+  const perRow = evidence.map(values);
+  return perRow[0].map((_, l) => robustScale(perRow.map((v) => v[l])));
 }
 
 export function calibrate(input: CalibrationInput, k: number, classes: number, labelWeight: number): CalibrationState {
@@ -58,27 +87,24 @@ export function calibrate(input: CalibrationInput, k: number, classes: number, l
   if (n < 40) throw new Error(`calibration needs at least 40 points, got ${n}`);
   const half = Math.floor(n / 2);
   const fitPart = input.evidence.slice(0, half);
-  const layers = input.evidence[0].nearestDistances.length;
-  const layerScales = Array.from({ length: layers }, (_, l) => robustScale(fitPart.map((e) => logNearestDistances(e)[l])));
+  const distanceScales = layerScales(fitPart, logNearestDistances);
+  const densityScales = layerScales(fitPart, logDensities);
+  const weights = signalWeights(labelWeight);
   // The service scores the model's own prediction, so calibration scores it too.
-  const label = input.evidence.map((e, i) => labelNonconformity(e, input.predicted[i], k));
-  const distance = input.evidence.map((e) => distanceScore(e, layerScales));
-  const fitLabel = new CalibrationScores(label.slice(0, half));
-  const fitDistance = new CalibrationScores(distance.slice(0, half));
-  const heldLabel = label.slice(half);
-  const heldDistance = distance.slice(half);
+  const scores = input.evidence.map((e, i) => signalScores(e, input.predicted[i], k, distanceScales, densityScales));
+  const column = (s: SignalName, from: number, to: number) => scores.slice(from, to).map((v) => v[s]);
+  const fitScores = Object.fromEntries(SIGNALS.map((s) => [s, new CalibrationScores(column(s, 0, half))])) as PerSignal<CalibrationScores>;
+  const heldCombined = scores.slice(half).map((v) =>
+    combinedScore(Object.fromEntries(SIGNALS.map((s) => [s, fitScores[s].pValue(v[s])])) as PerSignal<number>, weights),
+  );
   return {
     k,
     classes,
-    labelWeight,
-    layerScales,
-    fitLabel: fitLabel.toJSON(),
-    fitDistance: fitDistance.toJSON(),
-    heldLabel,
-    heldDistance,
-    heldCombined: heldLabel.map((a, i) =>
-      combinedScore(fitLabel.pValue(a), fitDistance.pValue(heldDistance[i]), labelWeight),
-    ),
+    weights,
+    distanceScales,
+    densityScales,
+    fit: { label: fitScores.label.toJSON(), distance: fitScores.distance.toJSON(), density: fitScores.density.toJSON() },
+    held: { label: column('label', half, n), distance: column('distance', half, n), density: column('density', half, n), combined: heldCombined },
     labelScores: input.evidence.map((e, i) => labelNonconformity(e, input.labels[i], k)),
   };
 }
@@ -93,36 +119,29 @@ export interface Scored {
 
 /** Turns raw evidence into p-values against a calibration state; built once, used per input. */
 export class Calibrator {
-  private readonly fitLabel: CalibrationScores;
-  private readonly fitDistance: CalibrationScores;
-  private readonly heldLabel: CalibrationScores;
-  private readonly heldDistance: CalibrationScores;
-  private readonly heldCombined: CalibrationScores;
+  private readonly fit: PerSignal<CalibrationScores>;
+  private readonly held: PerSignal<CalibrationScores>;
+  private readonly combined: CalibrationScores;
   private readonly labelScores: CalibrationScores;
 
   constructor(readonly state: CalibrationState) {
-    this.fitLabel = new CalibrationScores(state.fitLabel);
-    this.fitDistance = new CalibrationScores(state.fitDistance);
-    this.heldLabel = new CalibrationScores(state.heldLabel);
-    this.heldDistance = new CalibrationScores(state.heldDistance);
-    this.heldCombined = new CalibrationScores(state.heldCombined);
+    const build = (part: PerSignal<number[]>) =>
+      Object.fromEntries(SIGNALS.map((s) => [s, new CalibrationScores(part[s])])) as PerSignal<CalibrationScores>;
+    this.fit = build(state.fit);
+    this.held = build(state.held);
+    this.combined = new CalibrationScores(state.held.combined);
     this.labelScores = new CalibrationScores(state.labelScores);
   }
 
   score(evidence: Evidence, predicted: number): Scored {
-    const { k, labelWeight, classes } = this.state;
-    const label = labelNonconformity(evidence, predicted, k);
-    const distance = distanceScore(evidence, this.state.layerScales);
-    const combined = combinedScore(this.fitLabel.pValue(label), this.fitDistance.pValue(distance), labelWeight);
-    const pCombined = this.heldCombined.pValue(combined);
+    const { k, classes, weights, distanceScales, densityScales } = this.state;
+    const raw = signalScores(evidence, predicted, k, distanceScales, densityScales);
+    const pFit = Object.fromEntries(SIGNALS.map((s) => [s, this.fit[s].pValue(raw[s])])) as PerSignal<number>;
+    const pCombined = this.combined.pValue(combinedScore(pFit, weights));
+    const pValues: Record<string, number> = { combined: pCombined };
+    for (const s of SIGNALS) pValues[s] = this.held[s].pValue(raw[s]);
     const labelP = Array.from({ length: classes }, (_, j) => this.labelScores.pValue(labelNonconformity(evidence, j, k)));
     const { credibility, confidence, knnLabel } = credibilityAndConfidence(labelP, predicted);
-    return {
-      pValues: { combined: pCombined, label: this.heldLabel.pValue(label), distance: this.heldDistance.pValue(distance) },
-      outlierScore: 1 - pCombined,
-      credibility,
-      confidence,
-      knnLabel,
-    };
+    return { pValues, outlierScore: 1 - pCombined, credibility, confidence, knnLabel };
   }
 }

@@ -1,7 +1,8 @@
+import type { MahalanobisModel } from '../baselines/mahalanobis.js';
 import type { NeighborIndex } from '../index/neighbor-index.js';
 import type { Embedder } from '../model/embedder.js';
 import type { Calibrator } from './calibration.js';
-import { evidenceFor, searchLayers } from './search.js';
+import { densityScores, evidenceFor, searchLayers } from './search.js';
 import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult } from './types.js';
 
 export interface DeepKnnParts {
@@ -10,6 +11,8 @@ export interface DeepKnnParts {
   /** One index per layer in info.layers order, over L2-normalised reference activations. */
   indexes: NeighborIndex[];
   referenceLabels: Int32Array;
+  /** One Mahalanobis fit per layer in info.layers order, on raw reference activations. */
+  densityModels: MahalanobisModel[];
   calibrator: Calibrator;
 }
 
@@ -37,7 +40,8 @@ export class DeepKnnDetector implements Detector {
     const searchSeconds: Record<string, number> = {};
     const classes = this.info.labels.length;
     const neighbors = searchLayers(this.parts.indexes, activations, this.info.k, this.info.layers, searchSeconds);
-    const evidence = evidenceFor(neighbors, rows, this.parts.referenceLabels, classes);
+    const densities = densityScores(this.parts.densityModels, activations);
+    const evidence = evidenceFor(neighbors, densities, rows, this.parts.referenceLabels, classes);
     const predictions = evidence.map((ev, i): Prediction => {
       const predicted = argmax(probabilities.data, i * classes, classes);
       const scored = this.parts.calibrator.score(ev, predicted);
@@ -57,6 +61,7 @@ export class DeepKnnDetector implements Detector {
           in_class_neighbors: ev.counts[l][predicted],
           nearest_distance: ev.nearestDistances[l],
           mean_knn_distance: ev.meanDistances[l],
+          mahalanobis_distance: ev.densities[l],
           ...(options.includeNeighbors ? { neighbor_ids: Array.from(neighbors[l][i].ids) } : {}),
         })),
       };

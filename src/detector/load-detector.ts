@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { fitMahalanobis } from '../baselines/mahalanobis.js';
 import type { Config } from '../config.js';
 import { HnswIndex, HnswParamsSchema, type HnswParams } from '../index/hnsw-index.js';
 import type { NeighborIndex } from '../index/neighbor-index.js';
@@ -11,7 +12,7 @@ import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type Cach
 import { loadReferenceSet, type ReferenceSet } from '../reference/load-reference-set.js';
 import { calibrate, Calibrator, SIGNALS } from './calibration.js';
 import { DeepKnnDetector, argmax } from './deep-knn-detector.js';
-import { evidenceFor, searchLayers } from './search.js';
+import { densityScores, evidenceFor, searchLayers } from './search.js';
 
 export interface DetectorSettings {
   modelsDir: string;
@@ -54,7 +55,7 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
     layers: manifest.layers,
     k: settings.k,
     hnsw: settings.hnsw,
-    extra: { labelWeight: settings.labelWeight, signals: SIGNALS, scoring: 2 },
+    extra: { labelWeight: settings.labelWeight, signals: SIGNALS, scoring: 3 },
   });
   const entryDir = join(settings.cacheDir, manifest.name, key);
   const cached = await readCacheEntry(entryDir, key, settings.hnsw);
@@ -89,6 +90,7 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
     embedder,
     indexes: entry.indexes,
     referenceLabels: entry.referenceLabels,
+    densityModels: entry.densityModels,
     calibrator: new Calibrator(entry.calibration),
   });
 }
@@ -114,7 +116,14 @@ function buildEntry(
   const { probabilities, activations } = embedder.embed(cal.x.data as Float32Array, cal.x.rows);
   const classes = probabilities.cols;
   const predicted = Int32Array.from({ length: cal.x.rows }, (_, i) => argmax(probabilities.data, i * classes, classes));
-  const evidence = evidenceFor(searchLayers(indexes, activations, settings.k, layers), cal.x.rows, train.labels, classes);
+  const densityModels = trainActs.map((acts, l) => {
+    const started = performance.now();
+    const model = fitMahalanobis(acts, train.labels, classes);
+    log.info({ layer: layers[l], dim: acts.cols, seconds: +((performance.now() - started) / 1000).toFixed(1) }, 'fitted Mahalanobis density');
+    return model;
+  });
+  const neighbors = searchLayers(indexes, activations, settings.k, layers);
+  const evidence = evidenceFor(neighbors, densityScores(densityModels, activations), cal.x.rows, train.labels, classes);
   const calibration = calibrate({ evidence, predicted, labels: cal.labels }, settings.k, classes, settings.labelWeight);
-  return { indexes, referenceLabels: train.labels, calibration };
+  return { indexes, referenceLabels: train.labels, densityModels, calibration };
 }

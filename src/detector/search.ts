@@ -1,3 +1,4 @@
+import { mahalanobisOutlierScores, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import type { Matrix } from '../math/matrix.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import type { NeighborIndex, Neighbors } from '../index/neighbor-index.js';
@@ -25,12 +26,24 @@ export function searchLayers(
   });
 }
 
-export function evidenceFor(byLayer: Neighbors[][], rows: number, referenceLabels: Int32Array, classes: number): Evidence[] {
+/** Per layer, each row's squared Mahalanobis distance to its nearest class mean. */
+export function densityScores(models: MahalanobisModel[], activations: Matrix[]): Float64Array[] {
+  return activations.map((layer, l) => mahalanobisOutlierScores(models[l], layer));
+}
+
+export function evidenceFor(
+  byLayer: Neighbors[][],
+  densityByLayer: Float64Array[],
+  rows: number,
+  referenceLabels: Int32Array,
+  classes: number,
+): Evidence[] {
   return Array.from({ length: rows }, (_, i) =>
     gatherEvidence(
       byLayer.map((layer) => layer[i]),
       referenceLabels,
       classes,
+      Float64Array.from(densityByLayer, (layer) => layer[i]),
     ),
   );
 }

@@ -11,9 +11,16 @@ export interface Evidence {
   nearestDistances: Float64Array;
   /** Mean squared-L2 distance to the k neighbours, per layer. */
   meanDistances: Float64Array;
+  /** Squared Mahalanobis distance to the nearest class mean, per layer (raw activations). */
+  densities: Float64Array;
 }
 
-export function gatherEvidence(neighbors: Neighbors[], referenceLabels: Int32Array, classes: number): Evidence {
+export function gatherEvidence(
+  neighbors: Neighbors[],
+  referenceLabels: Int32Array,
+  classes: number,
+  densities: Float64Array,
+): Evidence {
   const counts: Int32Array[] = [];
   const nearestDistances = new Float64Array(neighbors.length);
   const meanDistances = new Float64Array(neighbors.length);
@@ -27,7 +34,7 @@ export function gatherEvidence(neighbors: Neighbors[], referenceLabels: Int32Arr
     nearestDistances[l] = n > 0 ? found.distances[0] : Number.POSITIVE_INFINITY;
     meanDistances[l] = n > 0 ? sum / n : Number.POSITIVE_INFINITY;
   });
-  return { counts, nearestDistances, meanDistances };
+  return { counts, nearestDistances, meanDistances, densities };
 }
 
 /** DkNN nonconformity of label j: sum over layers of (k - neighbours carrying j). */
@@ -45,4 +52,13 @@ export function labelNonconformity(evidence: Evidence, label: number, k: number)
  */
 export function logNearestDistances(evidence: Evidence): number[] {
   return Array.from(evidence.nearestDistances, (d) => Math.log(d + 1e-12));
+}
+
+/**
+ * Log squared Mahalanobis distance in each layer. It sees what the neighbour search cannot:
+ * directions in which the reference data never varies (ink where no digit has any, say) cost
+ * far more than their Euclidean length.
+ */
+export function logDensities(evidence: Evidence): number[] {
+  return Array.from(evidence.densities, (d) => Math.log(d + 1e-12));
 }

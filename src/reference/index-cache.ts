@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { CalibrationStateSchema, type CalibrationState } from '../detector/calibration.js';
 import { HnswIndex, type HnswParams } from '../index/hnsw-index.js';
 import type { NeighborIndex } from '../index/neighbor-index.js';
+import type { MahalanobisModel } from '../baselines/mahalanobis.js';
 
 /**
  * The on-disk cache of built graphs and calibration, under `<cacheDir>/<model>/<key>/`. The key
@@ -17,7 +18,14 @@ export const CACHE_FORMAT = 1;
 const MetaSchema = z.object({
   format: z.literal(CACHE_FORMAT),
   key: z.string(),
-  layers: z.array(z.object({ name: z.string(), dim: z.number().int().positive(), file: z.string() })),
+  layers: z.array(
+    z.object({
+      name: z.string(),
+      dim: z.number().int().positive(),
+      file: z.string(),
+      density: z.object({ file: z.string(), classes: z.number().int().positive(), ridge: z.number().nonnegative() }),
+    }),
+  ),
   files: z.record(z.string(), z.object({ sha256: z.string(), bytes: z.number().int().nonnegative() })),
   createdAt: z.string(),
 });
@@ -25,7 +33,32 @@ const MetaSchema = z.object({
 export interface CacheEntry {
   indexes: NeighborIndex[];
   referenceLabels: Int32Array;
+  densityModels: MahalanobisModel[];
   calibration: CalibrationState;
+}
+
+/** A Mahalanobis fit as one float64 file: means, then the Cholesky factor, then whitened means. */
+function densityBytes(m: MahalanobisModel): Uint8Array {
+  const all = new Float64Array(2 * m.classes * m.dim + m.dim * m.dim);
+  all.set(m.means, 0);
+  all.set(m.choleskyFactor, m.classes * m.dim);
+  all.set(m.whitenedMeans, m.classes * m.dim + m.dim * m.dim);
+  return new Uint8Array(all.buffer);
+}
+
+function densityFromBytes(buf: Buffer, dim: number, classes: number, ridge: number): MahalanobisModel {
+  const expected = 8 * (2 * classes * dim + dim * dim);
+  if (buf.byteLength !== expected) throw new Error(`density file has ${buf.byteLength} bytes, expected ${expected}`);
+  const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const a = classes * dim;
+  return {
+    dim,
+    classes,
+    ridge,
+    means: all.subarray(0, a),
+    choleskyFactor: all.subarray(a, a + dim * dim),
+    whitenedMeans: all.subarray(a + dim * dim),
+  };
 }
 
 export interface CacheKeyParts {
@@ -76,8 +109,14 @@ export async function readCacheEntry(
     const calibration = CalibrationStateSchema.parse(JSON.parse(calibrationBuf.toString('utf8')));
     const referenceLabels = new Int32Array(labelsBuf.buffer.slice(labelsBuf.byteOffset, labelsBuf.byteOffset + labelsBuf.byteLength));
     const indexes: NeighborIndex[] = [];
+    const densityModels: MahalanobisModel[] = [];
     for (const layer of meta.layers) {
-      if (!contents.has(layer.file)) return { miss: { reason: `${layer.file} is not checksummed` } };
+      const densityBuf = contents.get(layer.density.file);
+      if (!contents.has(layer.file) || !densityBuf) {
+        indexes.forEach((i) => i.dispose());
+        return { miss: { reason: `${layer.file} or ${layer.density.file} is not checksummed` } };
+      }
+      densityModels.push(densityFromBytes(densityBuf, layer.dim, layer.density.classes, layer.density.ridge));
       const index = await HnswIndex.load(join(entryDir, layer.file), layer.dim, hnsw);
       if (index.size !== referenceLabels.length) {
         const reason = `${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}`;
@@ -87,7 +126,7 @@ export async function readCacheEntry(
       }
       indexes.push(index);
     }
-    return { entry: { indexes, referenceLabels, calibration } };
+    return { entry: { indexes, referenceLabels, densityModels, calibration } };
   } catch (err) {
     return { miss: { reason: (err as Error).message } };
   }
@@ -115,7 +154,10 @@ export async function writeCacheEntry(
       await index.save(join(tmp, file));
       const data = await readFile(join(tmp, file));
       files[file] = { sha256: sha256(data), bytes: data.byteLength };
-      layers.push({ name: layerNames[l], dim: index.dim, file });
+      const density = entry.densityModels[l];
+      const densityFile = `density-${l}.bin`;
+      await put(densityFile, densityBytes(density));
+      layers.push({ name: layerNames[l], dim: index.dim, file, density: { file: densityFile, classes: density.classes, ridge: density.ridge } });
     }
     await put('labels.bin', new Uint8Array(entry.referenceLabels.buffer, entry.referenceLabels.byteOffset, entry.referenceLabels.byteLength));
     await put('calibration.json', Buffer.from(JSON.stringify(entry.calibration)));

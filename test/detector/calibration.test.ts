@@ -5,22 +5,24 @@ import {
   CalibrationStateSchema,
   Calibrator,
   combinedScore,
-  distanceScore,
   SIGNALS,
+  signalScores,
+  signalWeights,
   type CalibrationState,
 } from '../../src/detector/calibration.js';
-import { labelNonconformity, logNearestDistances, type Evidence } from '../../src/detector/signals.js';
+import { labelNonconformity, logDensities, logNearestDistances, type Evidence } from '../../src/detector/signals.js';
 import { CalibrationScores, robustScale } from '../../src/math/conformal.js';
 import { createRng, gaussian, type Rng } from '../../src/math/random.js';
 
 const close = (actual: number, expected: number, tolerance = 1e-12) =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `expected ${expected}, got ${actual}`);
 
-function evidenceOf(counts: number[][], nearest: number[]): Evidence {
+function evidenceOf(counts: number[][], nearest: number[], densities: number[]): Evidence {
   return {
     counts: counts.map((c) => Int32Array.from(c)),
     nearestDistances: Float64Array.from(nearest),
     meanDistances: Float64Array.from(nearest, (d) => 2 * d),
+    densities: Float64Array.from(densities),
   };
 }
 
@@ -30,16 +32,26 @@ const K = 50;
 const CLASSES = 3;
 const LAYERS = 3;
 
+interface Shift {
+  /** Added to every log nearest distance (farther neighbours). */
+  distance?: number;
+  /** Multiplies every squared Mahalanobis distance (farther from every class mean). */
+  density?: number;
+}
+
 /**
  * One synthetic input: a true label, a model prediction right 90% of the time, per-layer
  * neighbour counts where each of the k neighbours carries the true label with probability
- * 0.75, and log-normal nearest distances. `shift` moves the log distances (farther inputs).
+ * 0.75, log-normal nearest distances, and squared Mahalanobis distances drawn as chi-square
+ * with 4 + 2l degrees of freedom (what a Gaussian class in 4 + 2l dimensions gives). Every
+ * draw is independent of the others, so unshifted points are i.i.d. and exchangeable.
  */
-function drawPoint(rng: Rng, shift = 0): { evidence: Evidence; label: number; predicted: number } {
+function drawPoint(rng: Rng, shift: Shift = {}): { evidence: Evidence; label: number; predicted: number } {
   const label = Math.floor(rng() * CLASSES);
   const predicted = rng() < 0.9 ? label : (label + 1 + Math.floor(rng() * (CLASSES - 1))) % CLASSES;
   const counts: number[][] = [];
   const nearest: number[] = [];
+  const densities: number[] = [];
   for (let l = 0; l < LAYERS; l++) {
     const c = new Array<number>(CLASSES).fill(0);
     for (let i = 0; i < K; i++) {
@@ -47,12 +59,15 @@ function drawPoint(rng: Rng, shift = 0): { evidence: Evidence; label: number; pr
       c[j]++;
     }
     counts.push(c);
-    nearest.push(Math.exp(l - 1 + 0.4 * gaussian(rng) + shift));
+    nearest.push(Math.exp(l - 1 + 0.4 * gaussian(rng) + (shift.distance ?? 0)));
+    let chiSquare = 0;
+    for (let d = 0; d < 4 + 2 * l; d++) chiSquare += gaussian(rng) ** 2;
+    densities.push(chiSquare * (shift.density ?? 1));
   }
-  return { evidence: evidenceOf(counts, nearest), label, predicted };
+  return { evidence: evidenceOf(counts, nearest, densities), label, predicted };
 }
 
-function drawSet(rng: Rng, n: number, shift = 0) {
+function drawSet(rng: Rng, n: number, shift: Shift = {}) {
   const points = Array.from({ length: n }, () => drawPoint(rng, shift));
   return {
     evidence: points.map((p) => p.evidence),
@@ -61,42 +76,120 @@ function drawSet(rng: Rng, n: number, shift = 0) {
   };
 }
 
-describe('distanceScore', () => {
-  it('sums the per-layer robust z-scores of the log nearest distance', () => {
-    // log(1) = 0 -> (0 - 0) / 1 = 0; log(e^2) = 2 -> (2 - 1) / 0.5 = 2; log(e^-1) -> (-1 + 3) / 4 = 0.5.
-    const evidence = evidenceOf([[1], [1], [1]], [1, Math.E ** 2, Math.exp(-1)]);
-    const score = distanceScore(evidence, [
-      { center: 0, scale: 1 },
-      { center: 1, scale: 0.5 },
-      { center: -3, scale: 4 },
-    ]);
-    close(score, 2.5, 1e-10);
+describe('SIGNALS and signalWeights', () => {
+  it('names the three signals, in order', () => {
+    assert.deepEqual([...SIGNALS], ['label', 'distance', 'density']);
   });
 
-  it('grows with the distance', () => {
-    const scales = [{ center: 0, scale: 1 }];
-    const near = distanceScore(evidenceOf([[1]], [0.5]), scales);
-    const far = distanceScore(evidenceOf([[1]], [5]), scales);
-    close(far - near, Math.log(10), 1e-10);
+  it('gives the label its configured share and splits the rest evenly', () => {
+    assert.deepEqual(signalWeights(0.5), { label: 0.5, distance: 0.25, density: 0.25 });
+    const w = signalWeights(0.2);
+    assert.deepEqual(Object.keys(w).sort(), ['density', 'distance', 'label']);
+    assert.equal(w.label, 0.2);
+    close(w.distance, 0.4);
+    close(w.density, 0.4);
+    assert.equal(w.distance, w.density);
+    close(w.label + w.distance + w.density, 1);
+  });
+});
+
+describe('signalScores', () => {
+  // Three layers, two classes, k = 4.
+  const evidence = evidenceOf(
+    [
+      [3, 1],
+      [2, 2],
+      [4, 0],
+    ],
+    [1, Math.exp(2), Math.exp(-1)],
+    [Math.exp(3), 1, Math.exp(-2)],
+  );
+  const distanceScales = [
+    { center: 0, scale: 1 },
+    { center: 1, scale: 0.5 },
+    { center: -3, scale: 4 },
+  ];
+  const densityScales = [
+    { center: 1, scale: 2 },
+    { center: -1, scale: 0.25 },
+    { center: 0, scale: 1 },
+  ];
+
+  it('label: sum over layers of k minus the neighbours with the label', () => {
+    // Label 0: (4 - 3) + (4 - 2) + (4 - 4) = 3; label 1: 3 + 2 + 4 = 9.
+    assert.equal(signalScores(evidence, 0, 4, distanceScales, densityScales).label, 3);
+    assert.equal(signalScores(evidence, 1, 4, distanceScales, densityScales).label, 9);
+  });
+
+  it('distance: sum of the robust z-scores of the log nearest distances', () => {
+    // log 1 = 0 -> (0 - 0) / 1 = 0; log e^2 = 2 -> (2 - 1) / 0.5 = 2; log e^-1 -> (-1 + 3) / 4 = 0.5.
+    close(signalScores(evidence, 0, 4, distanceScales, densityScales).distance, 2.5, 1e-10);
+  });
+
+  it('density: sum of the robust z-scores of the log Mahalanobis distances, with its own scales', () => {
+    // log e^3 = 3 -> (3 - 1) / 2 = 1; log 1 = 0 -> (0 + 1) / 0.25 = 4; log e^-2 -> (-2 - 0) / 1 = -2.
+    close(signalScores(evidence, 0, 4, distanceScales, densityScales).density, 3, 1e-10);
+    // Swapping the scale sets changes both sums: the signals do not share scales.
+    const swapped = signalScores(evidence, 0, 4, densityScales, distanceScales);
+    // distance with density scales: (0 - 1) / 2 + (2 + 1) / 0.25 + (-1 - 0) / 1 = 10.5.
+    close(swapped.distance, 10.5, 1e-10);
+    // density with distance scales: (3 - 0) / 1 + (0 - 1) / 0.5 + (-2 + 3) / 4 = 1.25.
+    close(swapped.density, 1.25, 1e-10);
+  });
+
+  it('each score moves only with its own evidence', () => {
+    const base = signalScores(evidence, 0, 4, distanceScales, densityScales);
+    const fartherMahalanobis = evidenceOf(
+      [
+        [3, 1],
+        [2, 2],
+        [4, 0],
+      ],
+      [1, Math.exp(2), Math.exp(-1)],
+      [Math.exp(3) * 10, 1, Math.exp(-2)],
+    );
+    const moved = signalScores(fartherMahalanobis, 0, 4, distanceScales, densityScales);
+    assert.equal(moved.label, base.label);
+    assert.equal(moved.distance, base.distance);
+    // Ten times the distance in layer 0 adds log(10) / 2 to its z-score.
+    close(moved.density - base.density, Math.log(10) / 2, 1e-10);
   });
 });
 
 describe('combinedScore', () => {
-  it('is -log of the smaller weighted p-value', () => {
-    // min(0.02 / 0.2, 0.5 / 0.8) = 0.1
-    close(combinedScore(0.02, 0.5, 0.2), Math.log(10));
-    // min(0.5 / 0.5, 0.01 / 0.5) = 0.02
-    close(combinedScore(0.5, 0.01, 0.5), Math.log(50));
-    // Both at their weights: min(1, 1) = 1 -> 0.
-    close(combinedScore(0.3, 0.7, 0.3), 0);
-    // Large p-values give a negative score: min(0.9 / 0.5, 0.8 / 0.5) = 1.6.
-    close(combinedScore(0.9, 0.8, 0.5), -Math.log(1.6));
+  const even = { label: 0.5, distance: 0.25, density: 0.25 };
+
+  it('is -log of the smallest weighted p-value', () => {
+    // min(0.02 / 0.2, 0.5 / 0.4, 0.3 / 0.4) = min(0.1, 1.25, 0.75) = 0.1
+    close(combinedScore({ label: 0.02, distance: 0.5, density: 0.3 }, { label: 0.2, distance: 0.4, density: 0.4 }), Math.log(10));
+    // min(0.5 / 0.5, 0.01 / 0.25, 0.3 / 0.25) = min(1, 0.04, 1.2) = 0.04
+    close(combinedScore({ label: 0.5, distance: 0.01, density: 0.3 }, even), Math.log(25));
+    // min(0.5 / 0.5, 0.5 / 0.25, 0.005 / 0.25) = min(1, 2, 0.02) = 0.02: density decides.
+    close(combinedScore({ label: 0.5, distance: 0.5, density: 0.005 }, even), Math.log(50));
+    // Every signal at its weight: min(1, 1, 1) = 1 -> 0.
+    close(combinedScore({ label: 0.5, distance: 0.25, density: 0.25 }, even), 0);
+    // Large p-values give a negative score: min(0.9 / 0.5, 0.8 / 0.25, 0.6 / 0.25) = 1.8.
+    close(combinedScore({ label: 0.9, distance: 0.8, density: 0.6 }, even), -Math.log(1.8));
+  });
+
+  it('weights decide which small p-value counts: the same p-values, two weightings', () => {
+    const p = { label: 0.1, distance: 0.6, density: 0.05 };
+    // Even: min(0.2, 2.4, 0.2) = 0.2.
+    close(combinedScore(p, even), Math.log(5));
+    // Label-heavy: min(0.1 / 0.8, 0.6 / 0.1, 0.05 / 0.1) = min(0.125, 6, 0.5) = 0.125.
+    close(combinedScore(p, { label: 0.8, distance: 0.1, density: 0.1 }), Math.log(8));
+    // Density-heavy: min(0.1 / 0.1, 0.6 / 0.1, 0.05 / 0.8) = 0.0625.
+    close(combinedScore(p, { label: 0.1, distance: 0.1, density: 0.8 }), Math.log(16));
   });
 
   it('is monotone: a smaller p-value never lowers the score', () => {
-    assert.ok(combinedScore(0.01, 0.5, 0.5) > combinedScore(0.1, 0.5, 0.5));
-    assert.ok(combinedScore(0.5, 0.01, 0.5) > combinedScore(0.5, 0.1, 0.5));
-    assert.equal(combinedScore(0.5, 0.01, 0.5), combinedScore(0.4, 0.01, 0.5));
+    const base = { label: 0.5, distance: 0.5, density: 0.5 };
+    for (const s of SIGNALS) {
+      assert.ok(combinedScore({ ...base, [s]: 0.01 }, even) > combinedScore({ ...base, [s]: 0.1 }, even), s);
+    }
+    // Only the minimum counts: raising a p-value that is not the minimum changes nothing.
+    const densityLow = { label: 0.5, distance: 0.5, density: 0.01 };
+    assert.equal(combinedScore(densityLow, even), combinedScore({ ...densityLow, label: 0.4, distance: 0.3 }, even));
   });
 });
 
@@ -111,33 +204,49 @@ describe('calibrate', () => {
   it('cuts the calibration part in two: floor(n/2) fit, the rest held out', () => {
     assert.equal(state.k, K);
     assert.equal(state.classes, CLASSES);
-    assert.equal(state.labelWeight, 0.3);
-    assert.equal(state.fitLabel.length, 20);
-    assert.equal(state.fitDistance.length, 20);
-    assert.equal(state.heldLabel.length, 21);
-    assert.equal(state.heldDistance.length, 21);
-    assert.equal(state.heldCombined.length, 21);
+    assert.deepEqual(state.weights, signalWeights(0.3));
+    assert.equal(state.weights.label, 0.3);
+    close(state.weights.distance, 0.35);
+    close(state.weights.density, 0.35);
+    for (const s of SIGNALS) {
+      assert.equal(state.fit[s].length, 20, s);
+      assert.equal(state.held[s].length, 21, s);
+    }
+    assert.equal(state.held.combined.length, 21);
+    assert.deepEqual(Object.keys(state.fit).sort(), ['density', 'distance', 'label']);
+    assert.deepEqual(Object.keys(state.held).sort(), ['combined', 'density', 'distance', 'label']);
     assert.equal(state.labelScores.length, 41);
-    assert.equal(state.layerScales.length, LAYERS);
+    assert.equal(state.distanceScales.length, LAYERS);
+    assert.equal(state.densityScales.length, LAYERS);
     assert.deepEqual(CalibrationStateSchema.parse(state), state);
     assert.deepEqual(CalibrationStateSchema.parse(JSON.parse(JSON.stringify(state))), state);
   });
 
-  it('fits the layer scales on half A only', () => {
+  it('fits the distance and density scales on half A only', () => {
     for (let l = 0; l < LAYERS; l++) {
-      const expected = robustScale(set.evidence.slice(0, 20).map((e) => logNearestDistances(e)[l]));
-      assert.deepEqual(state.layerScales[l], expected);
-      assert.notDeepEqual(state.layerScales[l], robustScale(set.evidence.map((e) => logNearestDistances(e)[l])));
+      const distanceA = robustScale(set.evidence.slice(0, 20).map((e) => logNearestDistances(e)[l]));
+      assert.deepEqual(state.distanceScales[l], distanceA);
+      assert.notDeepEqual(state.distanceScales[l], robustScale(set.evidence.map((e) => logNearestDistances(e)[l])));
+      const densityA = robustScale(set.evidence.slice(0, 20).map((e) => logDensities(e)[l]));
+      assert.deepEqual(state.densityScales[l], densityA);
+      assert.notDeepEqual(state.densityScales[l], robustScale(set.evidence.map((e) => logDensities(e)[l])));
     }
+    // The density scales are fitted on the densities, not copied from the distances.
+    assert.notDeepEqual(state.densityScales, state.distanceScales);
   });
 
   it('scores the predicted label in fit and held parts, sorted in fit', () => {
-    const predictedScores = set.evidence.map((e, i) => labelNonconformity(e, set.predicted[i], K));
-    assert.deepEqual(state.fitLabel, predictedScores.slice(0, 20).sort((a, b) => a - b));
-    assert.deepEqual(state.heldLabel, predictedScores.slice(20));
-    const distances = set.evidence.map((e) => distanceScore(e, state.layerScales));
-    assert.deepEqual(state.fitDistance, distances.slice(0, 20).sort((a, b) => a - b));
-    assert.deepEqual(state.heldDistance, distances.slice(20));
+    const scores = set.evidence.map((e, i) => signalScores(e, set.predicted[i], K, state.distanceScales, state.densityScales));
+    for (const s of SIGNALS) {
+      const column = scores.map((v) => v[s]);
+      assert.deepEqual(state.fit[s], column.slice(0, 20).sort((a, b) => a - b), s);
+      assert.deepEqual(state.held[s], column.slice(20), s);
+    }
+    // The label column really is the predicted label's nonconformity.
+    assert.deepEqual(
+      state.held.label,
+      set.evidence.slice(20).map((e, i) => labelNonconformity(e, set.predicted[20 + i], K)),
+    );
   });
 
   it('scores the true label in labelScores', () => {
@@ -145,17 +254,26 @@ describe('calibrate', () => {
     assert.deepEqual(state.labelScores, trueScores);
     // Where the model was wrong the two differ, so labelScores really uses the true labels.
     assert.notEqual(state.labelScores[0], labelNonconformity(set.evidence[0], set.predicted[0], K));
-    assert.notEqual(state.labelScores[40], state.heldLabel[20]);
+    assert.notEqual(state.labelScores[40], state.held.label[20]);
   });
 
-  it('holds out combined scores computed against half A', () => {
-    const fitLabel = new CalibrationScores(state.fitLabel);
-    const fitDistance = new CalibrationScores(state.fitDistance);
-    state.heldCombined.forEach((c, i) => {
-      const expected = combinedScore(fitLabel.pValue(state.heldLabel[i]), fitDistance.pValue(state.heldDistance[i]), 0.3);
-      assert.equal(c, expected);
-      // p-values lie in [1/21, 1], so the score lies in [-log(1 / 0.3), -log(1 / 21 / 0.7)].
-      assert.ok(c >= Math.log(0.3) - 1e-12 && c <= Math.log(21 * 0.7) + 1e-12, `combined ${c}`);
+  it('holds out combined scores computed against half A with the three weights', () => {
+    const fit = {
+      label: new CalibrationScores(state.fit.label),
+      distance: new CalibrationScores(state.fit.distance),
+      density: new CalibrationScores(state.fit.density),
+    };
+    state.held.combined.forEach((c, i) => {
+      const p = {
+        label: fit.label.pValue(state.held.label[i]),
+        distance: fit.distance.pValue(state.held.distance[i]),
+        density: fit.density.pValue(state.held.density[i]),
+      };
+      assert.equal(c, combinedScore(p, state.weights));
+      assert.equal(c, -Math.log(Math.min(p.label / 0.3, p.distance / state.weights.distance, p.density / state.weights.density)));
+      // p-values lie in [1/21, 1] and the largest weight is 0.35, so the score lies in
+      // [-log(1 / 0.35), -log(1 / 21 / 0.35)].
+      assert.ok(c >= Math.log(0.35) - 1e-12 && c <= Math.log(21 * 0.35) + 1e-12, `combined ${c}`);
     });
   });
 
@@ -163,35 +281,48 @@ describe('calibrate', () => {
     assert.throws(() => calibrate(drawSet(createRng(1), 39), K, CLASSES, 0.5), /at least 40 points, got 39/);
     assert.doesNotThrow(() => calibrate(drawSet(createRng(1), 40), K, CLASSES, 0.5));
   });
+
+  it('the schema refuses a state missing the density signal or with a zero weight', () => {
+    const json = JSON.parse(JSON.stringify(state));
+    const withoutDensity = { ...json, fit: { label: json.fit.label, distance: json.fit.distance } };
+    assert.equal(CalibrationStateSchema.safeParse(withoutDensity).success, false);
+    const withoutScales = { ...json };
+    delete withoutScales.densityScales;
+    assert.equal(CalibrationStateSchema.safeParse(withoutScales).success, false);
+    assert.equal(CalibrationStateSchema.safeParse({ ...json, weights: { ...json.weights, density: 0 } }).success, false);
+    assert.equal(CalibrationStateSchema.safeParse({ ...json, held: { ...json.held, density: [] } }).success, false);
+  });
 });
 
 describe('Calibrator.score', () => {
-  // One layer, k = 3, two classes, weight 0.5. Every p-value below is (count >= score + 1) / (n + 1).
+  // One layer, k = 3, two classes, weights 0.5 / 0.25 / 0.25. Every p-value below is
+  // (count >= score + 1) / (n + 1). Distance z = log nearest; density z = (log d - 1) / 2.
   const state: CalibrationState = CalibrationStateSchema.parse({
     k: 3,
     classes: 2,
-    labelWeight: 0.5,
-    layerScales: [{ center: 0, scale: 1 }],
-    fitLabel: [0, 1, 2, 3],
-    fitDistance: [-1, 0, 1, 2],
-    heldLabel: [0, 2, 4],
-    heldDistance: [0.2, 0.4, 0.9],
-    heldCombined: [-1, -0.5, 0, 0.7, 1.5],
+    weights: { label: 0.5, distance: 0.25, density: 0.25 },
+    distanceScales: [{ center: 0, scale: 1 }],
+    densityScales: [{ center: 1, scale: 2 }],
+    fit: { label: [0, 1, 2, 3], distance: [-1, 0, 1, 2], density: [-1.5, -0.5, 0.5, 1.5] },
+    held: { label: [0, 2, 4], distance: [0.2, 0.4, 0.9], density: [-1, 0.25, 2], combined: [-1, -0.5, 0, 0.7, 1.5] },
     labelScores: [0, 0, 1, 2, 3],
   });
   const calibrator = new Calibrator(state);
+  // Scores: label 1 (counts [2, 1], predicted 0), distance 0.5, density ~0 (d = e^1).
+  const ordinary = evidenceOf([[2, 1]], [Math.exp(0.5)], [Math.E]);
 
   it('an ordinary input: hand-computed p-values', () => {
-    // counts [2, 1]: alpha(0) = 1, alpha(1) = 2. Distance score = log(e^0.5) = 0.5.
-    const scored = calibrator.score(evidenceOf([[2, 1]], [Math.exp(0.5)]), 0);
-    // fitLabel >= 1: 3 of 4 -> 4/5; fitDistance >= 0.5: 2 of 4 -> 3/5.
-    // combined = -log(min(0.8 / 0.5, 0.6 / 0.5)) = -log(1.2); heldCombined >= that: 3 of 5 -> 4/6.
+    const scored = calibrator.score(ordinary, 0);
+    // fit.label >= 1: 3 of 4 -> 4/5; fit.distance >= 0.5: 2 of 4 -> 3/5; fit.density >= 0: 2 of 4 -> 3/5.
+    // combined = -log(min(0.8 / 0.5, 0.6 / 0.25, 0.6 / 0.25)) = -log(1.6) = -0.47;
+    // held.combined >= that: 3 of 5 -> 4/6.
     close(scored.pValues.combined, 4 / 6);
     close(scored.outlierScore, 1 - 4 / 6);
-    // heldLabel >= 1: 2 of 3 -> 3/4; heldDistance >= 0.5: 1 of 3 -> 2/4.
+    // held.label >= 1: 2 of 3 -> 3/4; held.distance >= 0.5: 1 of 3 -> 2/4; held.density >= 0: 2 of 3 -> 3/4.
     close(scored.pValues.label, 3 / 4);
     close(scored.pValues.distance, 2 / 4);
-    assert.deepEqual(Object.keys(scored.pValues).sort(), ['combined', 'distance', 'label']);
+    close(scored.pValues.density, 3 / 4);
+    assert.deepEqual(Object.keys(scored.pValues).sort(), ['combined', 'density', 'distance', 'label']);
     // labelScores >= 1: 3 of 5 -> 4/6 for class 0; >= 2: 2 of 5 -> 3/6 for class 1.
     close(scored.credibility, 4 / 6);
     close(scored.confidence, 1 - 3 / 6);
@@ -199,46 +330,91 @@ describe('Calibrator.score', () => {
   });
 
   it('the same input scored for its less likely label', () => {
-    const scored = calibrator.score(evidenceOf([[2, 1]], [Math.exp(0.5)]), 1);
-    // alpha(1) = 2: fitLabel >= 2: 2 of 4 -> 3/5; combined = -log(min(1.2, 1.2)), as before.
+    const scored = calibrator.score(ordinary, 1);
+    // alpha(1) = 2: fit.label >= 2: 2 of 4 -> 3/5; combined = -log(min(1.2, 2.4, 2.4)) = -0.18;
+    // held.combined >= that: 3 of 5 -> 4/6.
     close(scored.pValues.combined, 4 / 6);
-    // heldLabel >= 2: 2 of 3 -> 3/4.
+    // held.label >= 2: 2 of 3 -> 3/4.
     close(scored.pValues.label, 3 / 4);
+    close(scored.pValues.density, 3 / 4);
     close(scored.credibility, 3 / 6);
     close(scored.confidence, 1 - 3 / 6);
     assert.equal(scored.knnLabel, 0);
   });
 
-  it('a far, disputed input: small p-values', () => {
-    // counts [0, 3], predicted 0: alpha = 3; distance score 3.
-    const scored = calibrator.score(evidenceOf([[0, 3]], [Math.exp(3)]), 0);
-    // fitLabel >= 3: 1 -> 2/5; fitDistance >= 3: 0 -> 1/5; combined = -log(min(0.8, 0.4)) = 0.916.
-    // heldCombined >= 0.916: 1 of 5 -> 2/6.
-    close(scored.pValues.combined, 2 / 6);
-    close(scored.outlierScore, 4 / 6);
-    // heldLabel >= 3: 1 of 3 -> 2/4; heldDistance >= 3: 0 -> 1/4.
+  it('a density-only outlier: neighbours and distance ordinary, Mahalanobis distance far', () => {
+    // d = e^9: density z = (9 - 1) / 2 = 4; label and distance as for the ordinary input.
+    const scored = calibrator.score(evidenceOf([[2, 1]], [Math.exp(0.5)], [Math.exp(9)]), 0);
+    // fit.density >= 4: 0 of 4 -> 1/5; combined = -log(min(1.6, 2.4, 0.2 / 0.25)) = -log(0.8) = 0.22;
+    // held.combined >= 0.22: 2 of 5 -> 3/6.
+    close(scored.pValues.combined, 3 / 6);
+    close(scored.outlierScore, 1 - 3 / 6);
+    // held.density >= 4: 0 of 3 -> 1/4; the other two are those of the ordinary input.
+    close(scored.pValues.density, 1 / 4);
+    close(scored.pValues.label, 3 / 4);
+    close(scored.pValues.distance, 2 / 4);
+    // The label read-outs depend on the neighbours only.
+    close(scored.credibility, 4 / 6);
+    close(scored.confidence, 1 - 3 / 6);
+    assert.equal(scored.knnLabel, 0);
+  });
+
+  it('the same density outlier under a label-heavy weighting is not flagged by the combination', () => {
+    const labelHeavy = new Calibrator({ ...state, weights: { label: 0.8, distance: 0.1, density: 0.1 } });
+    const scored = labelHeavy.score(evidenceOf([[2, 1]], [Math.exp(0.5)], [Math.exp(9)]), 0);
+    // combined = -log(min(0.8 / 0.8, 0.6 / 0.1, 0.2 / 0.1)) = -log(1) = 0;
+    // held.combined >= 0: 3 of 5 -> 4/6. The per-signal p-values do not depend on the weights.
+    close(scored.pValues.combined, 4 / 6);
+    close(scored.pValues.density, 1 / 4);
+  });
+
+  it('a NaN density gets the smallest density p-value, never a pass', () => {
+    const scored = calibrator.score(evidenceOf([[2, 1]], [Math.exp(0.5)], [Number.NaN]), 0);
+    // NaN -> fit p = 1/5 and held p = 1/4, exactly as for the far density above.
+    close(scored.pValues.density, 1 / 4);
+    close(scored.pValues.combined, 3 / 6);
+  });
+
+  it('a far, disputed input with an ordinary density: small label and distance p-values', () => {
+    // counts [0, 3], predicted 0: alpha = 3; distance z = 3; d = e^-0.2 -> density z = -0.6.
+    const scored = calibrator.score(evidenceOf([[0, 3]], [Math.exp(3)], [Math.exp(-0.2)]), 0);
+    // fit.label >= 3: 1 -> 2/5; fit.distance >= 3: 0 -> 1/5; fit.density >= -0.6: 3 -> 4/5.
+    // combined = -log(min(0.4 / 0.5, 0.2 / 0.25, 0.8 / 0.25)) = -log(0.8); held.combined: 2 of 5 -> 3/6.
+    close(scored.pValues.combined, 3 / 6);
+    close(scored.outlierScore, 3 / 6);
+    // held.label >= 3: 1 of 3 -> 2/4; held.distance >= 3: 0 -> 1/4; held.density >= -0.6: 2 of 3 -> 3/4.
     close(scored.pValues.label, 2 / 4);
     close(scored.pValues.distance, 1 / 4);
+    close(scored.pValues.density, 3 / 4);
     // alpha(0) = 3 -> labelScores >= 3: 1 -> 2/6; alpha(1) = 0 -> 6/6.
     close(scored.credibility, 2 / 6);
     close(scored.confidence, 1 - 2 / 6);
     assert.equal(scored.knnLabel, 1);
   });
 
-  it('an input nearer and more agreed on than everything gets p = 1 per signal', () => {
-    const scored = calibrator.score(evidenceOf([[3, 0]], [Math.exp(-5)]), 0);
-    // alpha 0: fitLabel >= 0: 4 -> 1; fitDistance >= -5: 4 -> 1; combined = -log(min(2, 2)).
-    // heldCombined >= -0.693: 4 of 5 -> 5/6 (-1 is the only lower one).
-    close(scored.pValues.combined, 5 / 6);
-    close(scored.outlierScore, 1 / 6);
-    close(scored.pValues.distance, 1);
-    close(scored.pValues.label, 1);
-    close(scored.credibility, 1);
-    assert.equal(scored.knnLabel, 0);
+  it('an input far on every signal: the smallest combined p-value this calibration can give', () => {
+    // alpha 3, distance z 3, density z 4: p = 2/5, 1/5, 1/5 -> min(0.8, 0.8, 0.8) -> 0.22 as above.
+    // With five held combined scores, the two above 0.22 still count: 3/6.
+    const scored = calibrator.score(evidenceOf([[0, 3]], [Math.exp(3)], [Math.exp(9)]), 0);
+    close(scored.pValues.combined, 3 / 6);
+    close(scored.pValues.label, 2 / 4);
+    close(scored.pValues.distance, 1 / 4);
+    close(scored.pValues.density, 1 / 4);
   });
 
-  it('names the two signals', () => {
-    assert.deepEqual([...SIGNALS], ['label', 'distance']);
+  it('an input nearer, denser and more agreed on than everything gets p = 1 per signal', () => {
+    const scored = calibrator.score(evidenceOf([[3, 0]], [Math.exp(-5)], [Math.exp(-9)]), 0);
+    // alpha 0, distance z -5, density z -5: every fit p-value is 1; combined = -log(min(2, 4, 4)).
+    // held.combined >= -0.693: 4 of 5 -> 5/6 (-1 is the only lower one).
+    close(scored.pValues.combined, 5 / 6);
+    close(scored.outlierScore, 1 / 6);
+    close(scored.pValues.label, 1);
+    close(scored.pValues.distance, 1);
+    close(scored.pValues.density, 1);
+    close(scored.credibility, 1);
+    // alpha(1) = 3 -> 2/6.
+    close(scored.confidence, 1 - 2 / 6);
+    assert.equal(scored.knnLabel, 0);
   });
 });
 
@@ -257,17 +433,38 @@ describe('the conformal guarantee', () => {
 
   it('flags about 5% of exchangeable test inputs at significance 0.05', () => {
     const test = drawSet(rng, 2000);
+    // 2000 test points: the binomial standard deviation of the share is about 0.005.
     const share = shareAtOrBelow(test, 'combined', 0.05);
     assert.ok(share >= 0.03 && share <= 0.07, `share ${share}`);
-    // The continuous distance signal alone is valid too; the discrete label one is conservative.
+    // The continuous distance and density signals alone are valid too; the discrete label one is conservative.
     const distanceShare = shareAtOrBelow(test, 'distance', 0.05);
     assert.ok(distanceShare >= 0.03 && distanceShare <= 0.07, `distance share ${distanceShare}`);
+    const densityShare = shareAtOrBelow(test, 'density', 0.05);
+    assert.ok(densityShare >= 0.03 && densityShare <= 0.07, `density share ${densityShare}`);
     assert.ok(shareAtOrBelow(test, 'label', 0.05) <= 0.07);
   });
 
   it('flags most inputs whose distances are shifted farther out', () => {
-    const shifted = drawSet(rng, 2000, 1.5);
+    const shifted = drawSet(rng, 2000, { distance: 1.5 });
     const share = shareAtOrBelow(shifted, 'combined', 0.05);
     assert.ok(share > 0.5, `share ${share}`);
+    // Only the distance moved: the density signal still flags at about the significance.
+    const densityShare = shareAtOrBelow(shifted, 'density', 0.05);
+    assert.ok(densityShare >= 0.03 && densityShare <= 0.07, `density share ${densityShare}`);
+  });
+
+  it('flags a density-only shift far more often than 0.05', () => {
+    // Neighbour labels and distances drawn exactly as in calibration; only the squared
+    // Mahalanobis distances are four times larger in every layer.
+    const shifted = drawSet(rng, 2000, { density: 4 });
+    // (About 0.95 of them are flagged with this seed.)
+    const share = shareAtOrBelow(shifted, 'combined', 0.05);
+    assert.ok(share > 0.8, `combined share ${share}`);
+    const densityShare = shareAtOrBelow(shifted, 'density', 0.05);
+    assert.ok(densityShare > 0.8, `density share ${densityShare}`);
+    // The neighbour signals cannot see it: they stay at about the significance.
+    const distanceShare = shareAtOrBelow(shifted, 'distance', 0.05);
+    assert.ok(distanceShare >= 0.03 && distanceShare <= 0.07, `distance share ${distanceShare}`);
+    assert.ok(shareAtOrBelow(shifted, 'label', 0.05) <= 0.07);
   });
 });

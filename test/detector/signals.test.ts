@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { MahalanobisModel } from '../../src/baselines/mahalanobis.js';
 import { ExactIndex } from '../../src/index/exact-index.js';
 import type { Neighbors } from '../../src/index/neighbor-index.js';
-import { evidenceFor, searchLayers } from '../../src/detector/search.js';
-import { gatherEvidence, labelNonconformity, logNearestDistances, type Evidence } from '../../src/detector/signals.js';
+import { densityScores, evidenceFor, searchLayers } from '../../src/detector/search.js';
+import {
+  gatherEvidence,
+  labelNonconformity,
+  logDensities,
+  logNearestDistances,
+  type Evidence,
+} from '../../src/detector/signals.js';
 
 const found = (ids: number[], distances: number[]): Neighbors => ({
   ids: Int32Array.from(ids),
@@ -19,26 +26,46 @@ describe('gatherEvidence', () => {
       [found([0, 2, 5, 7], [0.25, 0.5, 1, 2.25]), found([3, 6, 7, 4], [1, 1.5, 2, 3.5])],
       referenceLabels,
       3,
+      Float64Array.from([4.5, 0.125]),
     );
     assert.deepEqual(evidence.counts, [Int32Array.from([2, 1, 1]), Int32Array.from([0, 1, 3])]);
     assert.deepEqual(evidence.nearestDistances, Float64Array.from([0.25, 1]));
     assert.deepEqual(evidence.meanDistances, Float64Array.from([(0.25 + 0.5 + 1 + 2.25) / 4, (1 + 1.5 + 2 + 3.5) / 4]));
     assert.equal(evidence.meanDistances[0], 1);
     assert.equal(evidence.meanDistances[1], 2);
+    assert.deepEqual(evidence.densities, Float64Array.from([4.5, 0.125]));
+  });
+
+  it('passes the per-layer densities through untouched', () => {
+    const densities = Float64Array.from([0, 1e300, Number.NaN]);
+    const evidence = gatherEvidence([found([0], [0]), found([1], [0]), found([2], [0])], referenceLabels, 3, densities);
+    assert.equal(evidence.densities.length, 3);
+    assert.equal(evidence.densities[0], 0);
+    assert.equal(evidence.densities[1], 1e300);
+    assert.ok(Number.isNaN(evidence.densities[2]));
   });
 
   it('gives zero counts and infinite distances for a layer that found nothing', () => {
-    const evidence = gatherEvidence([found([], []), found([1], [0.5])], referenceLabels, 3);
+    const evidence = gatherEvidence([found([], []), found([1], [0.5])], referenceLabels, 3, Float64Array.from([2, 3]));
     assert.deepEqual(evidence.counts, [Int32Array.from([0, 0, 0]), Int32Array.from([1, 0, 0])]);
     assert.deepEqual(Array.from(evidence.nearestDistances), [Infinity, 0.5]);
     assert.deepEqual(Array.from(evidence.meanDistances), [Infinity, 0.5]);
+    // The density does not depend on the neighbour search, so an empty search leaves it alone.
+    assert.deepEqual(Array.from(evidence.densities), [2, 3]);
   });
 
   it('has one entry per layer and one count per class', () => {
-    const evidence = gatherEvidence([found([0], [0]), found([1], [0]), found([2], [0])], referenceLabels, 4);
+    const evidence = gatherEvidence(
+      [found([0], [0]), found([1], [0]), found([2], [0])],
+      referenceLabels,
+      4,
+      Float64Array.from([1, 2, 3]),
+    );
     assert.equal(evidence.counts.length, 3);
     assert.ok(evidence.counts.every((c) => c.length === 4));
     assert.equal(evidence.nearestDistances.length, 3);
+    assert.equal(evidence.meanDistances.length, 3);
+    assert.equal(evidence.densities.length, 3);
     assert.deepEqual(Array.from(evidence.counts[2]), [0, 1, 0, 0]);
   });
 });
@@ -48,6 +75,7 @@ describe('labelNonconformity', () => {
     counts: [Int32Array.from([3, 1, 1]), Int32Array.from([2, 2, 1]), Int32Array.from([5, 0, 0])],
     nearestDistances: Float64Array.from([1, 1, 1]),
     meanDistances: Float64Array.from([1, 1, 1]),
+    densities: Float64Array.from([1, 1, 1]),
   };
 
   it('sums k minus the neighbours carrying the label over layers', () => {
@@ -62,6 +90,11 @@ describe('labelNonconformity', () => {
     assert.equal(labelNonconformity(unanimous, 1, 4), 0);
     assert.equal(labelNonconformity(unanimous, 0, 4), 8);
   });
+
+  it('ignores distances and densities', () => {
+    const far: Evidence = { ...evidence, nearestDistances: Float64Array.from([9, 9, 9]), densities: Float64Array.from([1e6, 1e6, 1e6]) };
+    assert.equal(labelNonconformity(far, 0, 5), 5);
+  });
 });
 
 describe('logNearestDistances', () => {
@@ -70,6 +103,7 @@ describe('logNearestDistances', () => {
       counts: [],
       nearestDistances: Float64Array.from([1, Math.E ** 2, 0]),
       meanDistances: Float64Array.from([1, 1, 1]),
+      densities: Float64Array.from([7, 7, 7]),
     });
     assert.equal(logs.length, 3);
     assert.ok(Math.abs(logs[0]) < 1e-11);
@@ -79,7 +113,78 @@ describe('logNearestDistances', () => {
   });
 });
 
-describe('searchLayers + evidenceFor', () => {
+describe('logDensities', () => {
+  it('is the log of each layer squared Mahalanobis distance (plus 1e-12, so 0 stays finite)', () => {
+    const logs = logDensities({
+      counts: [],
+      // The nearest distances must not leak in: they are all e^5 here.
+      nearestDistances: Float64Array.from([Math.exp(5), Math.exp(5), Math.exp(5), Math.exp(5)]),
+      meanDistances: Float64Array.from([1, 1, 1, 1]),
+      densities: Float64Array.from([1, Math.exp(3), 0, 1e6]),
+    });
+    assert.equal(logs.length, 4);
+    assert.ok(Math.abs(logs[0]) < 1e-11);
+    assert.ok(Math.abs(logs[1] - 3) < 1e-12);
+    assert.ok(Math.abs(logs[2] - Math.log(1e-12)) < 1e-12);
+    assert.ok(Number.isFinite(logs[2]));
+    assert.ok(Math.abs(logs[3] - 6 * Math.LN10) < 1e-12);
+  });
+
+  it('keeps a NaN density NaN, so the calibrator can give it the smallest p-value', () => {
+    const logs = logDensities({
+      counts: [],
+      nearestDistances: Float64Array.from([1]),
+      meanDistances: Float64Array.from([1]),
+      densities: Float64Array.from([Number.NaN]),
+    });
+    assert.ok(Number.isNaN(logs[0]));
+  });
+});
+
+/**
+ * A Mahalanobis model with identity covariance: L = I, so the whitened means are the means and
+ * each density is the plain squared distance to the nearest class mean, computable by hand.
+ */
+function identityModel(means: number[][]): MahalanobisModel {
+  const dim = means[0].length;
+  const flat = Float64Array.from(means.flat());
+  const choleskyFactor = new Float64Array(dim * dim);
+  for (let j = 0; j < dim; j++) choleskyFactor[j * dim + j] = 1;
+  return { dim, classes: means.length, means: flat, choleskyFactor, whitenedMeans: Float64Array.from(flat), ridge: 0 };
+}
+
+describe('densityScores', () => {
+  it('gives per layer each row its squared Mahalanobis distance to the nearest class mean', () => {
+    const models = [
+      identityModel([
+        [1, 0],
+        [0, 1],
+      ]),
+      // A diagonal covariance diag(4, 1, 1): L = diag(2, 1, 1), whitened means = L^-1 mu.
+      {
+        dim: 3,
+        classes: 1,
+        means: Float64Array.from([2, 0, 0]),
+        choleskyFactor: Float64Array.from([2, 0, 0, 0, 1, 0, 0, 0, 1]),
+        whitenedMeans: Float64Array.from([1, 0, 0]),
+        ridge: 0,
+      },
+    ];
+    const activations = [
+      { data: Float32Array.from([5, 0, 0, -0.5]), rows: 2, cols: 2 },
+      { data: Float32Array.from([0, 3, 0, 6, 0, 2]), rows: 2, cols: 3 },
+    ];
+    const scores = densityScores(models, activations);
+    assert.equal(scores.length, 2);
+    // Raw activations, not normalised: (5, 0) is 4^2 from (1, 0) and 5^2 + 1 from (0, 1).
+    // (0, -0.5): 1 + 0.25 from (1, 0), 0 + 2.25 from (0, 1).
+    assert.deepEqual(Array.from(scores[0]), [16, 1.25]);
+    // (0, 3, 0): (0 - 2)^2 / 4 + 9 = 10; (6, 0, 2): (6 - 2)^2 / 4 + 4 = 8.
+    assert.deepEqual(Array.from(scores[1]), [10, 8]);
+  });
+});
+
+describe('searchLayers + densityScores + evidenceFor', () => {
   it('normalises each layer, searches its index and gathers per-row evidence', () => {
     // Layer 0 in 2-d, layer 1 in 3-d; the references are already unit vectors.
     const layer0 = new ExactIndex(2);
@@ -104,9 +209,30 @@ describe('searchLayers + evidenceFor', () => {
     assert.deepEqual(Array.from(byLayer[1][0].ids), [1, 3]);
     assert.ok(Math.abs(byLayer[1][0].distances[1] - 0.4) < 1e-6);
 
-    const evidence = evidenceFor(byLayer, 2, labels, 2);
+    // Densities on the raw (unnormalised) activations; identity covariance, so by hand:
+    // layer 0 means (1, 0), (0, 1): row 0 -> 16, row 1 -> 1.25 (see densityScores above);
+    // layer 1 mean (0, 0, 1): row 0 -> 9 + 1 = 10, row 1 -> 6^2 = 36.
+    const densities = densityScores(
+      [
+        identityModel([
+          [1, 0],
+          [0, 1],
+        ]),
+        identityModel([[0, 0, 1]]),
+      ],
+      activations,
+    );
+    assert.deepEqual(densities.map((d) => Array.from(d)), [
+      [16, 1.25],
+      [10, 36],
+    ]);
+
+    const evidence = evidenceFor(byLayer, densities, 2, labels, 2);
     assert.equal(evidence.length, 2);
     assert.deepEqual(evidence[0].counts, [Int32Array.from([1, 1]), Int32Array.from([1, 1])]);
+    // Each row gets its own density from every layer (the layer-major arrays transposed).
+    assert.deepEqual(evidence[0].densities, Float64Array.from([16, 10]));
+    assert.deepEqual(evidence[1].densities, Float64Array.from([1.25, 36]));
     // Row 1: (0, -1) in layer 0 -> ids 3 then 0 (tie with 2 at distance 2, smaller id first);
     // (0, 0, 1) in layer 1 -> id 2, then 0 and 1 tie at 2 -> id 0.
     assert.deepEqual(Array.from(byLayer[0][1].ids), [3, 0]);

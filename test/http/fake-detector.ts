@@ -57,6 +57,7 @@ export class FakeDetector implements Detector {
           in_class_neighbors: Math.round(credibility * this.info.k),
           nearest_distance: magnitude / 2,
           mean_knn_distance: magnitude,
+          mahalanobis_distance: magnitude * 3,
           ...(options?.includeNeighbors ? { neighbor_ids: [row, row + 1, row + 2] } : {}),
         })),
       });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fitMahalanobis, mahalanobisOutlierScores, type MahalanobisModel } from '../../src/baselines/mahalanobis.js';
 import { calibrate, type CalibrationState } from '../../src/detector/calibration.js';
 import type { Evidence } from '../../src/detector/signals.js';
 import { HnswIndex, HnswParamsSchema } from '../../src/index/hnsw-index.js';
@@ -28,6 +29,16 @@ function vectors(rows: number, dim: number, seed: number): Float32Array {
   return Float32Array.from({ length: rows * dim }, () => gaussian(rng));
 }
 
+/** The bytes behind a float64 array, for byte-for-byte comparisons. */
+const bytesOf = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+/** The density file's documented layout: means, then the Cholesky factor, then whitened means. */
+const densityFileBytes = (m: MahalanobisModel) =>
+  Buffer.concat([bytesOf(m.means), bytesOf(m.choleskyFactor), bytesOf(m.whitenedMeans)]);
+
+/** 8 bytes per float64: classes x dim means, dim x dim factor, classes x dim whitened means. */
+const densitySize = (dim: number, classes = CLASSES) => 8 * (2 * classes * dim + dim * dim);
+
 function syntheticCalibration(): CalibrationState {
   const rng = createRng(9);
   const evidence: Evidence[] = [];
@@ -40,7 +51,8 @@ function syntheticCalibration(): CalibrationState {
       return c;
     });
     const nearest = Float64Array.from(DIMS, () => Math.exp(gaussian(rng)));
-    evidence.push({ counts, nearestDistances: nearest, meanDistances: nearest.map((d) => d * 2) });
+    const densities = Float64Array.from(DIMS, (dim) => dim * Math.exp(0.5 * gaussian(rng)));
+    evidence.push({ counts, nearestDistances: nearest, meanDistances: nearest.map((d) => d * 2), densities });
   }
   return calibrate({ evidence, predicted: labels, labels }, K, CLASSES, 0.5);
 }
@@ -51,7 +63,7 @@ const baseParts: CacheKeyParts = {
   layers: ['hidden1', 'hidden2'],
   k: K,
   hnsw,
-  extra: { signals: ['label', 'distance'], labelWeight: 0.5 },
+  extra: { signals: ['label', 'distance', 'density'], labelWeight: 0.5 },
 };
 
 describe('cacheKey', () => {
@@ -96,7 +108,14 @@ describe('cache entries', () => {
       return index;
     });
     const referenceLabels = Int32Array.from({ length: POINTS }, (_, i) => (i * 7) % CLASSES);
-    entry = { indexes, referenceLabels, calibration: syntheticCalibration() };
+    // Raw activations for the density fits; the second layer with its own ridge, which the
+    // cache must carry as well.
+    const densityModels = DIMS.map((dim, l) =>
+      fitMahalanobis({ data: vectors(POINTS, dim, 20 + l), rows: POINTS, cols: dim }, referenceLabels, CLASSES, {
+        ridge: l === 0 ? undefined : 1e-3,
+      }),
+    );
+    entry = { indexes, referenceLabels, densityModels, calibration: syntheticCalibration() };
     cacheDir = join(tmp.dir, 'cache', 'tiny');
     entryDir = join(cacheDir, key);
     await writeCacheEntry(entryDir, key, ['hidden1', 'hidden2'], entry);
@@ -120,10 +139,20 @@ describe('cache entries', () => {
     assert.match(result.miss.reason, pattern);
   }
 
+  /** Replace one file of an entry and re-checksum it in meta.json, so only later checks can object. */
+  async function replaceConsistently(dir: string, file: string, data: Uint8Array): Promise<void> {
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    await writeFile(join(dir, file), data);
+    meta.files[file] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength };
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+  }
+
   it('writes the entry whole, with no temp folder left behind', async () => {
     assert.deepEqual((await readdir(cacheDir)).sort(), [key]);
     assert.deepEqual((await readdir(entryDir)).sort(), [
       'calibration.json',
+      'density-0.bin',
+      'density-1.bin',
       'labels.bin',
       'layer-0.hnsw',
       'layer-1.hnsw',
@@ -133,14 +162,30 @@ describe('cache entries', () => {
     assert.equal(meta.format, 1);
     assert.equal(meta.key, key);
     assert.deepEqual(meta.layers, [
-      { name: 'hidden1', dim: 8, file: 'layer-0.hnsw' },
-      { name: 'hidden2', dim: 3, file: 'layer-1.hnsw' },
+      { name: 'hidden1', dim: 8, file: 'layer-0.hnsw', density: { file: 'density-0.bin', classes: CLASSES, ridge: entry.densityModels[0].ridge } },
+      { name: 'hidden2', dim: 3, file: 'layer-1.hnsw', density: { file: 'density-1.bin', classes: CLASSES, ridge: entry.densityModels[1].ridge } },
     ]);
-    assert.deepEqual(Object.keys(meta.files).sort(), ['calibration.json', 'labels.bin', 'layer-0.hnsw', 'layer-1.hnsw']);
+    assert.deepEqual(Object.keys(meta.files).sort(), [
+      'calibration.json',
+      'density-0.bin',
+      'density-1.bin',
+      'labels.bin',
+      'layer-0.hnsw',
+      'layer-1.hnsw',
+    ]);
     assert.equal(meta.files['labels.bin'].bytes, POINTS * 4);
+    // 8 * (2 * 3 * 8 + 8 * 8) = 896 and 8 * (2 * 3 * 3 + 3 * 3) = 216 bytes.
+    assert.equal(meta.files['density-0.bin'].bytes, 896);
+    assert.equal(meta.files['density-1.bin'].bytes, 216);
+    for (const [l, model] of entry.densityModels.entries()) {
+      const onDisk = await readFile(join(entryDir, `density-${l}.bin`));
+      assert.equal(onDisk.byteLength, densitySize(DIMS[l]));
+      assert.ok(onDisk.equals(densityFileBytes(model)), `density-${l}.bin is not means | factor | whitened means`);
+      assert.equal(meta.files[`density-${l}.bin`].sha256, createHash('sha256').update(onDisk).digest('hex'));
+    }
   });
 
-  it('reads back indexes with the same neighbours, the labels and the calibration', async () => {
+  it('reads back indexes with the same neighbours, the labels, the density models and the calibration', async () => {
     const result = await readCacheEntry(entryDir, key, hnsw);
     assert.equal(result.miss, undefined);
     assert.ok(result.entry);
@@ -161,6 +206,25 @@ describe('cache entries', () => {
           assert.deepEqual(found.distances, expected[r].distances);
         });
       });
+      assert.equal(loaded.densityModels.length, 2);
+      loaded.densityModels.forEach((model, l) => {
+        const original = entry.densityModels[l];
+        assert.equal(model.dim, DIMS[l]);
+        assert.equal(model.dim, original.dim);
+        assert.equal(model.classes, CLASSES);
+        assert.equal(model.ridge, original.ridge);
+        // Byte for byte, not just close: the cached density must score exactly as the fresh one.
+        assert.ok(bytesOf(model.means).equals(bytesOf(original.means)), `layer ${l} means`);
+        assert.ok(bytesOf(model.choleskyFactor).equals(bytesOf(original.choleskyFactor)), `layer ${l} factor`);
+        assert.ok(bytesOf(model.whitenedMeans).equals(bytesOf(original.whitenedMeans)), `layer ${l} whitened means`);
+        assert.deepEqual(model.means, original.means);
+        assert.deepEqual(model.choleskyFactor, original.choleskyFactor);
+        assert.deepEqual(model.whitenedMeans, original.whitenedMeans);
+        const probe = { data: queries[l], rows: 10, cols: DIMS[l] };
+        assert.deepEqual(mahalanobisOutlierScores(model, probe), mahalanobisOutlierScores(original, probe));
+      });
+      // The two layers' ridges differ (1e-6 and 1e-3 relative), so a mix-up would show.
+      assert.notEqual(loaded.densityModels[0].ridge, loaded.densityModels[1].ridge);
     } finally {
       loaded.indexes.forEach((i) => i.dispose());
     }
@@ -169,13 +233,23 @@ describe('cache entries', () => {
   it('overwrites an existing entry in place', async () => {
     const dir = join(tmp.dir, 'overwrite', key);
     await writeCacheEntry(dir, key, ['hidden1', 'hidden2'], entry);
-    const relabelled = { ...entry, referenceLabels: entry.referenceLabels.map((y) => (y + 1) % CLASSES) };
+    const relabelled = {
+      ...entry,
+      referenceLabels: entry.referenceLabels.map((y) => (y + 1) % CLASSES),
+      densityModels: [
+        fitMahalanobis({ data: vectors(POINTS, DIMS[0], 30), rows: POINTS, cols: DIMS[0] }, entry.referenceLabels, CLASSES),
+        entry.densityModels[1],
+      ],
+    };
     await writeCacheEntry(dir, key, ['hidden1', 'hidden2'], relabelled);
     assert.deepEqual(await readdir(join(tmp.dir, 'overwrite')), [key]);
     const result = await readCacheEntry(dir, key, hnsw);
     assert.ok(result.entry);
     result.entry.indexes.forEach((i) => i.dispose());
     assert.deepEqual(result.entry.referenceLabels, relabelled.referenceLabels);
+    // The density files were replaced too, not left over from the first write.
+    assert.deepEqual(result.entry.densityModels[0].means, relabelled.densityModels[0].means);
+    assert.notDeepEqual(result.entry.densityModels[0].means, entry.densityModels[0].means);
   });
 
   it('reports a missing entry with no miss reason', async () => {
@@ -234,7 +308,82 @@ describe('cache entries', () => {
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
     delete meta.files['layer-1.hnsw'];
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
-    await expectMiss(dir, /^layer-1\.hnsw is not checksummed$/);
+    await expectMiss(dir, /^layer-1\.hnsw or density-1\.bin is not checksummed$/);
+  });
+
+  it('misses on a flipped byte in a density file', async () => {
+    const dir = await copyOfEntry('flipped-density');
+    const path = join(dir, 'density-1.bin');
+    const bytes = await readFile(path);
+    bytes[100] ^= 0x01;
+    await writeFile(path, bytes);
+    await expectMiss(dir, /^density-1\.bin fails its checksum$/);
+  });
+
+  it('misses on a truncated density file', async () => {
+    const dir = await copyOfEntry('truncated-density');
+    await truncate(join(dir, 'density-0.bin'), 800);
+    await expectMiss(dir, /^density-0\.bin has 800 bytes, expected 896$/);
+  });
+
+  it('misses when a density file is deleted', async () => {
+    const dir = await copyOfEntry('no-density');
+    await rm(join(dir, 'density-0.bin'));
+    await expectMiss(dir, /ENOENT.*density-0\.bin/);
+  });
+
+  it('misses when a density file is listed but not checksummed', async () => {
+    const dir = await copyOfEntry('unchecked-density');
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    delete meta.files['density-0.bin'];
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await expectMiss(dir, /^layer-0\.hnsw or density-0\.bin is not checksummed$/);
+  });
+
+  it('misses when meta.json has no density for a layer (an entry from before the density signal)', async () => {
+    const dir = await copyOfEntry('no-density-meta');
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    delete meta.layers[0].density;
+    delete meta.layers[1].density;
+    delete meta.files['density-0.bin'];
+    delete meta.files['density-1.bin'];
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await expectMiss(dir, /density/);
+  });
+
+  it('misses on a checksummed density file of the wrong size for its layer', async () => {
+    // Consistently checksummed, so only the size check against dim and classes can catch it.
+    const dir = await copyOfEntry('short-density');
+    await replaceConsistently(dir, 'density-1.bin', (await readFile(join(dir, 'density-1.bin'))).subarray(0, 208));
+    await expectMiss(dir, /^density file has 208 bytes, expected 216$/);
+
+    // Layer 0 pointed at layer 1's (intact, checksummed) density file.
+    const dir2 = await copyOfEntry('swapped-density');
+    const meta = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
+    meta.layers[0].density.file = 'density-1.bin';
+    await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta));
+    await expectMiss(dir2, /^density file has 216 bytes, expected 896$/);
+
+    // A class count edited in meta.json: the file no longer has the size it implies.
+    const dir3 = await copyOfEntry('density-classes');
+    const meta3 = JSON.parse(await readFile(join(dir3, 'meta.json'), 'utf8'));
+    meta3.layers[1].density.classes = CLASSES + 1;
+    await writeFile(join(dir3, 'meta.json'), JSON.stringify(meta3));
+    await expectMiss(dir3, new RegExp(`^density file has 216 bytes, expected ${densitySize(3, CLASSES + 1)}$`));
+  });
+
+  it('misses on a density entry in meta.json that is not the schema', async () => {
+    const dir = await copyOfEntry('density-ridge');
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    meta.layers[0].density.ridge = -1;
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await expectMiss(dir, /ridge/);
+
+    const dir2 = await copyOfEntry('density-classes-zero');
+    const meta2 = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
+    meta2.layers[0].density.classes = 0;
+    await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta2));
+    await expectMiss(dir2, /classes/);
   });
 
   it('misses when the graphs were built with other HNSW parameters', async () => {
