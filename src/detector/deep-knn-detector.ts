@@ -1,4 +1,6 @@
 import type { MahalanobisModel } from '../baselines/mahalanobis.js';
+import { OodError } from '../errors.js';
+import type { Matrix } from '../math/matrix.js';
 import type { NeighborIndex } from '../index/neighbor-index.js';
 import type { Embedder } from '../model/embedder.js';
 import type { Calibrator } from './calibration.js';
@@ -14,6 +16,21 @@ export interface DeepKnnParts {
   /** One Mahalanobis fit per layer in info.layers order, on raw reference activations. */
   densityModels: MahalanobisModel[];
   calibrator: Calibrator;
+}
+
+/**
+ * Inputs far outside the training data's scale (say 1e38 on a [0, 1] model) overflow float32
+ * activations; nothing meaningful can be scored from them, so they are refused, not flagged.
+ */
+function assertFinite(m: Matrix, what: string): void {
+  for (let i = 0; i < m.data.length; i++) {
+    if (!Number.isFinite(m.data[i])) {
+      throw new OodError(
+        'INVALID_INSTANCE',
+        `instances[${Math.floor(i / m.cols)}]: ${what} overflow to a non-finite value; send inputs on the scale of the training data`,
+      );
+    }
+  }
 }
 
 export function argmax(row: ArrayLike<number>, offset: number, length: number): number {
@@ -37,6 +54,8 @@ export class DeepKnnDetector implements Detector {
 
   async predict(inputs: Float32Array, rows: number, options: PredictOptions = {}): Promise<PredictResult> {
     const { probabilities, activations } = this.parts.embedder.embed(inputs, rows);
+    assertFinite(probabilities, 'the class probabilities');
+    activations.forEach((layer, l) => assertFinite(layer, `layer ${this.info.layers[l]}`));
     const searchSeconds: Record<string, number> = {};
     const classes = this.info.labels.length;
     const neighbors = searchLayers(this.parts.indexes, activations, this.info.k, this.info.layers, searchSeconds);

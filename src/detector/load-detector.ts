@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { fitMahalanobis } from '../baselines/mahalanobis.js';
+import { fitMahalanobis, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import type { Config } from '../config.js';
 import { HnswIndex, HnswParamsSchema, type HnswParams } from '../index/hnsw-index.js';
 import type { NeighborIndex } from '../index/neighbor-index.js';
@@ -7,10 +7,12 @@ import type { Log } from '../log.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import { activeBackend } from '../model/backend.js';
 import { Embedder } from '../model/embedder.js';
+import { INPUT_LAYER } from '../model/manifest.js';
+import type { Matrix } from '../math/matrix.js';
 import { loadStoredModel } from '../model/model-store.js';
 import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from '../reference/index-cache.js';
 import { loadReferenceSet, type ReferenceSet } from '../reference/load-reference-set.js';
-import { calibrate, Calibrator, SIGNALS } from './calibration.js';
+import { calibrate, Calibrator, SIGNALS, type CalibrationState } from './calibration.js';
 import { DeepKnnDetector, argmax } from './deep-knn-detector.js';
 import { densityScores, evidenceFor, searchLayers } from './search.js';
 
@@ -59,13 +61,14 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
   });
   const entryDir = join(settings.cacheDir, manifest.name, key);
   const cached = await readCacheEntry(entryDir, key, settings.hnsw);
-  let entry = cached.entry;
+  let entry: CacheEntry | undefined = cached.entry?.calibration ? cached.entry : undefined;
+  const missReason = cached.entry && !entry ? 'calibration.json is missing' : cached.miss?.reason;
   if (entry) {
     log.info({ cache: entryDir }, 'reusing cached reference graphs and calibration');
   } else {
-    if (cached.miss) log.warn({ cache: entryDir, reason: cached.miss.reason }, 'cache entry unusable, rebuilding it');
+    if (missReason) log.warn({ cache: entryDir, reason: missReason }, 'cache entry unusable, rebuilding it');
     const started = performance.now();
-    entry = buildEntry(embedder, refset, manifest.layers, settings, log);
+    entry = await buildEntry(embedder, refset, manifest.layers, settings, log);
     await writeCacheEntry(entryDir, key, manifest.layers, entry);
     const pruned = await pruneOtherEntries(entryDir);
     log.info(
@@ -73,6 +76,7 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
       'built and cached reference graphs and calibration',
     );
   }
+  const calibration = entry.calibration as CalibrationState;
   return new DeepKnnDetector({
     info: {
       name: manifest.name,
@@ -83,7 +87,7 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
       k: settings.k,
       significance: settings.significance,
       reference_size: entry.referenceLabels.length,
-      calibration_size: entry.calibration.labelScores.length,
+      calibration_size: calibration.labelScores.length,
       backend: activeBackend(),
       signals: [...SIGNALS],
     },
@@ -91,37 +95,88 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
     indexes: entry.indexes,
     referenceLabels: entry.referenceLabels,
     densityModels: entry.densityModels,
-    calibrator: new Calibrator(entry.calibration),
+    calibrator: new Calibrator(calibration),
   });
 }
 
-function buildEntry(
+interface LayerArtifacts {
+  index: NeighborIndex;
+  density: MahalanobisModel;
+}
+
+function buildLayer(acts: Matrix, labels: Int32Array, classes: number, hnsw: HnswParams, name: string, log: Log): LayerArtifacts {
+  let started = performance.now();
+  const seconds = () => +((performance.now() - started) / 1000).toFixed(1);
+  const normalized = l2NormalizeRows(acts);
+  const index = HnswIndex.create(acts.cols, acts.rows, hnsw);
+  index.addAll(normalized.data as Float32Array, normalized.rows);
+  log.info({ layer: name, points: acts.rows, dim: acts.cols, seconds: seconds() }, 'built HNSW graph');
+  started = performance.now();
+  const density = fitMahalanobis(acts, labels, classes);
+  log.info({ layer: name, dim: acts.cols, seconds: seconds() }, 'fitted Mahalanobis density');
+  return { index, density };
+}
+
+/**
+ * The raw input's graph and density depend on the data alone, not on the model, so every model
+ * trained on a reference set shares one copy under `<cacheDir>/_shared/`: a second model (or a
+ * retrained one) skips the most expensive layer to build.
+ */
+async function inputLayer(
+  acts: Matrix,
+  refset: ReferenceSet,
+  classes: number,
+  settings: DetectorSettings,
+  log: Log,
+): Promise<LayerArtifacts> {
+  const key = cacheKey({
+    modelFingerprint: 'none: the raw input',
+    dataFingerprint: refset.fingerprint,
+    layers: [INPUT_LAYER],
+    k: 0,
+    hnsw: settings.hnsw,
+    extra: { density: 'mahalanobis-tied' },
+  });
+  // '_shared' cannot be a model name, so it never collides with a model's own folder.
+  const dir = join(settings.cacheDir, '_shared', `${refset.manifest.name}-input-${key}`);
+  const cached = await readCacheEntry(dir, key, settings.hnsw);
+  if (cached.entry) {
+    log.info({ cache: dir }, 'reusing the shared input-layer graph and density');
+    return { index: cached.entry.indexes[0], density: cached.entry.densityModels[0] };
+  }
+  if (cached.miss) log.warn({ cache: dir, reason: cached.miss.reason }, 'shared input-layer entry unusable, rebuilding it');
+  const built = buildLayer(acts, refset.train.labels, classes, settings.hnsw, INPUT_LAYER, log);
+  await writeCacheEntry(dir, key, [INPUT_LAYER], {
+    indexes: [built.index],
+    densityModels: [built.density],
+    referenceLabels: refset.train.labels,
+  });
+  return built;
+}
+
+async function buildEntry(
   embedder: Embedder,
   refset: ReferenceSet,
   layers: string[],
   settings: DetectorSettings,
   log: Log,
-): CacheEntry {
+): Promise<CacheEntry> {
   const train = refset.train;
   const trainActs = embedder.embed(train.x.data as Float32Array, train.x.rows).activations;
-  const indexes: NeighborIndex[] = trainActs.map((acts, l) => {
-    const started = performance.now();
-    const normalized = l2NormalizeRows(acts);
-    const index = HnswIndex.create(acts.cols, acts.rows, settings.hnsw);
-    index.addAll(normalized.data as Float32Array, normalized.rows);
-    log.info({ layer: layers[l], points: acts.rows, dim: acts.cols, seconds: +((performance.now() - started) / 1000).toFixed(1) }, 'built HNSW graph');
-    return index;
-  });
   const cal = refset.calibration;
   const { probabilities, activations } = embedder.embed(cal.x.data as Float32Array, cal.x.rows);
   const classes = probabilities.cols;
+  const built: LayerArtifacts[] = [];
+  for (const [l, acts] of trainActs.entries()) {
+    built.push(
+      layers[l] === INPUT_LAYER
+        ? await inputLayer(acts, refset, classes, settings, log)
+        : buildLayer(acts, train.labels, classes, settings.hnsw, layers[l], log),
+    );
+  }
+  const indexes = built.map((b) => b.index);
+  const densityModels = built.map((b) => b.density);
   const predicted = Int32Array.from({ length: cal.x.rows }, (_, i) => argmax(probabilities.data, i * classes, classes));
-  const densityModels = trainActs.map((acts, l) => {
-    const started = performance.now();
-    const model = fitMahalanobis(acts, train.labels, classes);
-    log.info({ layer: layers[l], dim: acts.cols, seconds: +((performance.now() - started) / 1000).toFixed(1) }, 'fitted Mahalanobis density');
-    return model;
-  });
   const neighbors = searchLayers(indexes, activations, settings.k, layers);
   const evidence = evidenceFor(neighbors, densityScores(densityModels, activations), cal.x.rows, train.labels, classes);
   const calibration = calibrate({ evidence, predicted, labels: cal.labels }, settings.k, classes, settings.labelWeight);

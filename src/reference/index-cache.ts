@@ -34,7 +34,8 @@ export interface CacheEntry {
   indexes: NeighborIndex[];
   referenceLabels: Int32Array;
   densityModels: MahalanobisModel[];
-  calibration: CalibrationState;
+  /** Absent in a shared layer entry, which holds one model-independent layer (the input). */
+  calibration?: CalibrationState;
 }
 
 /** A Mahalanobis fit as one float64 file: means, then the Cholesky factor, then whitened means. */
@@ -105,8 +106,8 @@ export async function readCacheEntry(
     }
     const labelsBuf = contents.get('labels.bin');
     const calibrationBuf = contents.get('calibration.json');
-    if (!labelsBuf || !calibrationBuf) return { miss: { reason: 'labels.bin or calibration.json is missing' } };
-    const calibration = CalibrationStateSchema.parse(JSON.parse(calibrationBuf.toString('utf8')));
+    if (!labelsBuf) return { miss: { reason: 'labels.bin is missing' } };
+    const calibration = calibrationBuf ? CalibrationStateSchema.parse(JSON.parse(calibrationBuf.toString('utf8'))) : undefined;
     const referenceLabels = new Int32Array(labelsBuf.buffer.slice(labelsBuf.byteOffset, labelsBuf.byteOffset + labelsBuf.byteLength));
     const indexes: NeighborIndex[] = [];
     const densityModels: MahalanobisModel[] = [];
@@ -160,7 +161,7 @@ export async function writeCacheEntry(
       layers.push({ name: layerNames[l], dim: index.dim, file, density: { file: densityFile, classes: density.classes, ridge: density.ridge } });
     }
     await put('labels.bin', new Uint8Array(entry.referenceLabels.buffer, entry.referenceLabels.byteOffset, entry.referenceLabels.byteLength));
-    await put('calibration.json', Buffer.from(JSON.stringify(entry.calibration)));
+    if (entry.calibration) await put('calibration.json', Buffer.from(JSON.stringify(entry.calibration)));
     const meta = { format: CACHE_FORMAT, key, layers, files, createdAt: new Date().toISOString() };
     await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
     await rm(entryDir, { recursive: true, force: true });

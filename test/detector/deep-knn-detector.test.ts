@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import { OodError } from '../../src/errors.js';
 import type { DeepKnnDetector } from '../../src/detector/deep-knn-detector.js';
 import { detectorSettings, loadDetector, type DetectorSettings } from '../../src/detector/load-detector.js';
 import { predictMatrix } from '../../src/detector/predict-matrix.js';
@@ -79,6 +80,17 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     }
   });
 
+  it('refuses inputs whose activations overflow, naming the instance', async () => {
+    const inputs = new Float32Array(2 * 784).fill(0.5);
+    inputs.fill(3e38, 784);
+    await assert.rejects(detector.predict(inputs, 2), (err: unknown) => {
+      assert.ok(err instanceof OodError);
+      assert.equal(err.code, 'INVALID_INSTANCE');
+      assert.match(err.message, /^instances\[1\]: /);
+      return true;
+    });
+  });
+
   it('flags uniform noise (AUROC >= 0.99)', async () => {
     const noise = await predictMatrix(detector, uniformNoise(500, 11));
     assert.ok(flaggedShare(noise) > 0.95, `flagged ${flaggedShare(noise)}`);
@@ -114,6 +126,8 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     const coldLog = recordingLog();
     const rebuilt = await loadDetector(settings, coldLog);
     assert.ok(coldLog.lines.some((l) => l.level === 'warn' && l.msg.includes('rebuilding')));
+    // The raw input's graph depends on the data alone, so the rebuild takes it from the shared entry.
+    assert.ok(coldLog.lines.some((l) => l.msg.includes('reusing the shared input-layer')));
     assert.deepEqual((await rebuilt.predict(probe, 3)).predictions, expected);
   });
 });
