@@ -184,7 +184,7 @@ export function renderResults(input: ResultsInput): ResultsOutput {
     '',
     '```',
     input.trainCommand + `   # trains every variant: ${(trainTotal / 60).toFixed(1)} min in all on this machine`,
-    input.command + `   # evaluates them and writes this page: ${(input.evaluationSeconds / 60).toFixed(1)} min`,
+    input.command + `   # evaluates them from a cold cache and writes this page: ${(input.evaluationSeconds / 60).toFixed(1)} min`,
     '```',
     '',
     `Machine: ${input.machine}. Variants: ${VARIANTS.map((v) => v.title).join(', ')}; seeds ${SEEDS.join(', ')}; ` +

@@ -50,7 +50,7 @@ describe('results report', () => {
       trainCommand: 'npm run train:variants',
       machine: 'test machine',
     });
-    assert.match(markdown, /npm run results {3}# evaluates them and writes this page: 2\.0 min/);
+    assert.match(markdown, /npm run results {3}# evaluates them from a cold cache and writes this page: 2\.0 min/);
     assert.match(markdown, /\*\*mnist, SNNL factor -1\*\*: no clear change in test accuracy/);
     assert.match(markdown, /service outlier_score AUROC: better on uniform-noise/);
     assert.match(markdown, /\*\*mnist, SNNL factor -10\*\*: worse test accuracy \(-5\.00 points\)/);
