@@ -66,6 +66,16 @@ const saved: Saved = values['render-only'] && previous ? previous : await evalua
 const evaluationSeconds = [...Object.values(saved.variants), ...saved.shipped].reduce((sum, e) => sum + e.seconds, 0);
 const timesFile = join(VARIANTS_DIR, 'train-times.json');
 const entanglementSvgs: Record<string, string> = {};
+const finalEntanglement: Record<string, Record<string, number>> = {};
+for (const name of Object.keys(saved.variants)) {
+  const file = join(VARIANT_MODELS_DIR, name, 'history.csv');
+  if (!existsSync(file)) continue;
+  const [header, ...rows] = readFileSync(file, 'utf8').trim().split('\n').map((line) => line.split(','));
+  const last = rows.at(-1) ?? [];
+  finalEntanglement[name] = Object.fromEntries(
+    header.flatMap((column, i) => (column.startsWith('snnl_opt_') ? [[column.slice('snnl_opt_'.length), Number(last[i])]] : [])),
+  );
+}
 for (const dataset of DATASETS) {
   for (const variant of VARIANTS) {
     const name = variantModelName(dataset.name, variant, SEEDS[0]);
@@ -79,6 +89,7 @@ const { markdown, files } = renderResults({
   shipped: saved.shipped,
   trainSeconds: existsSync(timesFile) ? JSON.parse(readFileSync(timesFile, 'utf8')) : {},
   entanglementSvgs,
+  finalEntanglement,
   evaluationSeconds,
   command: 'npm run results',
   trainCommand: 'npm run train:variants',

@@ -14,6 +14,8 @@ export interface ResultsInput {
   shipped: ModelEvaluation[];
   trainSeconds: Record<string, number>;
   entanglementSvgs: Record<string, string>;
+  /** SNNL at T* per hidden layer after the last epoch, by variant model name. */
+  finalEntanglement: Record<string, Record<string, number>>;
   evaluationSeconds: number;
   command: string;
   trainCommand: string;
@@ -131,6 +133,18 @@ function entanglementSection(input: ResultsInput, files: Record<string, string>)
   const lines = ['## Entanglement during training', ''];
   lines.push('SNNL at the temperature that minimises it (the paper\'s reading), per hidden layer and epoch, on a fixed ' +
     'sample of 500 training points; seed 1 of each variant. Higher means more entangled.', '');
+  lines.push('SNNL at T* after the last epoch (mean ± standard deviation over seeds):', '');
+  const layers = [...new Set(Object.values(input.finalEntanglement).flatMap((r) => Object.keys(r)))];
+  lines.push(`| data | variant | ${layers.join(' | ')} |`);
+  lines.push(`| --- | --- | ${layers.map(() => '---').join(' | ')} |`);
+  for (const dataset of DATASETS) {
+    for (const variant of VARIANTS) {
+      const rows = SEEDS.map((s) => input.finalEntanglement[variantModelName(dataset.name, variant, s)]).filter((r) => r !== undefined);
+      if (rows.length === 0) continue;
+      lines.push(`| ${dataset.name} | ${variant.title} | ${layers.map((l) => pm(rows.map((r) => r[l]))).join(' | ')} |`);
+    }
+  }
+  lines.push('');
   for (const [name, svg] of Object.entries(input.entanglementSvgs)) {
     const file = `results/entanglement-${name}.svg`;
     files[file] = svg;

@@ -45,6 +45,7 @@ describe('results report', () => {
       shipped: [evaluation('mnist', 0.954, 0.99)],
       trainSeconds: { [variantModelName(mnist, VARIANTS[0], 1)]: 60 },
       entanglementSvgs: { x: '<svg/>' },
+      finalEntanglement: Object.fromEntries(SEEDS.map((s) => [variantModelName(mnist, VARIANTS[0], s), { hidden1: 0.1 * s }])),
       evaluationSeconds: 120,
       command: 'npm run results',
       trainCommand: 'npm run train:variants',
@@ -57,5 +58,6 @@ describe('results report', () => {
     assert.match(markdown, /\| cross-entropy only \| service outlier_score \| \*\*0\.9010 ± 0\.0010\*\*/);
     assert.ok(files['results/roc-mnist-vs-uniform-noise.svg']?.startsWith('<svg'));
     assert.equal(files['results/entanglement-x.svg'], '<svg/>');
+    assert.match(markdown, /\| mnist \| cross-entropy only \| 0\.2000 ± 0\.1000 \|/);
   });
 });
