@@ -45,16 +45,25 @@ describe('results report', () => {
       shipped: [evaluation('mnist', 0.954, 0.99)],
       trainSeconds: { [variantModelName(mnist, VARIANTS[0], 1)]: 60 },
       entanglementSvgs: { x: '<svg/>' },
-      finalEntanglement: Object.fromEntries(SEEDS.map((s) => [variantModelName(mnist, VARIANTS[0], s), { hidden1: 0.1 * s }])),
+      finalEntanglement: Object.fromEntries(
+        SEEDS.flatMap((s) => [
+          [variantModelName(mnist, VARIANTS[0], s), { hidden1: 0.1 * s }],
+          [variantModelName(mnist, VARIANTS[1], s), { hidden1: 0.9 + 0.01 * s }],
+          [variantModelName(mnist, VARIANTS[2], s), { hidden1: 0.1 * s }],
+        ]),
+      ),
       evaluationSeconds: 120,
       command: 'npm run results',
       trainCommand: 'npm run train:variants',
       machine: 'test machine',
     });
     assert.match(markdown, /npm run results {3}# evaluates them from a cold cache and writes this page: 2\.0 min/);
-    assert.match(markdown, /\*\*mnist, SNNL factor -1\*\*: no clear change in test accuracy/);
+    assert.match(
+      markdown,
+      /\*\*mnist, SNNL factor -1\*\*: no clear change in test accuracy \(\+0\.00 points\); SNNL at T\* against cross-entropy alone: hidden1 more entangled \(\+0\.720\)/,
+    );
     assert.match(markdown, /service outlier_score AUROC: better on uniform-noise/);
-    assert.match(markdown, /\*\*mnist, SNNL factor -10\*\*: worse test accuracy \(-5\.00 points\)/);
+    assert.match(markdown, /\*\*mnist, SNNL factor -10\*\*: worse test accuracy \(-5\.00 points\); SNNL at T\* against cross-entropy alone: hidden1 no clear change \(\+0\.000\)/);
     assert.match(markdown, /\| cross-entropy only \| service outlier_score \| \*\*0\.9010 ± 0\.0010\*\*/);
     assert.ok(files['results/roc-mnist-vs-uniform-noise.svg']?.startsWith('<svg'));
     assert.equal(files['results/entanglement-x.svg'], '<svg/>');
