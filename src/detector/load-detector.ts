@@ -138,7 +138,8 @@ async function inputLayer(
     extra: { density: 'mahalanobis-tied' },
   });
   // '_shared' cannot be a model name, so it never collides with a model's own folder.
-  const dir = join(settings.cacheDir, '_shared', `${refset.manifest.name}-input-${key}`);
+  const prefix = `${refset.manifest.name}-input-`;
+  const dir = join(settings.cacheDir, '_shared', `${prefix}${key}`);
   const cached = await readCacheEntry(dir, key, settings.hnsw);
   if (cached.entry) {
     log.info({ cache: dir }, 'reusing the shared input-layer graph and density');
@@ -151,6 +152,7 @@ async function inputLayer(
     densityModels: [built.density],
     referenceLabels: refset.train.labels,
   });
+  await pruneOtherEntries(dir, prefix);
   return built;
 }
 

@@ -172,14 +172,17 @@ export async function writeCacheEntry(
   }
 }
 
-/** Remove every other entry of this model: after a rebuild they can only be stale. */
-export async function pruneOtherEntries(entryDir: string): Promise<string[]> {
+/**
+ * Remove every other entry beside this one (of the same model, or with the same name prefix in
+ * a folder shared by several kinds of entry): after a rebuild they can only be stale.
+ */
+export async function pruneOtherEntries(entryDir: string, prefix = ''): Promise<string[]> {
   const parent = join(entryDir, '..');
   const keep = entryDir.split('/').pop();
   const removed: string[] = [];
   for (const name of await readdir(parent).catch(() => [] as string[])) {
     // Another process's half-written entry is its own to finish or remove.
-    if (name === keep || name.startsWith('.tmp-')) continue;
+    if (name === keep || name.startsWith('.tmp-') || !name.startsWith(prefix)) continue;
     const path = join(parent, name);
     if ((await stat(path)).isDirectory()) {
       await rm(path, { recursive: true, force: true });

@@ -428,6 +428,16 @@ describe('cache entries', () => {
     assert.deepEqual(await pruneOtherEntries(keep), []);
   });
 
+  it('pruneOtherEntries with a prefix removes only the entries that share it', async () => {
+    const parent = join(tmp.dir, 'prune-prefix', '_shared');
+    await mkdir(join(parent, 'mnist-input-old'), { recursive: true });
+    await mkdir(join(parent, 'fashion-mnist-input-other'));
+    await mkdir(join(parent, 'mnist-input-new'));
+    const removed = await pruneOtherEntries(join(parent, 'mnist-input-new'), 'mnist-input-');
+    assert.deepEqual(removed, ['mnist-input-old']);
+    assert.deepEqual((await readdir(parent)).sort(), ['fashion-mnist-input-other', 'mnist-input-new']);
+  });
+
   it('pruneOtherEntries of an entry whose model folder does not exist removes nothing', async () => {
     assert.deepEqual(await pruneOtherEntries(join(tmp.dir, 'no-such-model', key)), []);
   });
