@@ -21,8 +21,3 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   await handle.close();
   await rename(tmp, path);
 }
-
-/** A temp path beside `path`, for writers (like hnswlib) that only take a file name. */
-export function tempPathFor(path: string): string {
-  return `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-}

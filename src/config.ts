@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BACKENDS, type BackendName } from './model/backend-names.js';
+import { NAME_PATTERN } from './model/manifest.js';
 import { OodError } from './errors.js';
 
 /**
@@ -22,7 +23,8 @@ const probability = z
   .pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1'));
 
 /** Folder-safe: the name becomes a path segment under OOD_MODELS_DIR, so it must not escape it. */
-export const MODEL_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+/** Model names are folder names under models/: this keeps them from escaping it. */
+export const MODEL_NAME_PATTERN = NAME_PATTERN;
 
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -43,7 +45,7 @@ const EnvSchema = z.object({
   OOD_BODY_LIMIT_BYTES: integer(1).default(8 * 1024 * 1024),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   OOD_BACKEND: z.enum(BACKENDS).optional(),
-  OOD_LABEL_WEIGHT: z.coerce.number().gt(0).lt(1).default(0.1),
+  OOD_LABEL_WEIGHT: probability.default(0.1),
   OOD_HNSW_EF_SEARCH: integer(1).default(100),
 });
 
@@ -64,7 +66,7 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** Unset means: pick the best backend available at start-up. */
   backend?: BackendName;
-  /** Share of the significance spent on label disagreement; the rest goes to neighbour distance. */
+  /** Share of the significance spent on label disagreement; distance and density split the rest. */
   labelWeight: number;
   efSearch: number;
 }

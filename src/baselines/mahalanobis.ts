@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../event-loop.js';
 import { NotPositiveDefiniteError, cholesky, solveLower } from '../math/linalg.js';
 import type { Matrix } from '../math/matrix.js';
 import { assertMatrix } from './assert-matrix.js';
@@ -45,6 +46,40 @@ export function fitMahalanobis(
   classes: number,
   options: MahalanobisOptions = {},
 ): MahalanobisModel {
+  const steps = fitSteps(features, labels, classes, options, features.rows);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same fit, pausing for the event loop every `rowsPerStep` rows: on a 784-dimensional input
+ * layer with tens of thousands of rows the covariance takes tens of seconds, and a server
+ * building its cache must keep answering /healthz meanwhile.
+ */
+export async function fitMahalanobisYielding(
+  features: Matrix,
+  labels: Int32Array,
+  classes: number,
+  options: MahalanobisOptions = {},
+  rowsPerStep = 1000,
+): Promise<MahalanobisModel> {
+  const steps = fitSteps(features, labels, classes, options, rowsPerStep);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await yieldToEventLoop();
+  }
+}
+
+function* fitSteps(
+  features: Matrix,
+  labels: Int32Array,
+  classes: number,
+  options: MahalanobisOptions,
+  rowsPerStep: number,
+): Generator<void, MahalanobisModel> {
   assertMatrix(features, 'fitMahalanobis');
   const relativeRidge = options.ridge ?? DEFAULT_RIDGE;
   if (!(relativeRidge >= 0) || !Number.isFinite(relativeRidge)) {
@@ -52,7 +87,7 @@ export function fitMahalanobis(
   }
   const means = classMeans(features, labels, classes);
   const dim = features.cols;
-  const covariance = tiedCovariance(features, labels, means);
+  const covariance = yield* tiedCovariance(features, labels, means, rowsPerStep);
   const { factor, ridge } = regularisedCholesky(covariance, dim, relativeRidge);
   const whitenedMeans = new Float64Array(classes * dim);
   for (let c = 0; c < classes; c++) {
@@ -116,11 +151,17 @@ function classMeans(features: Matrix, labels: Int32Array, classes: number): Floa
 }
 
 /** Lower triangle of (1 / N) sum_i (x_i - mu_{y_i})(x_i - mu_{y_i})^T; cholesky reads no more. */
-function tiedCovariance(features: Matrix, labels: Int32Array, means: Float64Array): Float64Array {
+function* tiedCovariance(
+  features: Matrix,
+  labels: Int32Array,
+  means: Float64Array,
+  rowsPerStep: number,
+): Generator<void, Float64Array> {
   const { data, rows, cols } = features;
   const covariance = new Float64Array(cols * cols);
   const centred = new Float64Array(cols);
   for (let i = 0; i < rows; i++) {
+    if (i > 0 && i % rowsPerStep === 0) yield;
     for (let j = 0, src = i * cols, m = labels[i] * cols; j < cols; j++) centred[j] = data[src + j] - means[m + j];
     for (let a = 0; a < cols; a++) {
       const da = centred[a];

@@ -26,7 +26,7 @@ const USAGE = `usage: npm run ood -- train --data REFSET --out NAME [options]
   --snnl-temperature T   initial temperature T0 (default 100)
   --fixed-temperature    keep T0 instead of stepping an inverse temperature each batch
   --distance euclidean|cosine
-  --index-input          also index the raw input as a layer (default on; --no-index-input)
+  --no-index-input       do not index the raw input as a layer (it is indexed by default)
   --version V            model version string (default 1)
   --entanglement-sample N  after each epoch, SNNL at the optimal temperature per hidden layer on a
                          seeded sample of N training points, into history.csv and entanglement.svg

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
-import { fitMahalanobis, type MahalanobisModel } from '../baselines/mahalanobis.js';
+import { fitMahalanobisYielding, type MahalanobisModel } from '../baselines/mahalanobis.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import type { Config } from '../config.js';
+import { OodError } from '../errors.js';
 import { HnswIndex, HnswParamsSchema, type HnswParams } from '../index/hnsw-index.js';
-import type { NeighborIndex } from '../index/neighbor-index.js';
+import type { NeighborIndex, Neighbors } from '../index/neighbor-index.js';
 import type { Log } from '../log.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import { activeBackend } from '../model/backend.js';
-import { Embedder } from '../model/embedder.js';
+import { Embedder, type Embedding } from '../model/embedder.js';
 import { INPUT_LAYER } from '../model/manifest.js';
 import type { Matrix } from '../math/matrix.js';
 import { loadStoredModel } from '../model/model-store.js';
@@ -24,9 +26,12 @@ export interface DetectorSettings {
   k: number;
   significance: number;
   hnsw: HnswParams;
-  /** Share of the significance given to label disagreement (the rest to distance). */
+  /** Share of the significance given to label disagreement (distance and density split the rest). */
   labelWeight: number;
 }
+
+/** Bump when what a cache entry holds is computed differently, so old entries are rebuilt. */
+export const SCORING_VERSION = 4;
 
 /** The detector's share of the server settings. */
 export function detectorSettings(config: Config): DetectorSettings {
@@ -57,10 +62,11 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
     layers: manifest.layers,
     k: settings.k,
     hnsw: settings.hnsw,
-    extra: { labelWeight: settings.labelWeight, signals: SIGNALS, scoring: 3 },
+    extra: { labelWeight: settings.labelWeight, signals: SIGNALS, scoring: SCORING_VERSION },
   });
-  const entryDir = join(settings.cacheDir, manifest.name, key);
-  const cached = await readCacheEntry(entryDir, key, settings.hnsw);
+  // Under models/, so a model's name can never collide with other things kept in the cache.
+  const entryDir = join(settings.cacheDir, 'models', manifest.name, key);
+  const cached = await readCacheEntry(entryDir, key, settings.hnsw, manifest.layers);
   let entry: CacheEntry | undefined = cached.entry?.calibration ? cached.entry : undefined;
   const missReason = cached.entry && !entry ? 'calibration.json is missing' : cached.miss?.reason;
   if (entry) {
@@ -77,6 +83,15 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
     );
   }
   const calibration = entry.calibration as CalibrationState;
+  // The smallest p-value conformal calibration can give; below it nothing would ever be flagged.
+  const floor = 1 / (calibration.held.combined.length + 1);
+  if (settings.significance < floor) {
+    throw new OodError(
+      'CONFIG_INVALID',
+      `significance ${settings.significance} is below ${floor.toPrecision(3)}, the smallest p-value ` +
+        `${calibration.held.combined.length} held-out calibration points can give: no input could ever be flagged`,
+    );
+  }
   return new DeepKnnDetector({
     info: {
       name: manifest.name,
@@ -104,17 +119,61 @@ interface LayerArtifacts {
   density: MahalanobisModel;
 }
 
-function buildLayer(acts: Matrix, labels: Int32Array, classes: number, hnsw: HnswParams, name: string, log: Log): LayerArtifacts {
+/**
+ * Rows per slice of synchronous work between pauses for the event loop during a build: about
+ * a tenth of a second each on the default model, so health checks keep being answered.
+ */
+const ROWS_PER_SLICE = 500;
+/** The covariance costs dim^2 per row, so wide layers get fewer rows per slice. */
+const densityRowsPerSlice = (dim: number) => Math.max(50, Math.floor(5e7 / (dim * dim)));
+
+async function buildLayer(
+  acts: Matrix,
+  labels: Int32Array,
+  classes: number,
+  hnsw: HnswParams,
+  name: string,
+  log: Log,
+): Promise<LayerArtifacts> {
   let started = performance.now();
   const seconds = () => +((performance.now() - started) / 1000).toFixed(1);
   const normalized = l2NormalizeRows(acts);
   const index = HnswIndex.create(acts.cols, acts.rows, hnsw);
-  index.addAll(normalized.data as Float32Array, normalized.rows);
+  for (let start = 0; start < acts.rows; start += ROWS_PER_SLICE) {
+    const n = Math.min(ROWS_PER_SLICE, acts.rows - start);
+    index.addAll(normalized.data.subarray(start * acts.cols, (start + n) * acts.cols) as Float32Array, n);
+    await yieldToEventLoop();
+  }
   log.info({ layer: name, points: acts.rows, dim: acts.cols, seconds: seconds() }, 'built HNSW graph');
   started = performance.now();
-  const density = fitMahalanobis(acts, labels, classes);
+  const density = await fitMahalanobisYielding(acts, labels, classes, {}, densityRowsPerSlice(acts.cols));
   log.info({ layer: name, dim: acts.cols, seconds: seconds() }, 'fitted Mahalanobis density');
   return { index, density };
+}
+
+/** Activations of many rows, a slice at a time, pausing for the event loop in between. */
+async function embedYielding(embedder: Embedder, x: Matrix): Promise<Embedding> {
+  const parts: Embedding[] = [];
+  for (let start = 0; start < x.rows; start += ROWS_PER_SLICE) {
+    const n = Math.min(ROWS_PER_SLICE, x.rows - start);
+    parts.push(embedder.embed(x.data.subarray(start * x.cols, (start + n) * x.cols) as Float32Array, n));
+    await yieldToEventLoop();
+  }
+  const join = (pick: (e: Embedding) => Matrix): Matrix => {
+    const first = pick(parts[0]);
+    const data = new Float32Array(x.rows * first.cols);
+    let offset = 0;
+    for (const p of parts) {
+      data.set(pick(p).data, offset);
+      offset += pick(p).data.length;
+    }
+    return { data, rows: x.rows, cols: first.cols };
+  };
+  return {
+    probabilities: join((e) => e.probabilities),
+    activations: parts[0].activations.map((_, l) => join((e) => e.activations[l])),
+    extras: parts[0].extras.map((_, l) => join((e) => e.extras[l])),
+  };
 }
 
 /**
@@ -134,19 +193,20 @@ async function inputLayer(
     dataFingerprint: refset.fingerprint,
     layers: [INPUT_LAYER],
     k: 0,
-    hnsw: settings.hnsw,
-    extra: { density: 'mahalanobis-tied' },
+    // efSearch only matters when searching, so it must not split the shared entry.
+    hnsw: { ...settings.hnsw, efSearch: 0 },
+    extra: { density: 'mahalanobis-tied', scoring: SCORING_VERSION },
   });
   // '_shared' cannot be a model name, so it never collides with a model's own folder.
   const prefix = `${refset.manifest.name}-input-`;
   const dir = join(settings.cacheDir, '_shared', `${prefix}${key}`);
-  const cached = await readCacheEntry(dir, key, settings.hnsw);
+  const cached = await readCacheEntry(dir, key, settings.hnsw, [INPUT_LAYER]);
   if (cached.entry) {
     log.info({ cache: dir }, 'reusing the shared input-layer graph and density');
     return { index: cached.entry.indexes[0], density: cached.entry.densityModels[0] };
   }
   if (cached.miss) log.warn({ cache: dir, reason: cached.miss.reason }, 'shared input-layer entry unusable, rebuilding it');
-  const built = buildLayer(acts, refset.train.labels, classes, settings.hnsw, INPUT_LAYER, log);
+  const built = await buildLayer(acts, refset.train.labels, classes, settings.hnsw, INPUT_LAYER, log);
   await writeCacheEntry(dir, key, [INPUT_LAYER], {
     indexes: [built.index],
     densityModels: [built.density],
@@ -164,22 +224,28 @@ async function buildEntry(
   log: Log,
 ): Promise<CacheEntry> {
   const train = refset.train;
-  const trainActs = embedder.embed(train.x.data as Float32Array, train.x.rows).activations;
+  const trainActs = (await embedYielding(embedder, train.x)).activations;
   const cal = refset.calibration;
-  const { probabilities, activations } = embedder.embed(cal.x.data as Float32Array, cal.x.rows);
+  const { probabilities, activations } = await embedYielding(embedder, cal.x);
   const classes = probabilities.cols;
   const built: LayerArtifacts[] = [];
   for (const [l, acts] of trainActs.entries()) {
     built.push(
       layers[l] === INPUT_LAYER
         ? await inputLayer(acts, refset, classes, settings, log)
-        : buildLayer(acts, train.labels, classes, settings.hnsw, layers[l], log),
+        : await buildLayer(acts, train.labels, classes, settings.hnsw, layers[l], log),
     );
   }
   const indexes = built.map((b) => b.index);
   const densityModels = built.map((b) => b.density);
   const predicted = Int32Array.from({ length: cal.x.rows }, (_, i) => argmax(probabilities.data, i * classes, classes));
-  const neighbors = searchLayers(indexes, activations, settings.k, layers);
+  const neighbors: Neighbors[][] = layers.map(() => []);
+  for (let start = 0; start < cal.x.rows; start += ROWS_PER_SLICE) {
+    const n = Math.min(ROWS_PER_SLICE, cal.x.rows - start);
+    const slice = activations.map((m) => ({ data: m.data.subarray(start * m.cols, (start + n) * m.cols), rows: n, cols: m.cols }));
+    searchLayers(indexes, slice, settings.k, layers).forEach((found, l) => neighbors[l].push(...found));
+    await yieldToEventLoop();
+  }
   const evidence = evidenceFor(neighbors, densityScores(densityModels, activations), cal.x.rows, train.labels, classes);
   const calibration = calibrate({ evidence, predicted, labels: cal.labels }, settings.k, classes, settings.labelWeight);
   return { indexes, referenceLabels: train.labels, densityModels, calibration };

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CalibrationStateSchema, type CalibrationState } from '../detector/calibration.js';
@@ -85,6 +85,7 @@ export async function readCacheEntry(
   entryDir: string,
   key: string,
   hnsw: HnswParams,
+  expectedLayers?: string[],
 ): Promise<{ entry?: CacheEntry; miss?: CacheMiss }> {
   let metaText: string;
   try {
@@ -95,6 +96,10 @@ export async function readCacheEntry(
   try {
     const meta = MetaSchema.parse(JSON.parse(metaText));
     if (meta.key !== key) return { miss: { reason: `meta.json names key ${meta.key}` } };
+    const layerNames = meta.layers.map((l) => l.name);
+    if (expectedLayers && layerNames.join('\u0000') !== expectedLayers.join('\u0000')) {
+      return { miss: { reason: `meta.json lists layers [${layerNames.join(', ')}], expected [${expectedLayers.join(', ')}]` } };
+    }
     const contents = new Map<string, Buffer>();
     for (const [file, expected] of Object.entries(meta.files)) {
       const buf = await readFile(join(entryDir, file));
@@ -108,6 +113,9 @@ export async function readCacheEntry(
     const calibrationBuf = contents.get('calibration.json');
     if (!labelsBuf) return { miss: { reason: 'labels.bin is missing' } };
     const calibration = calibrationBuf ? CalibrationStateSchema.parse(JSON.parse(calibrationBuf.toString('utf8'))) : undefined;
+    if (calibration && (calibration.distanceScales.length !== meta.layers.length || calibration.densityScales.length !== meta.layers.length)) {
+      return { miss: { reason: `calibration.json has scales for a different number of layers than meta.json's ${meta.layers.length}` } };
+    }
     const referenceLabels = new Int32Array(labelsBuf.buffer.slice(labelsBuf.byteOffset, labelsBuf.byteOffset + labelsBuf.byteLength));
     const indexes: NeighborIndex[] = [];
     const densityModels: MahalanobisModel[] = [];
@@ -165,7 +173,15 @@ export async function writeCacheEntry(
     const meta = { format: CACHE_FORMAT, key, layers, files, createdAt: new Date().toISOString() };
     await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
     await rm(entryDir, { recursive: true, force: true });
-    await rename(tmp, entryDir);
+    try {
+      await rename(tmp, entryDir);
+    } catch (err) {
+      // Another process sharing the cache put the same entry in place first: it holds what this
+      // one does (same key, same inputs), so keep theirs.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      await rm(tmp, { recursive: true, force: true });
+    }
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
@@ -180,14 +196,14 @@ export async function pruneOtherEntries(entryDir: string, prefix = ''): Promise<
   const parent = join(entryDir, '..');
   const keep = entryDir.split('/').pop();
   const removed: string[] = [];
-  for (const name of await readdir(parent).catch(() => [] as string[])) {
+  const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+  for (const dirent of entries) {
+    const name = dirent.name;
     // Another process's half-written entry is its own to finish or remove.
-    if (name === keep || name.startsWith('.tmp-') || !name.startsWith(prefix)) continue;
-    const path = join(parent, name);
-    if ((await stat(path)).isDirectory()) {
-      await rm(path, { recursive: true, force: true });
-      removed.push(name);
-    }
+    if (!dirent.isDirectory() || name === keep || name.startsWith('.tmp-') || !name.startsWith(prefix)) continue;
+    // force: another replica sharing the cache may have removed it first.
+    await rm(join(parent, name), { recursive: true, force: true });
+    removed.push(name);
   }
   return removed;
 }

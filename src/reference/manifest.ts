@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { NAME_PATTERN } from '../model/manifest.js';
 import { OodError } from '../errors.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -12,7 +13,7 @@ export const DEFAULT_IDX_DIR = '/usr/share/datasets/fashion-mnist';
  * A name becomes a folder under reference-sets/ and a cache key, so it may not contain a path
  * separator or start with a dot: "../x" or "/etc" can never name a reference set.
  */
-export const REFERENCE_SET_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+export const REFERENCE_SET_NAME = NAME_PATTERN;
 
 export const ReferenceSetNameSchema = z
   .string()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitMahalanobis, mahalanobisOutlierScores } from '../../src/baselines/mahalanobis.js';
+import { fitMahalanobis, fitMahalanobisYielding, mahalanobisOutlierScores } from '../../src/baselines/mahalanobis.js';
 import type { Matrix } from '../../src/math/matrix.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 
@@ -110,4 +110,18 @@ test('fitMahalanobis rejects inconsistent inputs', () => {
   assert.throws(() => fitMahalanobis(withNaN, Int32Array.from([0, 0]), 1), /finite/);
   const model = fitMahalanobis(twoClasses, twoLabels, 2);
   assert.throws(() => mahalanobisOutlierScores(model, matrix([[1, 2, 3]])), /expected 2 columns/);
+});
+
+test('the yielding fit gives the same model as the one-shot fit, however it is sliced', async () => {
+  const rng = createRng(9);
+  const rows = 120;
+  const dim = 5;
+  const data = Float64Array.from({ length: rows * dim }, () => gaussian(rng));
+  const labels = Int32Array.from({ length: rows }, (_, i) => i % 3);
+  const features: Matrix = { data, rows, cols: dim };
+  const once = fitMahalanobis(features, labels, 3);
+  for (const rowsPerStep of [1, 7, 50, 1000]) {
+    const sliced = await fitMahalanobisYielding(features, labels, 3, {}, rowsPerStep);
+    assert.deepEqual(sliced, once);
+  }
 });

@@ -45,17 +45,43 @@ describe('Deep kNN detector on the embedded mnist model', () => {
   let detector: DeepKnnDetector;
   let inDistribution: Prediction[];
 
+  let longestPauseMs = 0;
+
   before(async () => {
     await initBackend('wasm');
     cacheDir = await mkdtemp(join(tmpdir(), 'ood-cache-'));
     settings = { ...detectorSettings(loadConfig({})), cacheDir };
-    detector = await loadDetector(settings, recordingLog());
+    // A server builds its cache while it already listens: the event loop must keep turning.
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longestPauseMs = Math.max(longestPauseMs, now - last);
+      last = now;
+    }, 10);
+    try {
+      detector = await loadDetector(settings, recordingLog());
+    } finally {
+      clearInterval(ticker);
+    }
     const refset = await loadReferenceSet(settings.referenceSetsDir, 'mnist');
     inDistribution = await predictMatrix(detector, refset.test.x);
   });
 
   after(async () => {
     await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  it('keeps the event loop turning during a cold build (health checks stay answered)', () => {
+    assert.ok(longestPauseMs < 1500, `the event loop stalled for ${longestPauseMs.toFixed(0)} ms`);
+  });
+
+  it('refuses a significance below the smallest p-value calibration can give', async () => {
+    await assert.rejects(loadDetector({ ...settings, significance: 1e-4 }, recordingLog()), (err: unknown) => {
+      assert.ok(err instanceof OodError);
+      assert.equal(err.code, 'CONFIG_INVALID');
+      assert.match(err.message, /significance 0\.0001 is below 0\.00133/);
+      return true;
+    });
   });
 
   it('flags held-out digits at about the significance (conformal bound)', () => {
@@ -119,8 +145,8 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     assert.ok(warmLog.lines.some((l) => l.msg.includes('reusing cached')));
     assert.deepEqual((await warm.predict(probe, 3)).predictions, expected);
 
-    const [entry] = await readdir(join(cacheDir, 'mnist'));
-    const layerFile = join(cacheDir, 'mnist', entry, 'layer-1.hnsw');
+    const [entry] = await readdir(join(cacheDir, 'models', 'mnist'));
+    const layerFile = join(cacheDir, 'models', 'mnist', entry, 'layer-1.hnsw');
     const bytes = await readFile(layerFile);
     await writeFile(layerFile, bytes.subarray(0, bytes.length - 100));
     const coldLog = recordingLog();

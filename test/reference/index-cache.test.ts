@@ -401,6 +401,15 @@ describe('cache entries', () => {
     return dir;
   }
 
+  it('misses when the entry lists other layers than the model indexes', async () => {
+    const result = await readCacheEntry(entryDir, key, hnsw, ['input', 'hidden1', 'hidden2']);
+    assert.equal(result.entry, undefined);
+    assert.match(result.miss?.reason ?? '', /^meta\.json lists layers \[hidden1, hidden2\], expected \[input, hidden1, hidden2\]$/);
+    const same = await readCacheEntry(entryDir, key, hnsw, ['hidden1', 'hidden2']);
+    assert.ok(same.entry);
+    same.entry.indexes.forEach((i) => i.dispose());
+  });
+
   it('misses when the labels and a graph disagree on the point count', async () => {
     await expectMiss(await entryWithShortLabels('label-count'), /^layer-0\.hnsw holds 50 points, labels\.bin 49$/);
   });

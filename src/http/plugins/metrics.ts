@@ -55,7 +55,7 @@ export default fp(
 
     const outlierScore = new Histogram({
       name: 'ood_outlier_score',
-      help: 'Outlier score of each scored instance (1 - credibility)',
+      help: 'Outlier score of each scored instance (1 - the combined conformal p-value)',
       buckets: [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
       registers: [registry],
     });
