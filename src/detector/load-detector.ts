@@ -11,7 +11,7 @@ import { activeBackend } from '../model/backend.js';
 import { Embedder, type Embedding } from '../model/embedder.js';
 import { INPUT_LAYER } from '../model/manifest.js';
 import type { Matrix } from '../math/matrix.js';
-import { loadStoredModel } from '../model/model-store.js';
+import { loadStoredModel, type StoredModel } from '../model/model-store.js';
 import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from '../reference/index-cache.js';
 import { loadReferenceSet, type ReferenceSet } from '../reference/load-reference-set.js';
 import { calibrate, Calibrator, SIGNALS, type CalibrationState } from './calibration.js';
@@ -53,6 +53,16 @@ export function detectorSettings(config: Config): DetectorSettings {
  */
 export async function loadDetector(settings: DetectorSettings, log: Log): Promise<DeepKnnDetector> {
   const stored = await loadStoredModel(settings.modelsDir, settings.model);
+  try {
+    return await assemble(stored, settings, log);
+  } catch (err) {
+    // The weights live outside the JS heap: a failed start must not strand them.
+    stored.model.dispose();
+    throw err;
+  }
+}
+
+async function assemble(stored: StoredModel, settings: DetectorSettings, log: Log): Promise<DeepKnnDetector> {
   const { manifest } = stored;
   const embedder = new Embedder(stored.model, manifest);
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);

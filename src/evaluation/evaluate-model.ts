@@ -2,13 +2,14 @@ import { fitKnnDistance, knnDistanceOutlierScores } from '../baselines/knn-dista
 import { energyOutlierScores } from '../baselines/energy.js';
 import { fitMahalanobis, mahalanobisOutlierScores } from '../baselines/mahalanobis.js';
 import { mspOutlierScores } from '../baselines/msp.js';
+import type { DeepKnnDetector } from '../detector/deep-knn-detector.js';
 import { loadDetector, type DetectorSettings } from '../detector/load-detector.js';
 import { predictMatrix } from '../detector/predict-matrix.js';
 import type { Log } from '../log.js';
 import type { Matrix } from '../math/matrix.js';
 import { evaluateScores, rocCurve, type OodMetrics } from '../math/ood-metrics.js';
 import { Embedder } from '../model/embedder.js';
-import { INPUT_LAYER } from '../model/manifest.js';
+import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
 import { LOGITS_LAYER } from '../model/mlp.js';
 import { loadStoredModel } from '../model/model-store.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
@@ -65,9 +66,27 @@ export async function evaluateModel(
 ): Promise<ModelEvaluation> {
   const started = performance.now();
   const detector = await loadDetector(settings, log);
-  const stored = await loadStoredModel(settings.modelsDir, settings.model);
-  const { manifest } = stored;
-  const embedder = new Embedder(stored.model, manifest, [LOGITS_LAYER]);
+  const stored = await loadStoredModel(settings.modelsDir, settings.model).catch((err: unknown) => {
+    detector.dispose();
+    throw err;
+  });
+  const embedder = new Embedder(stored.model, stored.manifest, [LOGITS_LAYER]);
+  try {
+    return await scoreAll(detector, embedder, stored.manifest, settings, options, started);
+  } finally {
+    embedder.dispose();
+    detector.dispose();
+  }
+}
+
+async function scoreAll(
+  detector: DeepKnnDetector,
+  embedder: Embedder,
+  manifest: ModelManifest,
+  settings: DetectorSettings,
+  options: { limit: number; seed: number },
+  started: number,
+): Promise<ModelEvaluation> {
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
   const penultimate = penultimateIndex(manifest.layers);
   const classes = manifest.labels.length;
@@ -75,52 +94,52 @@ export async function evaluateModel(
   const train = embedder.embed(Float32Array.from(refset.train.x.data), refset.train.x.rows);
   const mahalanobis = fitMahalanobis(train.activations[penultimate], refset.train.labels, classes);
   const knn = fitKnnDistance(train.activations[penultimate], { k: 50 });
-
-  const score = async (x: Matrix): Promise<{ scores: Scores; flagged: number; predicted: Int32Array }> => {
-    const e = embedder.embed(Float32Array.from(x.data), x.rows);
-    const predictions = await predictMatrix(detector, x);
-    const features = e.activations[penultimate];
-    return {
-      scores: {
-        msp: mspOutlierScores(e.probabilities),
-        energy: energyOutlierScores(e.extras[0]),
-        mahalanobis: mahalanobisOutlierScores(mahalanobis, features),
-        knn_distance: knnDistanceOutlierScores(knn, features),
-        dknn_credibility: Float64Array.from(predictions, (p) => -p.credibility),
-        service: Float64Array.from(predictions, (p) => p.outlier_score),
-      },
-      flagged: predictions.filter((p) => p.is_outlier).length / predictions.length,
-      predicted: Int32Array.from(predictions, (p) => p.class_index),
+  try {
+    const score = async (x: Matrix): Promise<{ scores: Scores; flagged: number; predicted: Int32Array }> => {
+      const e = embedder.embed(Float32Array.from(x.data), x.rows);
+      const predictions = await predictMatrix(detector, x);
+      const features = e.activations[penultimate];
+      return {
+        scores: {
+          msp: mspOutlierScores(e.probabilities),
+          energy: energyOutlierScores(e.extras[0]),
+          mahalanobis: mahalanobisOutlierScores(mahalanobis, features),
+          knn_distance: knnDistanceOutlierScores(knn, features),
+          dknn_credibility: Float64Array.from(predictions, (p) => -p.credibility),
+          service: Float64Array.from(predictions, (p) => p.outlier_score),
+        },
+        flagged: predictions.filter((p) => p.is_outlier).length / predictions.length,
+        predicted: Int32Array.from(predictions, (p) => p.class_index),
+      };
     };
-  };
 
-  const inDist = await score(refset.test.x);
-  let correct = 0;
-  inDist.predicted.forEach((p, i) => (correct += p === refset.test.labels[i] ? 1 : 0));
-  const sets: SetEvaluation[] = [];
-  for (const set of await loadOodSets(settings.referenceSetsDir, manifest.reference_set, options)) {
-    const out = await score(set.x);
-    const metrics = {} as Record<ScoreName, OodMetrics>;
-    const roc = {} as Record<ScoreName, [number, number][]>;
-    for (const name of SCORES) {
-      // The metrics take in-distribution-ness (DESIGN §3): outlier scores enter negated.
-      const inScores = inDist.scores[name].map((v) => -v);
-      const outScores = out.scores[name].map((v) => -v);
-      metrics[name] = evaluateScores(inScores, outScores);
-      roc[name] = rocCurve(inScores, outScores, 100);
+    const inDist = await score(refset.test.x);
+    let correct = 0;
+    inDist.predicted.forEach((p, i) => (correct += p === refset.test.labels[i] ? 1 : 0));
+    const sets: SetEvaluation[] = [];
+    for (const set of await loadOodSets(settings.referenceSetsDir, manifest.reference_set, options)) {
+      const out = await score(set.x);
+      const metrics = {} as Record<ScoreName, OodMetrics>;
+      const roc = {} as Record<ScoreName, [number, number][]>;
+      for (const name of SCORES) {
+        // The metrics take in-distribution-ness (DESIGN §3): outlier scores enter negated.
+        const inScores = inDist.scores[name].map((v) => -v);
+        const outScores = out.scores[name].map((v) => -v);
+        metrics[name] = evaluateScores(inScores, outScores);
+        roc[name] = rocCurve(inScores, outScores, 100);
+      }
+      sets.push({ name: set.name, size: set.x.rows, flagged: out.flagged, metrics, roc });
     }
-    sets.push({ name: set.name, size: set.x.rows, flagged: out.flagged, metrics, roc });
+    return {
+      model: manifest.name,
+      referenceSet: manifest.reference_set,
+      accuracy: correct / refset.test.x.rows,
+      testSize: refset.test.x.rows,
+      inDistributionFlagged: inDist.flagged,
+      sets,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    knn.dispose();
   }
-  knn.dispose();
-  embedder.dispose();
-  detector.dispose();
-  return {
-    model: manifest.name,
-    referenceSet: manifest.reference_set,
-    accuracy: correct / refset.test.x.rows,
-    testSize: refset.test.x.rows,
-    inDistributionFlagged: inDist.flagged,
-    sets,
-    seconds: (performance.now() - started) / 1000,
-  };
 }
