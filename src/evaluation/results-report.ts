@@ -161,6 +161,7 @@ function verdictSection(input: ResultsInput): string[] {
     'larger of the two standard deviations over seeds. The paper claims that maximising SNNL in the hidden layers ' +
     '(a negative factor) entangles them, generalises better, and makes outliers easier to see.', '');
   const [ce, ...snnl] = VARIANTS;
+  const tally = { pairs: 0, accBetter: 0, accWorse: 0, serviceBetter: 0, serviceWorse: 0, baselineBetter: 0, baselineWorse: 0 };
   const compare = (a: number[], b: number[]) => {
     const x = meanStd(a);
     const y = meanStd(b);
@@ -176,6 +177,8 @@ function verdictSection(input: ResultsInput): string[] {
       if (runs.length === 0) continue;
       const acc = compare(base.map((r) => r.accuracy), runs.map((r) => r.accuracy));
       const accWord = !acc.clear ? 'no clear change in' : acc.delta > 0 ? 'better' : 'worse';
+      tally.pairs++;
+      if (acc.clear) tally[acc.delta > 0 ? 'accBetter' : 'accWorse']++;
       const layerSnnl = (v: Variant, layer: string) =>
         SEEDS.map((seed) => input.finalEntanglement[variantModelName(dataset.name, v, seed)]?.[layer]).filter(
           (x): x is number => x !== undefined,
@@ -193,11 +196,30 @@ function verdictSection(input: ResultsInput): string[] {
         const sets = base[0].sets.map((s) => s.name);
         const verdicts = sets.map((set) => {
           const c = compare(metricOf(base, set, score, 'auroc'), metricOf(runs, set, score, 'auroc'));
+          if (c.clear && score === 'service') tally[c.delta > 0 ? 'serviceBetter' : 'serviceWorse']++;
+          if (c.clear && score !== 'service') tally[c.delta > 0 ? 'baselineBetter' : 'baselineWorse']++;
           return c.clear ? (c.delta > 0 ? `better on ${set}` : `worse on ${set}`) : null;
         }).filter((v): v is string => v !== null);
         lines.push(`  - ${SCORE_TITLES[score]} AUROC: ${verdicts.length ? verdicts.join(', ') : 'no clear change on any OOD set'}.`);
       }
     }
+  }
+  if (tally.pairs > 0) {
+    const holds = tally.accBetter > tally.accWorse && tally.serviceBetter > tally.serviceWorse;
+    const fails = tally.accBetter <= tally.accWorse && tally.serviceBetter <= tally.serviceWorse;
+    lines.push(
+      '',
+      `**In short.** Over ${tally.pairs} (data set, SNNL factor) pairs, the regulariser raised test accuracy clearly in ` +
+        `${tally.accBetter} and lowered it in ${tally.accWorse}. The service's outlier score got clearly better on ` +
+        `${tally.serviceBetter} (pair, OOD set) combinations and worse on ${tally.serviceWorse}; the five baselines ` +
+        `together got better on ${tally.baselineBetter} and worse on ${tally.baselineWorse}. ` +
+        (holds
+          ? 'With these settings the paper\'s claims of better generalisation and easier-to-see outliers hold.'
+          : fails
+            ? 'With these settings the paper\'s claims of better generalisation and easier-to-see outliers do not hold: ' +
+              'entangling the hidden layers did not help the classifier, nor the detector this service ships.'
+            : 'With these settings the evidence for the paper\'s claims is mixed.'),
+    );
   }
   return lines;
 }

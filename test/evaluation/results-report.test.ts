@@ -63,6 +63,7 @@ describe('results report', () => {
       /\*\*mnist, SNNL factor -1\*\*: no clear change in test accuracy \(\+0\.00 points\); SNNL at T\* against cross-entropy alone: hidden1 more entangled \(\+0\.720\)/,
     );
     assert.match(markdown, /service outlier_score AUROC: better on uniform-noise/);
+    assert.match(markdown, /Over 2 \(data set, SNNL factor\) pairs, the regulariser raised test accuracy clearly in 0 and lowered it in 1\. The service's outlier score got clearly better on 1 .* evidence for the paper's claims is mixed\./);
     assert.match(markdown, /\*\*mnist, SNNL factor -10\*\*: worse test accuracy \(-5\.00 points\); SNNL at T\* against cross-entropy alone: hidden1 no clear change \(\+0\.000\)/);
     assert.match(markdown, /\| cross-entropy only \| service outlier_score \| \*\*0\.9010 ± 0\.0010\*\*/);
     assert.ok(files['results/roc-mnist-vs-uniform-noise.svg']?.startsWith('<svg'));
