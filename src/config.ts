@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BACKENDS, type BackendName } from './model/backend-names.js';
 import { NAME_PATTERN } from './model/manifest.js';
 import { OodError } from './errors.js';
+import { parseTokens } from './http/api-tokens.js';
 
 /**
  * Server settings, read from the environment only (per-model settings live in each model's
@@ -47,6 +48,8 @@ const EnvSchema = z.object({
   OOD_BACKEND: z.enum(BACKENDS).optional(),
   OOD_LABEL_WEIGHT: probability.default(0.1),
   OOD_HNSW_EF_SEARCH: integer(1).default(100),
+  OOD_API_TOKENS: z.string().optional(),
+  OOD_API_TOKENS_FILE: z.string().optional(),
 });
 
 type EnvName = keyof typeof EnvSchema.shape;
@@ -69,6 +72,10 @@ export interface Config {
   /** Share of the significance spent on label disagreement; distance and density split the rest. */
   labelWeight: number;
   efSearch: number;
+  /** Bearer tokens from OOD_API_TOKENS (comma-separated); empty means no authentication. */
+  apiTokens: string[];
+  /** A file of more tokens, read at start-up by the server (this function does no I/O). */
+  apiTokensFile?: string;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -105,6 +112,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     labelWeight: e.OOD_LABEL_WEIGHT,
     efSearch: e.OOD_HNSW_EF_SEARCH,
+    apiTokens: parseTokens(e.OOD_API_TOKENS ?? ''),
+    ...(e.OOD_API_TOKENS_FILE === undefined ? {} : { apiTokensFile: e.OOD_API_TOKENS_FILE }),
     ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),
   };
 }

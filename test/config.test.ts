@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       labelWeight: 0.1,
       efSearch: 100,
+      apiTokens: [],
     });
   });
 

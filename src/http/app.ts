@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { DetectorHost } from './detector-host.js';
 import detectorPlugin from './plugins/detector.js';
+import authPlugin from './plugins/auth.js';
 import errorHandlerPlugin from './plugins/error-handler.js';
 import metricsPlugin from './plugins/metrics.js';
 import healthzRoute from './routes/healthz.js';
@@ -15,6 +16,8 @@ export interface BuildAppOptions {
   /** Most instances accepted in one POST /predict. */
   maxBatch: number;
   bodyLimitBytes: number;
+  /** Bearer tokens for /predict; none (the default) means no authentication. */
+  apiTokens?: string[];
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
 }
@@ -36,6 +39,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   await app.register(errorHandlerPlugin);
+  await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);
 

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { Detector } from '../detector/types.js';
+import { loadApiTokens } from './api-tokens.js';
 import { buildApp } from './app.js';
 import type { DetectorHost } from './detector-host.js';
 
@@ -35,12 +36,16 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let loadError: string | undefined;
   const host: DetectorHost = { detector: () => detector, lastError: () => loadError };
 
+  const apiTokens = await loadApiTokens(config.apiTokens, config.apiTokensFile);
   const app = await buildApp({
     host,
     maxBatch: config.maxBatch,
     bodyLimitBytes: config.bodyLimitBytes,
+    apiTokens,
     logger: { level: config.logLevel },
   });
+  // The count only: tokens never reach a log line.
+  app.log.info({ tokens: apiTokens.length }, apiTokens.length ? 'bearer authentication on for /predict' : 'authentication off');
 
   const graceful = closeWithGrace({ delay: GRACEFUL_CLOSE_MS, logger: app.log }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an unhandled error');

@@ -1,0 +1,57 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { OodError } from '../../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Routes that need a bearer token whenever tokens are configured. */
+    requiresAuth?: boolean;
+  }
+}
+
+export interface AuthPluginOptions {
+  /** Accepted bearer tokens; none means authentication is off. */
+  tokens: string[];
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Optional bearer-token authentication for the routes that ask for it. Tokens are compared as
+ * sha256 digests with timingSafeEqual: equal lengths, and no early exit that would let a
+ * caller learn a token byte by byte from response times. Every token is checked, so the time
+ * does not say which one matched either.
+ */
+export function tokenMatches(presented: string, digests: Buffer[]): boolean {
+  const candidate = digest(presented);
+  let matched = false;
+  for (const d of digests) matched = timingSafeEqual(candidate, d) || matched;
+  return matched;
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+export default fp<AuthPluginOptions>(
+  async (app, { tokens }) => {
+    if (tokens.length === 0) return;
+    const digests = tokens.map(digest);
+    app.addHook('onRequest', async (request, reply) => {
+      if (!request.routeOptions.config?.requiresAuth) return;
+      const token = bearerToken(request);
+      if (token === undefined || !tokenMatches(token, digests)) {
+        reply.header('www-authenticate', 'Bearer');
+        throw new OodError(
+          'UNAUTHORIZED',
+          token === undefined ? 'This route needs an Authorization: Bearer <token> header' : 'The bearer token is not valid',
+        );
+      }
+    });
+  },
+  { name: 'ood-auth', fastify: '5.x', dependencies: ['ood-error-handler'] },
+);
