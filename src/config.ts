@@ -48,6 +48,9 @@ const EnvSchema = z.object({
   OOD_BACKEND: z.enum(BACKENDS).optional(),
   OOD_LABEL_WEIGHT: probability.default(0.1),
   OOD_HNSW_EF_SEARCH: integer(1).default(100),
+  OOD_MAX_EVENT_LOOP_DELAY_MS: integer(0).default(1000),
+  OOD_MAX_HEAP_USED_BYTES: integer(0).default(0),
+  OOD_RETRY_AFTER_SECONDS: integer(1).default(1),
   OOD_API_TOKENS: z.string().optional(),
   OOD_API_TOKENS_FILE: z.string().optional(),
 });
@@ -72,6 +75,8 @@ export interface Config {
   /** Share of the significance spent on label disagreement; distance and density split the rest. */
   labelWeight: number;
   efSearch: number;
+  /** Shed /predict with 503 past these bounds (0 turns a bound off). */
+  loadShedding: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; retryAfterSeconds: number };
   /** Bearer tokens from OOD_API_TOKENS (comma-separated); empty means no authentication. */
   apiTokens: string[];
   /** A file of more tokens, read at start-up by the server (this function does no I/O). */
@@ -112,6 +117,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     labelWeight: e.OOD_LABEL_WEIGHT,
     efSearch: e.OOD_HNSW_EF_SEARCH,
+    loadShedding: {
+      maxEventLoopDelayMs: e.OOD_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: e.OOD_MAX_HEAP_USED_BYTES,
+      retryAfterSeconds: e.OOD_RETRY_AFTER_SECONDS,
+    },
     apiTokens: parseTokens(e.OOD_API_TOKENS ?? ''),
     ...(e.OOD_API_TOKENS_FILE === undefined ? {} : { apiTokensFile: e.OOD_API_TOKENS_FILE }),
     ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),

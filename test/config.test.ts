@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       labelWeight: 0.1,
       efSearch: 100,
       apiTokens: [],
+      loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, retryAfterSeconds: 1 },
     });
   });
 

@@ -4,6 +4,7 @@ import type { DetectorHost } from './detector-host.js';
 import detectorPlugin from './plugins/detector.js';
 import authPlugin from './plugins/auth.js';
 import errorHandlerPlugin from './plugins/error-handler.js';
+import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
 import metricsPlugin from './plugins/metrics.js';
 import healthzRoute from './routes/healthz.js';
 import metricsRoute from './routes/metrics.js';
@@ -18,6 +19,8 @@ export interface BuildAppOptions {
   bodyLimitBytes: number;
   /** Bearer tokens for /predict; none (the default) means no authentication. */
   apiTokens?: string[];
+  /** When to shed /predict with 503 OVERLOADED; absent means never. */
+  loadShedding?: LoadSheddingOptions;
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
 }
@@ -39,6 +42,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   await app.register(errorHandlerPlugin);
+  if (opts.loadShedding) await app.register(loadSheddingPlugin, opts.loadShedding);
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);

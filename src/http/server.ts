@@ -42,6 +42,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     maxBatch: config.maxBatch,
     bodyLimitBytes: config.bodyLimitBytes,
     apiTokens,
+    loadShedding: config.loadShedding,
     logger: { level: config.logLevel },
   });
   // The count only: tokens never reach a log line.

@@ -11,7 +11,7 @@ export interface PredictRouteOptions {
 const predictRoute: FastifyPluginAsyncZod<PredictRouteOptions> = async (app, { maxBatch }) => {
   app.post(
     '/predict',
-    { schema: { body: PredictRequestSchema, response: { 200: PredictResponseSchema } }, config: { requiresAuth: true } },
+    { schema: { body: PredictRequestSchema, response: { 200: PredictResponseSchema } }, config: { requiresAuth: true, shedUnderPressure: true } },
     async (request) => {
       const { instances, include_neighbors: includeNeighbors = false } = request.body;
       if (instances.length > maxBatch) {
