@@ -46,11 +46,15 @@ function parseJson(buf: Buffer, path: string): unknown {
 
 export async function loadStoredModel(modelsDir: string, name: string): Promise<StoredModel> {
   const dir = modelDir(modelsDir, name);
-  const [topologyBuf, weightsBuf, manifestBuf] = await Promise.all([
+  // Read together, but report the first missing file in a fixed order, so the message is stable.
+  const reads = await Promise.allSettled([
     readModelFile(dir, MODEL_FILES.topology),
     readModelFile(dir, MODEL_FILES.weights),
     readModelFile(dir, MODEL_FILES.manifest),
   ]);
+  const failed = reads.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [topologyBuf, weightsBuf, manifestBuf] = reads.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
   const parsed = ModelManifestSchema.safeParse(parseJson(manifestBuf, join(dir, MODEL_FILES.manifest)));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -19,7 +19,7 @@ describe('load shedding', () => {
 
   before(async () => {
     app = await buildTestApp(new FakeHost(new FakeDetector()), {
-      loadShedding: { maxEventLoopDelayMs: 100, maxHeapUsedBytes: 0, retryAfterSeconds: 2, sampleIntervalMs: 20 },
+      loadShedding: { maxEventLoopDelayMs: 150, maxHeapUsedBytes: 0, retryAfterSeconds: 2, sampleIntervalMs: 20 },
     });
     await app.ready();
   });
@@ -28,9 +28,18 @@ describe('load shedding', () => {
   const predict = () =>
     app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload: { instances: [[1, 2, 3, 4]] } });
 
+  /** Start-up work (module loading, a busy CI machine) can itself lag the loop for a while. */
+  async function predictWhenIdle() {
+    let res = await predict();
+    for (let attempt = 0; attempt < 40 && res.statusCode !== 200; attempt++) {
+      await sleep(50);
+      res = await predict();
+    }
+    return res;
+  }
+
   it('scores normally while the event loop keeps up', async () => {
-    await sleep(60);
-    assert.equal((await predict()).statusCode, 200);
+    assert.equal((await predictWhenIdle()).statusCode, 200);
   });
 
   it('sheds /predict with a quick 503 and Retry-After after the loop stalls, and keeps the probes up', async () => {
@@ -38,7 +47,7 @@ describe('load shedding', () => {
     // not exact under load, so the stall is retried a few times before the test gives up.
     let res = await predict();
     for (let attempt = 0; attempt < 5 && res.statusCode !== 503; attempt++) {
-      busyWait(400);
+      busyWait(600);
       await sleep(2);
       res = await predict();
     }
@@ -48,7 +57,6 @@ describe('load shedding', () => {
   });
 
   it('recovers once the loop is idle again', async () => {
-    await sleep(200);
-    assert.equal((await predict()).statusCode, 200);
+    assert.equal((await predictWhenIdle()).statusCode, 200);
   });
 });
