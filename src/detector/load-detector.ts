@@ -10,7 +10,7 @@ import { l2NormalizeRows } from '../math/normalize.js';
 import { activeBackend } from '../model/backend.js';
 import { Embedder, type Embedding } from '../model/embedder.js';
 import { INPUT_LAYER } from '../model/manifest.js';
-import type { Matrix } from '../math/matrix.js';
+import { concatRows, type Matrix } from '../math/matrix.js';
 import { loadStoredModel, type StoredModel } from '../model/model-store.js';
 import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from '../reference/index-cache.js';
 import { loadReferenceSet, type ReferenceSet } from '../reference/load-reference-set.js';
@@ -169,16 +169,12 @@ async function embedYielding(embedder: Embedder, x: Matrix): Promise<Embedding> 
     parts.push(embedder.embed(x.data.subarray(start * x.cols, (start + n) * x.cols) as Float32Array, n));
     await yieldToEventLoop();
   }
-  const join = (pick: (e: Embedding) => Matrix): Matrix => {
-    const first = pick(parts[0]);
-    const data = new Float32Array(x.rows * first.cols);
-    let offset = 0;
-    for (const p of parts) {
-      data.set(pick(p).data, offset);
-      offset += pick(p).data.length;
-    }
-    return { data, rows: x.rows, cols: first.cols };
-  };
+  const join = (pick: (e: Embedding) => Matrix): Matrix =>
+    concatRows(
+      parts.map((p) => pick(p).data as Float32Array),
+      x.rows,
+      pick(parts[0]).cols,
+    );
   return {
     probabilities: join((e) => e.probabilities),
     activations: parts[0].activations.map((_, l) => join((e) => e.activations[l])),

@@ -18,3 +18,15 @@ export function selectRows(m: Matrix, indices: ArrayLike<number>): Matrix {
   }
   return { data: out, rows: indices.length, cols: m.cols };
 }
+
+/** Row blocks of equal width stacked into one matrix (a lone block is returned as it is). */
+export function concatRows(chunks: Float32Array[], rows: number, cols: number): Matrix {
+  if (chunks.length === 1) return { data: chunks[0], rows, cols };
+  const data = new Float32Array(rows * cols);
+  let offset = 0;
+  for (const c of chunks) {
+    data.set(c, offset);
+    offset += c.length;
+  }
+  return { data, rows, cols };
+}

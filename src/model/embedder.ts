@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { OodError } from '../errors.js';
-import type { Matrix } from '../math/matrix.js';
+import { concatRows, type Matrix } from '../math/matrix.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from './manifest.js';
 
 export interface Embedding {
@@ -95,15 +95,4 @@ export class Embedder {
   dispose(): void {
     this.model.dispose();
   }
-}
-
-function concatRows(chunks: Float32Array[], rows: number, cols: number): Matrix {
-  if (chunks.length === 1) return { data: chunks[0], rows, cols };
-  const data = new Float32Array(rows * cols);
-  let offset = 0;
-  for (const c of chunks) {
-    data.set(c, offset);
-    offset += c.length;
-  }
-  return { data, rows, cols };
 }
