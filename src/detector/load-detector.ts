@@ -246,13 +246,17 @@ async function buildEntry(
   const densityModels = built.map((b) => b.density);
   const predicted = Int32Array.from({ length: cal.x.rows }, (_, i) => argmax(probabilities.data, i * classes, classes));
   const neighbors: Neighbors[][] = layers.map(() => []);
+  const densities = layers.map(() => new Float64Array(cal.x.rows));
+  // Searches and density scores both cost about a second on the raw input, so they go in slices.
   for (let start = 0; start < cal.x.rows; start += ROWS_PER_SLICE) {
     const n = Math.min(ROWS_PER_SLICE, cal.x.rows - start);
     const slice = activations.map((m) => ({ data: m.data.subarray(start * m.cols, (start + n) * m.cols), rows: n, cols: m.cols }));
     searchLayers(indexes, slice, settings.k, layers).forEach((found, l) => neighbors[l].push(...found));
     await yieldToEventLoop();
+    densityScores(densityModels, slice).forEach((scores, l) => densities[l].set(scores, start));
+    await yieldToEventLoop();
   }
-  const evidence = evidenceFor(neighbors, densityScores(densityModels, activations), cal.x.rows, train.labels, classes);
+  const evidence = evidenceFor(neighbors, densities, cal.x.rows, train.labels, classes);
   const calibration = calibrate({ evidence, predicted, labels: cal.labels }, settings.k, classes, settings.labelWeight);
   return { indexes, referenceLabels: train.labels, densityModels, calibration };
 }
