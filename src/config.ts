@@ -23,7 +23,6 @@ const probability = z
   .transform(Number)
   .pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1'));
 
-/** Folder-safe: the name becomes a path segment under OOD_MODELS_DIR, so it must not escape it. */
 /** Model names are folder names under models/: this keeps them from escaping it. */
 export const MODEL_NAME_PATTERN = NAME_PATTERN;
 
@@ -53,6 +52,8 @@ const EnvSchema = z.object({
   OOD_RETRY_AFTER_SECONDS: integer(1).default(1),
   OOD_API_TOKENS: z.string().optional(),
   OOD_API_TOKENS_FILE: z.string().optional(),
+  OOD_METRICS_PORT: integer(0, 65535).optional(),
+  OOD_SHUTDOWN_TIMEOUT_MS: integer(1).default(10_000),
 });
 
 type EnvName = keyof typeof EnvSchema.shape;
@@ -81,6 +82,10 @@ export interface Config {
   apiTokens: string[];
   /** A file of more tokens, read at start-up by the server (this function does no I/O). */
   apiTokensFile?: string;
+  /** Serve /metrics on this port only, instead of on the API port. */
+  metricsPort?: number;
+  /** After SIGTERM, how long in-flight requests get before the process exits 1 anyway. */
+  shutdownTimeoutMs: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -123,6 +128,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       retryAfterSeconds: e.OOD_RETRY_AFTER_SECONDS,
     },
     apiTokens: parseTokens(e.OOD_API_TOKENS ?? ''),
+    shutdownTimeoutMs: e.OOD_SHUTDOWN_TIMEOUT_MS,
+    ...(e.OOD_METRICS_PORT === undefined ? {} : { metricsPort: e.OOD_METRICS_PORT }),
     ...(e.OOD_API_TOKENS_FILE === undefined ? {} : { apiTokensFile: e.OOD_API_TOKENS_FILE }),
     ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),
   };

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       efSearch: 100,
       apiTokens: [],
       loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, retryAfterSeconds: 1 },
+      shutdownTimeoutMs: 10_000,
     });
   });
 
@@ -40,6 +41,8 @@ describe('loadConfig', () => {
       OOD_BACKEND: '',
       OOD_LABEL_WEIGHT: '0.25',
       OOD_HNSW_EF_SEARCH: '200',
+      OOD_METRICS_PORT: '9464',
+      OOD_SHUTDOWN_TIMEOUT_MS: '2500',
       UNRELATED: 'ignored',
     });
     assert.equal(config.port, 0);
@@ -50,6 +53,9 @@ describe('loadConfig', () => {
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.labelWeight, 0.25);
     assert.equal(config.efSearch, 200);
+    assert.equal(config.metricsPort, 9464);
+    assert.equal(config.shutdownTimeoutMs, 2500);
+    assert.equal('metricsPort' in loadConfig({}), false);
     assert.equal('backend' in config, false);
     assert.equal(loadConfig({ OOD_BACKEND: 'wasm' }).backend, 'wasm');
   });
@@ -65,6 +71,8 @@ describe('loadConfig', () => {
     ['OOD_LABEL_WEIGHT', '0'],
     ['OOD_LABEL_WEIGHT', '1'],
     ['OOD_HNSW_EF_SEARCH', '0'],
+    ['OOD_METRICS_PORT', '65536'],
+    ['OOD_SHUTDOWN_TIMEOUT_MS', '0'],
     ['OOD_K', '7.5'],
     ['OOD_SIGNIFICANCE', '0'],
     ['OOD_SIGNIFICANCE', '1'],

@@ -1,17 +1,23 @@
 import { loadConfig } from '../config.js';
 import { detectorSettings, loadDetector } from '../detector/load-detector.js';
 import { startServer } from '../http/server.js';
-import { initBackend } from '../model/backend.js';
+import { initBackend, type BackendChoice } from '../model/backend.js';
 
 /** `npm start`: the service on the model named by OOD_MODEL (default: the embedded mnist model). */
 export async function serveCommand(_argv: string[]): Promise<number> {
   const config = loadConfig(process.env);
+  // Chosen once: a reload swaps models, never backends.
+  let backend: Promise<BackendChoice> | undefined;
   await startServer({
     config,
-    loadDetector: async (log) => {
-      const choice = await initBackend(config.backend);
-      log.info({ backend: choice.backend, skipped: choice.skipped }, 'tfjs backend ready');
-      return loadDetector(detectorSettings(config), log);
+    loadDetector: async (model, log) => {
+      if (!backend) {
+        backend = initBackend(config.backend);
+        const choice = await backend;
+        log.info({ backend: choice.backend, skipped: choice.skipped }, 'tfjs backend ready');
+      }
+      await backend;
+      return loadDetector(detectorSettings({ ...config, model }), log);
     },
   });
   // The server keeps the process alive; close-with-grace ends it on a signal.

@@ -6,6 +6,7 @@ import authPlugin from './plugins/auth.js';
 import errorHandlerPlugin from './plugins/error-handler.js';
 import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
 import metricsPlugin from './plugins/metrics.js';
+import adminRoutes, { type AdminRoutesOptions } from './routes/admin.js';
 import healthzRoute from './routes/healthz.js';
 import metricsRoute from './routes/metrics.js';
 import modelsRoute from './routes/models.js';
@@ -21,6 +22,10 @@ export interface BuildAppOptions {
   apiTokens?: string[];
   /** When to shed /predict with 503 OVERLOADED; absent means never. */
   loadShedding?: LoadSheddingOptions;
+  /** Enables the admin endpoints (POST/GET /admin/reload). */
+  admin?: AdminRoutesOptions;
+  /** False when /metrics is served on its own port instead (see server.ts). */
+  exposeMetrics?: boolean;
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
 }
@@ -49,9 +54,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   await app.register(healthzRoute);
   await app.register(readyzRoute);
-  await app.register(metricsRoute);
+  if (opts.exposeMetrics ?? true) await app.register(metricsRoute);
   await app.register(modelsRoute);
   await app.register(predictRoute, { maxBatch: opts.maxBatch });
+  if (opts.admin) await app.register(adminRoutes, opts.admin);
 
   return app;
 }

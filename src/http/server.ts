@@ -1,100 +1,135 @@
 import closeWithGrace from 'close-with-grace';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
+import { DetectorSlot } from '../detector/detector-slot.js';
+import { Reloader, type ReloadStatus } from '../detector/reloader.js';
 import type { Detector } from '../detector/types.js';
 import { loadApiTokens } from './api-tokens.js';
 import { buildApp } from './app.js';
 import type { DetectorHost } from './detector-host.js';
-
-/** How long in-flight requests get to finish after SIGTERM/SIGINT before the process exits anyway. */
-const GRACEFUL_CLOSE_MS = 10_000;
+import { buildMetricsApp } from './metrics-app.js';
 
 export interface StartServerOptions {
   config: Config;
-  /** Loads the model and builds or reads every index; may take a while on a cold cache. */
-  loadDetector: (log: FastifyBaseLogger) => Promise<Detector>;
-  /** Called with 1 when the detector fails to load; defaults to process.exit. */
+  /** Loads the named model and builds or reads every index; may take a while on a cold cache. */
+  loadDetector: (model: string, log: FastifyBaseLogger) => Promise<Detector>;
+  /** Called with 1 when the detector fails to load at start-up; defaults to process.exit. */
   exit?: (code: number) => void;
 }
 
 export interface RunningServer {
   app: FastifyInstance;
+  /** Set when /metrics has a port of its own (OOD_METRICS_PORT). */
+  metricsApp?: FastifyInstance;
+  reloader: Reloader;
   close: () => Promise<void>;
 }
 
 /**
  * Listens first and loads the detector in the background, so a long cold start shows as
- * /healthz 200 + /readyz 503 rather than a port that refuses connections. A failed load is
- * fatal: the process exits 1 after logging why, since a server that can never become ready
- * should restart rather than linger.
+ * /healthz 200 + /readyz 503 rather than a port that refuses connections. A failed start-up load
+ * is fatal: the process exits 1 after logging why, since a server that can never become ready
+ * should restart rather than linger. A failed *reload* is not: the old model keeps serving.
  */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config } = opts;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
 
-  let detector: Detector | undefined;
+  const slot = new DetectorSlot();
   let loadError: string | undefined;
-  const host: DetectorHost = { detector: () => detector, lastError: () => loadError };
+  let closed = false;
+  const host: DetectorHost = { detector: () => slot.detector(), acquire: () => slot.acquire(), lastError: () => loadError };
+
+  // The reloader reports to the server's log and metrics; it starts no load before the server exists.
+  const reloader = new Reloader({
+    slot,
+    load: (model) => opts.loadDetector(model, server.log.child({ model })),
+    onOutcome: (outcome, status, loadSeconds) => onLoaded(outcome, status, loadSeconds),
+  });
+
+  const onLoaded = (outcome: 'success' | 'failure', status: ReloadStatus, loadSeconds: number) => {
+    const { trigger, model, version, error } = status;
+    if (trigger !== 'startup') server.metrics.recordReload(outcome);
+    if (outcome === 'success') {
+      const info = slot.detector()?.info;
+      server.log.info(
+        { trigger, model, version, backend: info?.backend, referenceSize: info?.reference_size, loadSeconds },
+        trigger === 'startup' ? 'model ready' : 'reload done: serving the new model',
+      );
+      return;
+    }
+    // A shutdown during a load aborts it; that is neither a start-up nor a reload failure.
+    if (closed) return;
+    if (trigger !== 'startup') {
+      server.log.error({ trigger, model, error }, 'reload failed: the previous model keeps serving');
+      return;
+    }
+    loadError = error;
+    server.log.fatal({ model }, `failed to load model "${model}": ${error}`);
+    server
+      .close()
+      .catch((closeErr: unknown) => server.log.error({ err: closeErr }, 'close failed'))
+      .finally(() => exit(1));
+  };
 
   const apiTokens = await loadApiTokens(config.apiTokens, config.apiTokensFile);
-  const app = await buildApp({
+  const logger = { level: config.logLevel };
+  const server = await buildApp({
     host,
     maxBatch: config.maxBatch,
     bodyLimitBytes: config.bodyLimitBytes,
     apiTokens,
     loadShedding: config.loadShedding,
-    logger: { level: config.logLevel },
+    admin: { reloader, defaultModel: config.model },
+    exposeMetrics: config.metricsPort === undefined,
+    logger,
   });
+  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(server.metrics.registry, logger);
   // The count only: tokens never reach a log line.
-  app.log.info({ tokens: apiTokens.length }, apiTokens.length ? 'bearer authentication on for /predict' : 'authentication off');
+  server.log.info(
+    { tokens: apiTokens.length },
+    apiTokens.length ? 'bearer authentication on for /predict and /admin' : 'authentication off; /admin answers 403',
+  );
 
-  const graceful = closeWithGrace({ delay: GRACEFUL_CLOSE_MS, logger: app.log }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'closing after an unhandled error');
-    else app.log.info({ signal }, 'closing');
-    await app.close();
-  });
-  let closed = false;
-  app.addHook('onClose', async () => {
+  const onHangup = () => {
+    if (reloader.start(config.model, 'sighup')) server.log.info({ model: config.model }, 'SIGHUP: reloading in the background');
+    else server.log.warn({ status: reloader.status() }, 'SIGHUP ignored: a load is already running');
+  };
+  // close-with-grace would treat SIGHUP as "exit"; here it means "reload".
+  const graceful = closeWithGrace(
+    { delay: config.shutdownTimeoutMs, logger: server.log, skip: ['SIGHUP'] },
+    async ({ signal, err }) => {
+      if (err) server.log.error({ err }, 'closing after an unhandled error');
+      else server.log.info({ signal }, 'closing: no new connections, finishing accepted requests');
+      await closeAll();
+    },
+  );
+  process.on('SIGHUP', onHangup);
+
+  server.addHook('onClose', async () => {
     closed = true;
     graceful.uninstall();
-    // onClose runs after in-flight requests finish, so nothing still uses the graphs or weights.
-    detector?.dispose?.();
-    detector = undefined;
+    process.removeListener('SIGHUP', onHangup);
+    reloader.close();
+    // onClose runs after in-flight requests finish; the slot disposes once the last lease is back.
+    slot.swap(undefined);
   });
 
+  const closeAll = async () => {
+    await metricsApp?.close();
+    await server.close();
+  };
+
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await server.listen({ port: config.port, host: config.host });
+    if (metricsApp) await metricsApp.listen({ port: config.metricsPort, host: config.host });
   } catch (err) {
-    await app.close();
+    await closeAll();
     throw err;
   }
 
-  const loadLog = app.log.child({ model: config.model });
-  const startedAt = performance.now();
-  loadLog.info('loading the model and its indexes');
-  // Through then() so a loader that throws synchronously is handled like one that rejects.
-  Promise.resolve()
-    .then(() => opts.loadDetector(loadLog))
-    .then(
-      (loaded) => {
-        if (closed) {
-          loaded.dispose?.();
-          return;
-        }
-        detector = loaded;
-        const { name, version, backend, reference_size: referenceSize } = loaded.info;
-        const loadSeconds = (performance.now() - startedAt) / 1000;
-        loadLog.info({ name, version, backend, referenceSize, loadSeconds }, 'model ready');
-      },
-      async (err: unknown) => {
-        // A shutdown during a cold start may abort the load; that is not a start-up failure.
-        if (closed) return;
-        loadError = err instanceof Error ? err.message : String(err);
-        loadLog.fatal({ err }, `failed to load model "${config.model}": ${loadError}`);
-        await app.close().catch((closeErr: unknown) => loadLog.error({ err: closeErr }, 'close failed'));
-        exit(1);
-      },
-    );
+  server.log.info({ model: config.model }, 'loading the model and its indexes');
+  reloader.start(config.model, 'startup');
 
-  return { app, close: () => app.close() };
+  return { app: server, ...(metricsApp ? { metricsApp } : {}), reloader, close: closeAll };
 }

@@ -56,3 +56,8 @@ export async function initBackend(requested?: BackendName): Promise<BackendChoic
 export function activeBackend(): string {
   return tf.getBackend();
 }
+
+/** Live tensors in the tfjs engine: flat over time, or something leaks. */
+export function liveTensors(): number {
+  return tf.memory().numTensors;
+}

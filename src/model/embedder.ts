@@ -29,12 +29,15 @@ export class Embedder {
     this.model = model;
     this.layerNames = [...manifest.layers, ...extraLayers];
     this.indexedCount = manifest.layers.length;
-    this.inputShape = manifest.input_shape;
     this.inputSize = inputSize(manifest);
-    const modelInput = model.inputs[0].shape.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
+    const modelShape = model.inputs[0].shape.slice(1);
+    const modelInput = modelShape.reduce<number>((a, b) => a * (b ?? 1), 1);
     if (modelInput !== this.inputSize) {
       throw new OodError('MODEL_INVALID', `manifest input_shape has ${this.inputSize} values, the model takes ${modelInput}`);
     }
+    // The manifest may lay the same values out differently (28x28 for an MLP that takes 784, as
+    // `train` writes for a reference set of images): the model is fed the shape it declares.
+    this.inputShape = modelShape.every((dim): dim is number => dim !== null) ? modelShape : manifest.input_shape;
     const outputs: tf.SymbolicTensor[] = [];
     for (const name of this.layerNames) {
       if (name === INPUT_LAYER) continue;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
 import { ModelManifestSchema, NAME_PATTERN, type ModelManifest } from './manifest.js';
@@ -12,6 +13,27 @@ import { ModelManifestSchema, NAME_PATTERN, type ModelManifest } from './manifes
  * artifacts go through memory handlers here.
  */
 export const MODEL_FILES = { topology: 'model.json', weights: 'weights.bin', manifest: 'manifest.json' } as const;
+
+/**
+ * The part of model.json read here, checked before it is trusted: a file that is valid JSON but
+ * not of this form must be refused by name, not crash the loader with a TypeError. tfjs checks
+ * the topology itself when it builds the model.
+ */
+const TopologyFileSchema = z.looseObject({
+  modelTopology: z.looseObject({}),
+  weightsManifest: z.array(
+    z.looseObject({
+      weights: z.array(
+        z.looseObject({
+          name: z.string(),
+          shape: z.array(z.number().int().nonnegative()),
+          // The byte count below assumes 4 bytes a value, as these two have.
+          dtype: z.enum(['float32', 'int32']),
+        }),
+      ),
+    }),
+  ),
+});
 
 export interface StoredModel {
   model: tf.LayersModel;
@@ -64,14 +86,15 @@ export async function loadStoredModel(modelsDir: string, name: string): Promise<
   if (manifest.name !== name) {
     throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.manifest)} names model "${manifest.name}", expected "${name}"`);
   }
-  const artifacts = parseJson(topologyBuf, join(dir, MODEL_FILES.topology)) as {
-    modelTopology?: object;
-    weightsManifest?: { weights: tf.io.WeightsManifestEntry[] }[];
-  };
-  if (!artifacts.modelTopology || !Array.isArray(artifacts.weightsManifest)) {
-    throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.topology)} lacks modelTopology or weightsManifest`);
+  const topologyFile = join(dir, MODEL_FILES.topology);
+  const topology = TopologyFileSchema.safeParse(parseJson(topologyBuf, topologyFile));
+  if (!topology.success) {
+    const issue = topology.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    throw new OodError('MODEL_INVALID', `${topologyFile}: ${where}: ${issue?.message}`);
   }
-  const weightSpecs = artifacts.weightsManifest.flatMap((group) => group.weights);
+  const artifacts = topology.data;
+  const weightSpecs: tf.io.WeightsManifestEntry[] = artifacts.weightsManifest.flatMap((group) => group.weights);
   const expectedBytes = weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if (weightsBuf.byteLength !== expectedBytes) {
     throw new OodError(

@@ -1,4 +1,5 @@
 import type { Detector, ModelInfo, PredictOptions, PredictResult, Prediction } from '../../src/detector/types.js';
+import type { DetectorLease } from '../../src/detector/detector-slot.js';
 import type { DetectorHost } from '../../src/http/detector-host.js';
 
 export const FAKE_INFO: ModelInfo = {
@@ -26,12 +27,34 @@ export interface PredictCall {
  * outlier score grows with the row's largest magnitude, so a row of 10s is an outlier and a row
  * of values in [0, 1] is not.
  */
+export interface FakeDetectorOptions {
+  /** Overrides the model info, e.g. a version and labels of its own for a reload test. */
+  info?: Partial<ModelInfo>;
+  /** Each predict waits this long, as a forward pass and search would, so requests overlap. */
+  delayMs?: number;
+}
+
 export class FakeDetector implements Detector {
-  readonly info: ModelInfo = FAKE_INFO;
+  readonly info: ModelInfo;
   readonly calls: PredictCall[] = [];
+  disposed = false;
+  private readonly delayMs: number;
+
+  constructor(opts: FakeDetectorOptions = {}) {
+    this.info = { ...FAKE_INFO, ...opts.info };
+    this.delayMs = opts.delayMs ?? 0;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
 
   async predict(inputs: Float32Array, rows: number, options?: PredictOptions): Promise<PredictResult> {
+    if (this.disposed) throw new Error('predict on a disposed detector');
     this.calls.push({ inputs: inputs.slice(), rows, options });
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    // A real detector would read freed weights here: the swap must wait for requests in flight.
+    if (this.disposed) throw new Error('detector disposed while a request was using it');
     const width = inputs.length / rows;
     const predictions: Prediction[] = [];
     for (let row = 0; row < rows; row++) {
@@ -77,6 +100,11 @@ export class FakeHost implements DetectorHost {
 
   detector(): Detector | undefined {
     return this.current;
+  }
+
+  acquire(): DetectorLease | undefined {
+    const detector = this.current;
+    return detector && { detector, release: () => {} };
   }
 
   lastError(): string | undefined {

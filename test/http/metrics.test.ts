@@ -54,6 +54,9 @@ describe('GET /metrics', () => {
     ['calibration-set size', /^ood_calibration_set_size\{model="fake"\} 20$/m],
     ['active tfjs backend', /^ood_tfjs_backend_info\{backend="cpu",model="fake",version="1\.2\.3"\} 1$/m],
     ['readiness', /^ood_model_ready 1$/m],
+    ['the significance the outlier share is bounded by', /^ood_significance\{model="fake"\} 0\.05$/m],
+    ['live tfjs tensors', /^ood_tfjs_tensors \d+$/m],
+    ['reloads by outcome, from zero', /^ood_model_reloads_total\{outcome="failure"\} 0$/m],
   ];
   for (const [what, pattern] of expected) {
     it(`exposes ${what}`, () => assert.match(text, pattern));

@@ -8,26 +8,9 @@ import type { Detector } from '../../src/detector/types.js';
 import { startServer } from '../../src/http/server.js';
 import { PredictResponseSchema } from '../../src/http/schemas.js';
 import { FakeDetector } from './fake-detector.js';
+import { deferred, waitFor } from '../support/async.js';
 
 const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('startServer over a real socket', () => {
   it('listens before the detector loads, then becomes ready and serves predictions', async () => {
@@ -105,7 +88,7 @@ describe('the server process', () => {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
-      assert.match(server.output(), /"signal":"SIGTERM".*"msg":"closing"/);
+      assert.match(server.output(), /"signal":"SIGTERM".*"msg":"closing: no new connections/);
     } finally {
       server.child.kill('SIGKILL');
     }

@@ -1,12 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { OodError } from '../../errors.js';
+import { ERRORS, OodError } from '../../errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Routes that need a bearer token whenever tokens are configured. */
     requiresAuth?: boolean;
+    /** Routes closed (403) unless tokens are configured: an admin action is never left open. */
+    admin?: boolean;
   }
 }
 
@@ -39,10 +41,14 @@ function bearerToken(request: FastifyRequest): string | undefined {
 
 export default fp<AuthPluginOptions>(
   async (app, { tokens }) => {
-    if (tokens.length === 0) return;
     const digests = tokens.map(digest);
     app.addHook('onRequest', async (request, reply) => {
-      if (!request.routeOptions.config?.requiresAuth) return;
+      const config = request.routeOptions.config;
+      if (tokens.length === 0) {
+        if (config?.admin) throw new OodError('ADMIN_DISABLED', `${ERRORS.ADMIN_DISABLED.message}; SIGHUP reloads without them`);
+        return;
+      }
+      if (!config?.requiresAuth) return;
       const token = bearerToken(request);
       if (token === undefined || !tokenMatches(token, digests)) {
         reply.header('www-authenticate', 'Bearer');

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import type { DetectorLease } from '../../detector/detector-slot.js';
 import type { Detector } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
 import type { DetectorHost } from '../detector-host.js';
@@ -9,6 +10,11 @@ declare module 'fastify' {
     readyDetector(): Detector | undefined;
     /** The detector, or a NOT_READY error saying why there is none. */
     requireDetector(): Detector;
+    /**
+     * The detector held for one request until release(), so a reload during the request can
+     * neither switch versions under it nor dispose what it is using; NOT_READY when there is none.
+     */
+    leaseDetector(): DetectorLease;
   }
 }
 
@@ -25,14 +31,24 @@ export default fp<DetectorPluginOptions>(
       closing = true;
     });
 
+    const notReady = () => {
+      if (closing) return new OodError('NOT_READY', 'The server is shutting down');
+      const failure = host.lastError?.();
+      return new OodError('NOT_READY', failure ? `The model failed to load: ${failure}` : undefined);
+    };
+
     app.decorate('readyDetector', () => (closing ? undefined : host.detector()));
 
     app.decorate('requireDetector', () => {
-      if (closing) throw new OodError('NOT_READY', 'The server is shutting down');
-      const detector = host.detector();
+      const detector = closing ? undefined : host.detector();
       if (detector) return detector;
-      const failure = host.lastError?.();
-      throw new OodError('NOT_READY', failure ? `The model failed to load: ${failure}` : undefined);
+      throw notReady();
+    });
+
+    app.decorate('leaseDetector', () => {
+      const lease = closing ? undefined : host.acquire();
+      if (lease) return lease;
+      throw notReady();
     });
   },
   { name: 'ood-detector', fastify: '5.x' },

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { PredictResult } from '../../detector/types.js';
+import type { ModelInfo, PredictResult } from '../../detector/types.js';
+import { liveTensors } from '../../model/backend.js';
 
 /**
  * Prometheus metrics for one app instance. The registry is per app, never prom-client's global
@@ -10,6 +11,7 @@ export interface OodMetrics {
   readonly registry: Registry;
   /** The one place every answered inference is counted, whichever route served it. */
   recordPrediction(result: PredictResult): void;
+  recordReload(outcome: 'success' | 'failure'): void;
 }
 
 declare module 'fastify' {
@@ -79,29 +81,31 @@ export default fp(
       },
     });
 
-    new Gauge({
-      name: 'ood_reference_set_size',
-      help: 'Points in the reference set the neighbours are searched in',
-      labelNames: ['model'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        const info = app.readyDetector()?.info;
-        if (info) this.set({ model: info.name }, info.reference_size);
-      },
-    });
-
-    new Gauge({
-      name: 'ood_calibration_set_size',
-      help: 'Points in the calibration set the conformal p-values are computed from',
-      labelNames: ['model'] as const,
-      registers: [registry],
-      collect() {
-        this.reset();
-        const info = app.readyDetector()?.info;
-        if (info) this.set({ model: info.name }, info.calibration_size);
-      },
-    });
+    /** A gauge read from the serving model's info at scrape time, labelled with the model's name. */
+    const modelGauge = (name: string, help: string, read: (info: ModelInfo) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          const info = app.readyDetector()?.info;
+          if (info) this.set({ model: info.name }, read(info));
+        },
+      });
+    modelGauge('ood_reference_set_size', 'Points in the reference set the neighbours are searched in', (i) => i.reference_size);
+    modelGauge(
+      'ood_calibration_set_size',
+      'Points in the calibration set the conformal p-values are computed from',
+      (i) => i.calibration_size,
+    );
+    // The conformal bound as a series, so an alert can compare the flagged share with it.
+    modelGauge(
+      'ood_significance',
+      'Significance level of the outlier decision: the bound on the share of in-distribution inputs flagged',
+      (i) => i.significance,
+    );
 
     new Gauge({
       name: 'ood_tfjs_backend_info',
@@ -115,7 +119,28 @@ export default fp(
       },
     });
 
+    new Gauge({
+      name: 'ood_tfjs_tensors',
+      help: 'Tensors alive in the tfjs engine; it stays flat while serving unless something leaks',
+      registers: [registry],
+      collect() {
+        this.set(liveTensors());
+      },
+    });
+
+    const reloads = new Counter({
+      name: 'ood_model_reloads_total',
+      help: 'Model reloads (SIGHUP or POST /admin/reload), by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    reloads.inc({ outcome: 'success' }, 0);
+    reloads.inc({ outcome: 'failure' }, 0);
+
     const metrics: OodMetrics = {
+      recordReload(outcome) {
+        reloads.inc({ outcome });
+      },
       registry,
       recordPrediction({ predictions: scored, searchSeconds }) {
         let outliers = 0;

@@ -1,8 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
 
-const metricsRoute: FastifyPluginAsync = async (app) => {
+export interface MetricsRouteOptions {
+  /** The registry to expose; the app's own (the metrics plugin's) when absent. */
+  registry?: Registry;
+}
+
+const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (app, opts) => {
   app.get('/metrics', async (_request, reply) => {
-    const { registry } = app.metrics;
+    const registry = opts.registry ?? app.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 };

@@ -21,13 +21,19 @@ const predictRoute: FastifyPluginAsyncZod<PredictRouteOptions> = async (app, { m
         );
       }
 
-      const detector = app.requireDetector();
-      const inputs = toInputBatch(instances, detector.info.input_shape);
-      const result = await detector.predict(inputs, instances.length, { includeNeighbors });
-      app.metrics.recordPrediction(result);
+      const lease = app.leaseDetector();
+      try {
+        const { detector } = lease;
+        const inputs = toInputBatch(instances, detector.info.input_shape);
+        const result = await detector.predict(inputs, instances.length, { includeNeighbors });
+        app.metrics.recordPrediction(result);
 
-      const { name, version, significance } = detector.info;
-      return { predictions: result.predictions, model: { name, version }, significance };
+        // Named from the same detector that scored, so the answer says which version it used.
+        const { name, version, significance } = detector.info;
+        return { predictions: result.predictions, model: { name, version }, significance };
+      } finally {
+        lease.release();
+      }
     },
   );
 };
