@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { DetectorHost } from './detector-host.js';
 import detectorPlugin from './plugins/detector.js';
 import authPlugin from './plugins/auth.js';
+import drainPlugin from './plugins/drain.js';
 import errorHandlerPlugin from './plugins/error-handler.js';
 import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
 import metricsPlugin from './plugins/metrics.js';
@@ -47,6 +48,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   await app.register(errorHandlerPlugin);
+  await app.register(drainPlugin);
   if (opts.loadShedding) await app.register(loadSheddingPlugin, opts.loadShedding);
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });

@@ -91,6 +91,17 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     apiTokens.length ? 'bearer authentication on for /predict and /admin' : 'authentication off; /admin answers 403',
   );
 
+  // Counted so a shutdown can say whether it answered everything it accepted.
+  const requests = { inFlight: 0, answeredWhileClosing: 0 };
+  let closing = false;
+  server.addHook('onRequest', async () => {
+    requests.inFlight++;
+  });
+  server.addHook('onResponse', async () => {
+    requests.inFlight--;
+    if (closing) requests.answeredWhileClosing++;
+  });
+
   const onHangup = () => {
     if (reloader.start(config.model, 'sighup')) server.log.info({ model: config.model }, 'SIGHUP: reloading in the background');
     else server.log.warn({ status: reloader.status() }, 'SIGHUP ignored: a load is already running');
@@ -100,8 +111,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     { delay: config.shutdownTimeoutMs, logger: server.log, skip: ['SIGHUP'] },
     async ({ signal, err }) => {
       if (err) server.log.error({ err }, 'closing after an unhandled error');
-      else server.log.info({ signal }, 'closing: no new connections, finishing accepted requests');
+      else server.log.info({ signal, inFlight: requests.inFlight }, 'closing: no new connections, finishing accepted requests');
+      closing = true;
       await closeAll();
+      // onClose hooks run after every accepted request was answered, so unanswered is 0 unless
+      // a request hung; the load script reads this line to prove a drain dropped nothing.
+      server.log.info({ answered: requests.answeredWhileClosing, unanswered: requests.inFlight }, 'closed');
     },
   );
   process.on('SIGHUP', onHangup);

@@ -71,8 +71,11 @@ describe('startServer over a real socket', () => {
 describe('the server process', () => {
   const fixture = fileURLToPath(new URL('./fixtures/serve-fake.ts', import.meta.url));
 
-  function spawnServer(mode: 'ok' | 'fail') {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  function spawnServer(mode: 'ok' | 'fail', env: Record<string, string> = {}) {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -89,6 +92,49 @@ describe('the server process', () => {
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
       assert.match(server.output(), /"signal":"SIGTERM".*"msg":"closing: no new connections/);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('answers every request it accepted before SIGTERM, then exits 0', async () => {
+    // Each prediction takes 400 ms, so all of them are still running when the signal lands.
+    const server = spawnServer('ok', { FAKE_DELAY_MS: '400' });
+    try {
+      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
+      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+      const inFlight = Array.from({ length: 12 }, () =>
+        fetch(`http://127.0.0.1:${port}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ instances: [[1, 0, 0, 0]] }),
+        }).then((res) => res.status),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      server.child.kill('SIGTERM');
+      assert.deepEqual(await Promise.all(inFlight), Array(12).fill(200));
+      assert.equal(await server.exited, 0, server.output());
+      assert.match(server.output(), /"inFlight":12,.*"msg":"closing: no new connections/);
+      assert.match(server.output(), /"answered":12,"unanswered":0,.*"msg":"closed"/);
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens after the exit');
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('reloads on SIGHUP and keeps running', async () => {
+    const server = spawnServer('ok');
+    try {
+      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
+      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+      server.child.kill('SIGHUP');
+      await waitFor(async () => /"trigger":"sighup".*"msg":"reload done: serving the new model"/.test(server.output()));
+      assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+      assert.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^ood_model_reloads_total\{outcome="success"\} 1$/m);
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0, server.output());
     } finally {
       server.child.kill('SIGKILL');
     }
