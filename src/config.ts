@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   OOD_API_TOKENS_FILE: z.string().optional(),
   OOD_METRICS_PORT: integer(0, 65535).optional(),
   OOD_SHUTDOWN_TIMEOUT_MS: integer(1).default(10_000),
+  OOD_DRAIN_DELAY_MS: integer(0).default(500),
 });
 
 type EnvName = keyof typeof EnvSchema.shape;
@@ -86,6 +87,8 @@ export interface Config {
   metricsPort?: number;
   /** After SIGTERM, how long in-flight requests get before the process exits 1 anyway. */
   shutdownTimeoutMs: number;
+  /** After SIGTERM, how long to keep serving with /readyz at 503 before the listener closes. */
+  drainDelayMs: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -108,6 +111,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
 
   const e = parsed.data;
+  if (e.OOD_DRAIN_DELAY_MS >= e.OOD_SHUTDOWN_TIMEOUT_MS) {
+    throw new OodError(
+      'CONFIG_INVALID',
+      `Invalid configuration: OOD_DRAIN_DELAY_MS (${e.OOD_DRAIN_DELAY_MS}) must be below OOD_SHUTDOWN_TIMEOUT_MS (${e.OOD_SHUTDOWN_TIMEOUT_MS}), or every shutdown is killed`,
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -129,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     apiTokens: parseTokens(e.OOD_API_TOKENS ?? ''),
     shutdownTimeoutMs: e.OOD_SHUTDOWN_TIMEOUT_MS,
+    drainDelayMs: e.OOD_DRAIN_DELAY_MS,
     ...(e.OOD_METRICS_PORT === undefined ? {} : { metricsPort: e.OOD_METRICS_PORT }),
     ...(e.OOD_API_TOKENS_FILE === undefined ? {} : { apiTokensFile: e.OOD_API_TOKENS_FILE }),
     ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       apiTokens: [],
       loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, retryAfterSeconds: 1 },
       shutdownTimeoutMs: 10_000,
+      drainDelayMs: 500,
     });
   });
 
@@ -73,6 +74,7 @@ describe('loadConfig', () => {
     ['OOD_HNSW_EF_SEARCH', '0'],
     ['OOD_METRICS_PORT', '65536'],
     ['OOD_SHUTDOWN_TIMEOUT_MS', '0'],
+    ['OOD_DRAIN_DELAY_MS', '-1'],
     ['OOD_K', '7.5'],
     ['OOD_SIGNIFICANCE', '0'],
     ['OOD_SIGNIFICANCE', '1'],
@@ -91,6 +93,14 @@ describe('loadConfig', () => {
       );
     });
   }
+
+  it('refuses a drain delay that the shutdown timeout would cut short', () => {
+    assert.throws(
+      () => loadConfig({ OOD_DRAIN_DELAY_MS: '10000', OOD_SHUTDOWN_TIMEOUT_MS: '5000' }),
+      /OOD_DRAIN_DELAY_MS \(10000\) must be below OOD_SHUTDOWN_TIMEOUT_MS \(5000\)/,
+    );
+    assert.equal(loadConfig({ OOD_DRAIN_DELAY_MS: '0', OOD_SHUTDOWN_TIMEOUT_MS: '1' }).drainDelayMs, 0);
+  });
 
   it('lists the valid backends when the backend is unknown', () => {
     assert.throws(() => loadConfig({ OOD_BACKEND: 'gpu' }), /tensorflow.*wasm.*cpu/);

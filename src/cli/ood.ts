@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>
   train: async () => (await import('./train.js')).trainCommand,
   evaluate: async () => (await import('./evaluate.js')).evaluateCommand,
   entanglement: async () => (await import('./entanglement.js')).entanglementCommand,
+  warm: async () => (await import('./warm.js')).warmCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

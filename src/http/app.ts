@@ -23,6 +23,8 @@ export interface BuildAppOptions {
   apiTokens?: string[];
   /** When to shed /predict with 503 OVERLOADED; absent means never. */
   loadShedding?: LoadSheddingOptions;
+  /** On close, how long to keep serving unready before the listener closes (see plugins/drain.ts). */
+  drainDelayMs?: number;
   /** Enables the admin endpoints (POST/GET /admin/reload). */
   admin?: AdminRoutesOptions;
   /** False when /metrics is served on its own port instead (see server.ts). */
@@ -48,7 +50,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   await app.register(errorHandlerPlugin);
-  await app.register(drainPlugin);
+  await app.register(drainPlugin, { delayMs: opts.drainDelayMs ?? 0 });
   if (opts.loadShedding) await app.register(loadSheddingPlugin, opts.loadShedding);
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });

@@ -82,6 +82,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     loadShedding: config.loadShedding,
     admin: { reloader, defaultModel: config.model },
     exposeMetrics: config.metricsPort === undefined,
+    drainDelayMs: config.drainDelayMs,
     logger,
   });
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(server.metrics.registry, logger);
@@ -90,17 +91,6 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     { tokens: apiTokens.length },
     apiTokens.length ? 'bearer authentication on for /predict and /admin' : 'authentication off; /admin answers 403',
   );
-
-  // Counted so a shutdown can say whether it answered everything it accepted.
-  const requests = { inFlight: 0, answeredWhileClosing: 0 };
-  let closing = false;
-  server.addHook('onRequest', async () => {
-    requests.inFlight++;
-  });
-  server.addHook('onResponse', async () => {
-    requests.inFlight--;
-    if (closing) requests.answeredWhileClosing++;
-  });
 
   const onHangup = () => {
     if (reloader.start(config.model, 'sighup')) server.log.info({ model: config.model }, 'SIGHUP: reloading in the background');
@@ -111,12 +101,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     { delay: config.shutdownTimeoutMs, logger: server.log, skip: ['SIGHUP'] },
     async ({ signal, err }) => {
       if (err) server.log.error({ err }, 'closing after an unhandled error');
-      else server.log.info({ signal, inFlight: requests.inFlight }, 'closing: no new connections, finishing accepted requests');
-      closing = true;
+      else server.log.info({ signal, inFlight: server.drainCounts().inFlight }, 'closing: not ready, finishing accepted requests');
       await closeAll();
-      // onClose hooks run after every accepted request was answered, so unanswered is 0 unless
-      // a request hung; the load script reads this line to prove a drain dropped nothing.
-      server.log.info({ answered: requests.answeredWhileClosing, unanswered: requests.inFlight }, 'closed');
+      // The proof that a drain dropped nothing: every request that reached the server while it
+      // closed ended with its whole response sent (unfinished 0), and none is left (inFlight 0).
+      const { answered, unfinished, inFlight } = server.drainCounts();
+      server.log.info({ answered, unfinished, inFlight }, 'closed');
     },
   );
   process.on('SIGHUP', onHangup);

@@ -91,7 +91,7 @@ describe('the server process', () => {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
-      assert.match(server.output(), /"signal":"SIGTERM".*"msg":"closing: no new connections/);
+      assert.match(server.output(), /"signal":"SIGTERM".*"msg":"closing: not ready, finishing accepted requests"/);
     } finally {
       server.child.kill('SIGKILL');
     }
@@ -115,8 +115,8 @@ describe('the server process', () => {
       server.child.kill('SIGTERM');
       assert.deepEqual(await Promise.all(inFlight), Array(12).fill(200));
       assert.equal(await server.exited, 0, server.output());
-      assert.match(server.output(), /"inFlight":12,.*"msg":"closing: no new connections/);
-      assert.match(server.output(), /"answered":12,"unanswered":0,.*"msg":"closed"/);
+      assert.match(server.output(), /"inFlight":12,.*"msg":"closing: not ready, finishing accepted requests"/);
+      assert.match(server.output(), /"answered":12,"unfinished":0,"inFlight":0,.*"msg":"closed"/);
       await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens after the exit');
     } finally {
       server.child.kill('SIGKILL');

@@ -6,8 +6,10 @@ import type { DetectorHost } from '../detector-host.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The detector, or undefined while loading, after a failed load, or once shutting down. */
+    /** The detector when the server is ready: loaded, and not shutting down. */
     readyDetector(): Detector | undefined;
+    /** Throws NOT_READY, saying why, unless the server is ready. */
+    requireReady(): void;
     /** The detector, or a NOT_READY error saying why there is none. */
     requireDetector(): Detector;
     /**
@@ -22,34 +24,35 @@ export interface DetectorPluginOptions {
   host: DetectorHost;
 }
 
+/**
+ * Readiness and the detector, per request. While the server drains on shutdown it is no longer
+ * ready, but it still serves: the detector is released only once every request has finished.
+ */
 export default fp<DetectorPluginOptions>(
   async (app, { host }) => {
-    // Stop claiming readiness as soon as shutdown starts, so load balancers drain us, and answer
-    // late requests with our JSON 503 rather than fastify's own body (see return503OnClosing).
-    let closing = false;
-    app.addHook('preClose', async () => {
-      closing = true;
-    });
-
     const notReady = () => {
-      if (closing) return new OodError('NOT_READY', 'The server is shutting down');
+      if (app.isDraining()) return new OodError('NOT_READY', 'The server is shutting down');
       const failure = host.lastError?.();
       return new OodError('NOT_READY', failure ? `The model failed to load: ${failure}` : undefined);
     };
 
-    app.decorate('readyDetector', () => (closing ? undefined : host.detector()));
+    app.decorate('readyDetector', () => (app.isDraining() ? undefined : host.detector()));
+
+    app.decorate('requireReady', () => {
+      if (!app.readyDetector()) throw notReady();
+    });
 
     app.decorate('requireDetector', () => {
-      const detector = closing ? undefined : host.detector();
+      const detector = host.detector();
       if (detector) return detector;
       throw notReady();
     });
 
     app.decorate('leaseDetector', () => {
-      const lease = closing ? undefined : host.acquire();
+      const lease = host.acquire();
       if (lease) return lease;
       throw notReady();
     });
   },
-  { name: 'ood-detector', fastify: '5.x' },
+  { name: 'ood-detector', fastify: '5.x', dependencies: ['ood-drain'] },
 );

@@ -4,7 +4,7 @@ import { StatusResponseSchema } from '../schemas.js';
 /** Ready means loaded: the model and every index. Otherwise the error handler answers 503 NOT_READY. */
 const readyzRoute: FastifyPluginAsyncZod = async (app) => {
   app.get('/readyz', { schema: { response: { 200: StatusResponseSchema } } }, async () => {
-    app.requireDetector();
+    app.requireReady();
     return { status: 'ready' };
   });
 };
