@@ -51,8 +51,9 @@ chroot "$rootfs" /usr/local/bin/node --version >/dev/null
 # proxy with its own CA), so the image's npm must trust the same: the build stage's `npm ci`
 # runs inside it.
 changes=()
-if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
-  install -D -m 0644 "$NODE_EXTRA_CA_CERTS" "$rootfs/etc/ssl/certs/host-ca-bundle.crt"
+ca_bundle="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
+if [ -f "$ca_bundle" ]; then
+  install -D -m 0644 "$ca_bundle" "$rootfs/etc/ssl/certs/host-ca-bundle.crt"
   changes+=(--change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/host-ca-bundle.crt')
 fi
 
