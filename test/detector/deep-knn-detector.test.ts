@@ -117,6 +117,25 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     });
   });
 
+  it('names the right instance when the overflow is in a later slice of a large batch', async () => {
+    const inputs = new Float32Array(70 * 784).fill(0.5);
+    inputs.fill(3e38, 45 * 784, 46 * 784);
+    await assert.rejects(detector.predict(inputs, 70), /instances\[45\]: the class probabilities overflow|instances\[45\]: layer /);
+  });
+
+  it('scores a batch bigger than a slice exactly as it scores each row alone', async () => {
+    const refset = await loadReferenceSet(settings.referenceSetsDir, 'mnist');
+    const rows = 70;
+    const x = refset.test.x.data.subarray(0, rows * 784) as Float32Array;
+    const batch = await detector.predict(x, rows);
+    assert.equal(batch.predictions.length, rows);
+    for (const i of [0, 31, 32, 33, 63, 64, 69]) {
+      const alone = (await detector.predict(x.subarray(i * 784, (i + 1) * 784) as Float32Array, 1)).predictions[0];
+      assert.deepEqual(batch.predictions[i], alone, `row ${i}`);
+    }
+    assert.deepEqual(Object.keys(batch.searchSeconds).sort(), [...detector.info.layers].sort());
+  });
+
   it('flags uniform noise (AUROC >= 0.99)', async () => {
     const noise = await predictMatrix(detector, uniformNoise(500, 11));
     assert.ok(flaggedShare(noise) > 0.95, `flagged ${flaggedShare(noise)}`);
