@@ -17,6 +17,8 @@ declare module 'autocannon' {
       /** Seconds. */
       duration?: number;
       amount?: number;
+      /** Requests per second over all connections (each connection gets its share per second). */
+      overallRate?: number;
       /** Seconds to wait for a response before counting a timeout. */
       timeout?: number;
       method?: string;

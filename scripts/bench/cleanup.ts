@@ -1,9 +1,11 @@
 /**
- * Last-resort cleanup: whatever the benchmark starts (server processes, a temp dir) registers a
- * synchronous finaliser here, which runs when the process exits for any reason, including an
- * uncaught error or Ctrl-C. The normal path releases things itself first (a graceful SIGTERM,
- * an async rm) and unregisters them.
+ * Last-resort cleanup: whatever the benchmark, soak or load script starts (server processes, a
+ * temp dir) registers a synchronous finaliser here, which runs when the process exits for any
+ * reason, including an uncaught error or Ctrl-C. The normal path releases things itself first
+ * (a graceful SIGTERM, an async rm) and unregisters them.
  */
+import { progress } from './stats.js';
+
 const finalisers = new Set<() => void>();
 let installed = false;
 
@@ -25,7 +27,7 @@ function install(): void {
   const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
   for (const [signal, number] of Object.entries(signals)) {
     process.once(signal, () => {
-      process.stderr.write(`[bench] ${signal}: stopping everything the benchmark started\n`);
+      progress(`${signal}: stopping everything this script started`);
       // exit() runs the 'exit' listener, hence the finalisers.
       process.exit(128 + number);
     });

@@ -2,6 +2,7 @@ import type { LatencyResult } from './latency.js';
 import type { Machine } from './machine.js';
 import type { RecallResult } from './recall.js';
 import { ms, seconds } from './stats.js';
+import { table } from './table.js';
 import type { StartTimes } from './server.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -15,10 +16,6 @@ export interface Report {
   latency: LatencyResult[];
   throughput: ThroughputResult[];
   recall: RecallResult;
-}
-
-function table(header: string[], rows: (string | number)[][]): string[] {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
 export function renderReport(r: Report): string {

@@ -30,26 +30,49 @@ export interface StartTimes {
   readyMs: number;
 }
 
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StartOptions {
+  root: string;
+  cacheDir: string;
+  model: string;
+  /** Extra environment for the server (e.g. OOD_MAX_EVENT_LOOP_DELAY_MS), over process.env. */
+  env?: Record<string, string>;
+  /** LOG_LEVEL of the server; warn unless given. */
+  logLevel?: string;
+  /** Log lines for which this returns true are not echoed to stderr (onLine still sees them). */
+  quiet?: (line: string) => boolean;
+}
+
 export class ServerProcess {
   readonly baseUrl: string;
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
+  /** Resolves with the exit code and signal once the process has ended. */
+  readonly exit: Promise<ServerExit>;
+  private readonly lineListeners: ((line: string) => void)[] = [];
+  private readonly quiet: (line: string) => boolean;
   /** undefined while running, then the exit code or the signal that ended it. */
   private exitStatus: string | undefined;
   private stopping = false;
   private readonly tail: string[] = [];
   private readonly releaseFinaliser: () => void;
 
-  private constructor(child: ChildProcess, port: number) {
+  private constructor(child: ChildProcess, port: number, quiet: (line: string) => boolean) {
     this.child = child;
+    this.quiet = quiet;
     this.baseUrl = `http://${HOST}:${port}`;
-    this.exited = new Promise((resolve) => {
+    this.exit = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exitStatus = signal ? `signal ${signal}` : `code ${code}`;
         if (!this.stopping) progress(`server pid ${child.pid} exited unexpectedly (${this.exitStatus})`);
-        resolve(code);
+        resolve({ code, signal });
       });
     });
+    this.exited = this.exit.then(({ code }) => code);
     // Logs (pino writes to stdout) go to stderr so they never mix with the report. The warnings
     // for the /readyz polls refused during start-up would only drown the rest, so they are dropped.
     for (const stream of [child.stdout, child.stderr]) {
@@ -68,10 +91,29 @@ export class ServerProcess {
   }
 
   private echo(line: string): void {
-    if (line.trim() === '' || line.includes('"code":"NOT_READY"')) return;
+    if (line.trim() === '') return;
+    for (const listener of this.lineListeners) listener(line);
+    if (line.includes('"code":"NOT_READY"') || this.quiet(line)) return;
     process.stderr.write(`[server] ${line}\n`);
     this.tail.push(line);
     if (this.tail.length > 20) this.tail.shift();
+  }
+
+  /** The server's own pid: node runs src/cli/ood.ts directly (tsx is loaded with --import). */
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('server process has no pid');
+    return this.child.pid;
+  }
+
+  /** Calls fn with every log line the server prints from now on (stdout and stderr). */
+  onLine(fn: (line: string) => void): void {
+    this.lineListeners.push(fn);
+  }
+
+  /** Sends a signal without waiting; an exit that follows is expected, not reported as a crash. */
+  signal(signal: NodeJS.Signals): void {
+    this.stopping = true;
+    this.child.kill(signal);
   }
 
   get running(): boolean {
@@ -86,7 +128,7 @@ export class ServerProcess {
   }
 
   /** `node --import tsx src/cli/ood.ts serve` on a free loopback port, then waits for /readyz 200. */
-  static async start(opts: { root: string; cacheDir: string; model: string }): Promise<{ server: ServerProcess; times: StartTimes }> {
+  static async start(opts: StartOptions): Promise<{ server: ServerProcess; times: StartTimes }> {
     const port = await freePort();
     // Other OOD_* settings pass through from the environment, as they would for `npm start`.
     const env = {
@@ -95,7 +137,8 @@ export class ServerProcess {
       HOST,
       OOD_MODEL: opts.model,
       OOD_CACHE_DIR: opts.cacheDir,
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: opts.logLevel ?? 'warn',
+      ...opts.env,
     };
     const started = performance.now();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/ood.ts', 'serve'], {
@@ -103,7 +146,7 @@ export class ServerProcess {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const server = new ServerProcess(child, port);
+    const server = new ServerProcess(child, port, opts.quiet ?? (() => false));
     try {
       const times = await server.waitReady(started);
       return { server, times };

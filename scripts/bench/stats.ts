@@ -25,7 +25,14 @@ export function seconds(valueMs: number): string {
   return Number.isFinite(valueMs) ? (valueMs / 1000).toFixed(2) : 'n/a';
 }
 
+let progressTag = 'bench';
+
+/** Names the running script in progress lines: [bench], [soak], [load]. */
+export function setProgressTag(tag: string): void {
+  progressTag = tag;
+}
+
 /** Progress goes to stderr so stdout carries only the report. */
 export function progress(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
+  process.stderr.write(`[${progressTag}] ${message}\n`);
 }

@@ -1,4 +1,4 @@
-import autocannon from 'autocannon';
+import { latenciesOf, runAutocannon } from './autocannon-run.js';
 import { percentile, progress } from './stats.js';
 import type { Workload } from './workload.js';
 
@@ -28,40 +28,26 @@ export async function measureThroughput(
   workload: Workload,
   opts: { connections: number; durationS: number },
 ): Promise<ThroughputResult> {
-  const requests = workload.bodies(1, DISTINCT_BODIES).map((body) => ({ body }));
   progress(`throughput: autocannon, ${opts.connections} connection(s), ${opts.durationS} s`);
-  const instance = autocannon({
-    url: `${baseUrl}/predict`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    requests,
+  const run = await runAutocannon(baseUrl, workload.bodies(1, DISTINCT_BODIES), {
     connections: opts.connections,
-    duration: opts.durationS,
-    timeout: 10,
+    durationS: opts.durationS,
+    timeoutS: 10,
   });
   // autocannon's own histogram keeps whole milliseconds; the response event carries the
   // hrtime-based duration of each response, so the percentiles are computed from those instead.
-  const samples: number[] = [];
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
-    samples.push(responseTime);
-  });
-  // The duration bounds the run; this only guards against autocannon never finishing.
-  const guard = setTimeout(() => instance.stop(), (opts.durationS + 30) * 1000);
-  try {
-    const result = await instance;
-    const completed = result.requests.total;
-    return {
-      connections: opts.connections,
-      durationS: result.duration,
-      completed,
-      requestsPerSecond: completed / result.duration,
-      p50: percentile(samples, 50),
-      p99: percentile(samples, 99),
-      errors: result.errors,
-      timeouts: result.timeouts,
-      non2xx: result.non2xx,
-    };
-  } finally {
-    clearTimeout(guard);
-  }
+  const samples = latenciesOf(run);
+  const { result } = run;
+  const completed = result.requests.total;
+  return {
+    connections: opts.connections,
+    durationS: result.duration,
+    completed,
+    requestsPerSecond: completed / result.duration,
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
 }

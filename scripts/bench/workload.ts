@@ -1,11 +1,30 @@
 import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 
+export interface BodyOptions {
+  /** Every noiseEvery-th instance (counting across bodies) is uniform noise instead of a digit; 0 or absent: none. */
+  noiseEvery?: number;
+  /** Seed of the noise, so a run sends the same bodies every time. */
+  seed?: number;
+}
+
 /** Request bodies built from real MNIST test digits, serialised once before any timing. */
 export interface Workload {
   /** Digits available (the reference set's test part). */
   digits: number;
-  /** Bodies for `batch` instances each, consecutive digits, wrapping around. */
-  bodies(batch: number, count: number): string[];
+  /** Bodies for `batch` instances each, consecutive digits, wrapping around (and noise, if asked). */
+  bodies(batch: number, count: number, opts?: BodyOptions): string[];
+}
+
+/** mulberry32: a small seeded PRNG, enough for reproducible noise images. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 export async function loadWorkload(referenceSetsDir: string, name: string): Promise<Workload> {
@@ -19,10 +38,18 @@ export async function loadWorkload(referenceSetsDir: string, name: string): Prom
   }
   return {
     digits: rows.length,
-    bodies(batch, count) {
+    bodies(batch, count, opts = {}) {
+      const noiseEvery = opts.noiseEvery ?? 0;
+      const random = seededRandom(opts.seed ?? 1);
+      // Uniform noise in [0, 1], four decimals: as far from a digit as an input can be.
+      const noise = () => Array.from({ length: x.cols }, () => Math.round(random() * 1e4) / 1e4);
       const out: string[] = [];
+      let digit = 0;
       for (let i = 0; i < count; i++) {
-        const instances = Array.from({ length: batch }, (_, j) => rows[(i * batch + j) % rows.length]);
+        const instances = Array.from({ length: batch }, (_, j) => {
+          if (noiseEvery > 0 && (i * batch + j + 1) % noiseEvery === 0) return noise();
+          return rows[digit++ % rows.length];
+        });
         out.push(JSON.stringify({ instances }));
       }
       return out;
