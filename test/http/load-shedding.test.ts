@@ -53,10 +53,26 @@ describe('load shedding', () => {
     }
     assertError(res, 503, 'OVERLOADED');
     assert.equal(res.headers['retry-after'], '2');
+    assert.match(res.json().error.message, /event loop delay at \d+ ms, bound 150 ms/);
     for (const url of ['/healthz', '/metrics']) assert.equal((await app.inject({ method: 'GET', url })).statusCode, 200, url);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^ood_requests_shed_total\{reason="event_loop_delay"\} [1-9]/m);
   });
 
   it('recovers once the loop is idle again', async () => {
     assert.equal((await predictWhenIdle()).statusCode, 200);
+  });
+
+  it('sheds on heap use past its bound, before reading the body', async () => {
+    const tight = await buildTestApp(new FakeHost(new FakeDetector()), {
+      loadShedding: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 1, retryAfterSeconds: 1 },
+    });
+    try {
+      const res = await tight.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'application/json' }, payload: '{not json' });
+      assert.match(assertError(res, 503, 'OVERLOADED').error.message, /heap used at \d+ bytes, bound 1/);
+      assert.equal((await tight.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    } finally {
+      await tight.close();
+    }
   });
 });

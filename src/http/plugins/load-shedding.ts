@@ -1,6 +1,6 @@
-import underPressure from '@fastify/under-pressure';
 import fp from 'fastify-plugin';
 import { OodError } from '../../errors.js';
+import { PressureMonitor } from '../pressure-monitor.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -20,22 +20,41 @@ export interface LoadSheddingOptions {
   sampleIntervalMs?: number;
 }
 
+export type ShedReason = 'event_loop_delay' | 'heap_used';
+
 /**
  * Sheds scoring work with a quick 503 and Retry-After when the event loop lags or the heap
  * grows past a bound, before latency runs away. Only routes that opt in are shed: the probes and
  * /metrics keep answering, so an orchestrator sees a live, busy process rather than a dead one.
+ * It runs as the first onRequest hook after draining, before authentication and body parsing,
+ * so a shed request costs next to nothing.
  */
 export default fp<LoadSheddingOptions>(
   async (app, opts) => {
-    await app.register(underPressure, {
-      maxEventLoopDelay: opts.maxEventLoopDelayMs,
-      maxHeapUsedBytes: opts.maxHeapUsedBytes,
-      ...(opts.sampleIntervalMs === undefined ? {} : { sampleInterval: opts.sampleIntervalMs }),
-      pressureHandler: (request, reply, type, value) => {
-        if (!request.routeOptions.config?.shedUnderPressure) return undefined;
-        reply.header('retry-after', String(opts.retryAfterSeconds));
-        throw new OodError('OVERLOADED', `The server is overloaded (${type} at ${Math.round(Number(value))}); retry after ${opts.retryAfterSeconds} s`);
-      },
+    const intervalMs = opts.sampleIntervalMs ?? 25;
+    // Half of the delay bound: a burst past the bound sheds for about that long after it ends.
+    const monitor = new PressureMonitor({ intervalMs, halfLifeMs: Math.max(intervalMs, opts.maxEventLoopDelayMs / 2) });
+    app.addHook('onClose', async () => monitor.stop());
+
+    const pressure = (): { reason: ShedReason; value: string } | undefined => {
+      const delay = monitor.eventLoopDelayMs();
+      if (opts.maxEventLoopDelayMs > 0 && delay > opts.maxEventLoopDelayMs) {
+        return { reason: 'event_loop_delay', value: `${Math.round(delay)} ms, bound ${opts.maxEventLoopDelayMs} ms` };
+      }
+      const heap = monitor.heapUsedBytes();
+      if (opts.maxHeapUsedBytes > 0 && heap > opts.maxHeapUsedBytes) {
+        return { reason: 'heap_used', value: `${heap} bytes, bound ${opts.maxHeapUsedBytes}` };
+      }
+      return undefined;
+    };
+
+    app.addHook('onRequest', async (request, reply) => {
+      if (!request.routeOptions.config?.shedUnderPressure) return;
+      const over = pressure();
+      if (!over) return;
+      request.server.metrics.recordShed(over.reason);
+      reply.header('retry-after', String(opts.retryAfterSeconds));
+      throw new OodError('OVERLOADED', `The server is overloaded (${over.reason.replaceAll('_', ' ')} at ${over.value}); retry after ${opts.retryAfterSeconds} s`);
     });
   },
   { name: 'ood-load-shedding', fastify: '5.x', dependencies: ['ood-error-handler'] },

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModelInfo, PredictResult } from '../../detector/types.js';
 import { liveTensors } from '../../model/backend.js';
+import type { ShedReason } from './load-shedding.js';
 
 /**
  * Prometheus metrics for one app instance. The registry is per app, never prom-client's global
@@ -12,6 +13,7 @@ export interface OodMetrics {
   /** The one place every answered inference is counted, whichever route served it. */
   recordPrediction(result: PredictResult): void;
   recordReload(outcome: 'success' | 'failure'): void;
+  recordShed(reason: ShedReason): void;
 }
 
 declare module 'fastify' {
@@ -137,7 +139,19 @@ export default fp(
     reloads.inc({ outcome: 'success' }, 0);
     reloads.inc({ outcome: 'failure' }, 0);
 
+    const shed = new Counter({
+      name: 'ood_requests_shed_total',
+      help: 'Requests answered 503 OVERLOADED by load shedding, by the bound that was passed',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    });
+    shed.inc({ reason: 'event_loop_delay' }, 0);
+    shed.inc({ reason: 'heap_used' }, 0);
+
     const metrics: OodMetrics = {
+      recordShed(reason) {
+        shed.inc({ reason });
+      },
       recordReload(outcome) {
         reloads.inc({ outcome });
       },
