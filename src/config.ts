@@ -111,6 +111,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
 
   const e = parsed.data;
+  if (e.OOD_METRICS_PORT !== undefined && e.OOD_METRICS_PORT !== 0 && e.OOD_METRICS_PORT === e.PORT) {
+    throw new OodError('CONFIG_INVALID', `Invalid configuration: OOD_METRICS_PORT (${e.OOD_METRICS_PORT}) must differ from PORT`);
+  }
   if (e.OOD_DRAIN_DELAY_MS >= e.OOD_SHUTDOWN_TIMEOUT_MS) {
     throw new OodError(
       'CONFIG_INVALID',

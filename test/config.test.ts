@@ -94,6 +94,11 @@ describe('loadConfig', () => {
     });
   }
 
+  it('refuses a metrics port equal to the API port', () => {
+    assert.throws(() => loadConfig({ PORT: '9000', OOD_METRICS_PORT: '9000' }), /OOD_METRICS_PORT \(9000\) must differ from PORT/);
+    assert.throws(() => loadConfig({ OOD_METRICS_PORT: '8080' }), /must differ from PORT/);
+  });
+
   it('refuses a drain delay that the shutdown timeout would cut short', () => {
     assert.throws(
       () => loadConfig({ OOD_DRAIN_DELAY_MS: '10000', OOD_SHUTDOWN_TIMEOUT_MS: '5000' }),

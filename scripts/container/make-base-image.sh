@@ -27,7 +27,8 @@ for needed in "$npm_dir/bin/npm-cli.js" "$headers/node.h"; do
 done
 command -v debootstrap >/dev/null || { echo "make-base-image: apt-get install -y debootstrap" >&2; exit 1; }
 
-work="$(mktemp -d)"
+# Not /tmp: debootstrap creates device nodes, which a nodev /tmp would refuse.
+work="$(mktemp -d -p "${TMPDIR_FOR_ROOTFS:-/var/tmp}")"
 trap 'rm -rf "$work"' EXIT
 rootfs="$work/rootfs"
 

@@ -23,6 +23,12 @@ interface Held {
 export class DetectorSlot {
   private held: Held | undefined;
 
+  /**
+   * `onDisposeError` hears of a dispose that threw: it runs inside a request's release or a
+   * swap, neither of which should fail because freeing an old detector did.
+   */
+  constructor(private readonly onDisposeError: (err: unknown) => void = () => {}) {}
+
   /** The serving detector, for reads that finish synchronously (model info, gauges). */
   detector(): Detector | undefined {
     return this.held?.detector;
@@ -39,7 +45,7 @@ export class DetectorSlot {
         if (released) return;
         released = true;
         held.leases--;
-        DetectorSlot.disposeIfDone(held);
+        this.disposeIfDone(held);
       },
     };
   }
@@ -47,16 +53,22 @@ export class DetectorSlot {
   /** Serves `next` from now on (nothing, when undefined); the previous one retires. */
   swap(next: Detector | undefined): void {
     const previous = this.held;
+    // Retiring the serving detector in favour of itself would dispose it while it serves.
+    if (previous && previous.detector === next) return;
     this.held = next ? { detector: next, leases: 0, retired: false, disposed: false } : undefined;
     if (previous) {
       previous.retired = true;
-      DetectorSlot.disposeIfDone(previous);
+      this.disposeIfDone(previous);
     }
   }
 
-  private static disposeIfDone(held: Held): void {
+  private disposeIfDone(held: Held): void {
     if (!held.retired || held.leases > 0 || held.disposed) return;
     held.disposed = true;
-    held.detector.dispose?.();
+    try {
+      held.detector.dispose?.();
+    } catch (err) {
+      this.onDisposeError(err);
+    }
   }
 }

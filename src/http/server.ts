@@ -35,7 +35,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const { config } = opts;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
 
-  const slot = new DetectorSlot();
+  const slot = new DetectorSlot((err) => server.log.error({ err }, 'freeing a retired detector failed'));
   let loadError: string | undefined;
   let closed = false;
   const host: DetectorHost = { detector: () => slot.detector(), acquire: () => slot.acquire(), lastError: () => loadError };
@@ -60,17 +60,21 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
     // A shutdown during a load aborts it; that is neither a start-up nor a reload failure.
     if (closed) return;
-    if (trigger !== 'startup') {
+    if (slot.detector()) {
       server.log.error({ trigger, model, error }, 'reload failed: the previous model keeps serving');
       return;
     }
+    // Nothing serves, whichever load this was (a SIGHUP can beat the start-up load to it).
     loadError = error;
     server.log.fatal({ model }, `failed to load model "${model}": ${error}`);
-    server
-      .close()
+    const bound = new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
+    Promise.race([closeAll(), bound])
       .catch((closeErr: unknown) => server.log.error({ err: closeErr }, 'close failed'))
       .finally(() => exit(1));
   };
+
+  /** A reload without a model name reloads what serves now (after a switch, the new one). */
+  const servingModel = () => slot.detector()?.info.name ?? config.model;
 
   const apiTokens = await loadApiTokens(config.apiTokens, config.apiTokensFile);
   const logger = { level: config.logLevel };
@@ -80,7 +84,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     bodyLimitBytes: config.bodyLimitBytes,
     apiTokens,
     loadShedding: config.loadShedding,
-    admin: { reloader, defaultModel: config.model },
+    admin: { reloader, defaultModel: servingModel },
     exposeMetrics: config.metricsPort === undefined,
     drainDelayMs: config.drainDelayMs,
     logger,
@@ -93,8 +97,9 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   );
 
   const onHangup = () => {
-    if (reloader.start(config.model, 'sighup')) server.log.info({ model: config.model }, 'SIGHUP: reloading in the background');
-    else server.log.warn({ status: reloader.status() }, 'SIGHUP ignored: a load is already running');
+    const model = servingModel();
+    if (reloader.start(model, 'sighup')) server.log.info({ model }, 'SIGHUP: reloading in the background');
+    else server.log.warn({ status: reloader.status() }, 'SIGHUP ignored: a load is already running or the server is closing');
   };
   // close-with-grace would treat SIGHUP as "exit"; here it means "reload".
   const graceful = closeWithGrace(
@@ -120,9 +125,14 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     slot.swap(undefined);
   });
 
+  // The metrics port closes last, so the drain's own series can still be scraped.
   const closeAll = async () => {
-    await metricsApp?.close();
+    // No reload may start a build while the server drains: it would compete with the requests
+    // being finished, and its result would be thrown away.
+    process.removeListener('SIGHUP', onHangup);
+    reloader.close();
     await server.close();
+    await metricsApp?.close();
   };
 
   try {
@@ -133,8 +143,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     throw err;
   }
 
-  server.log.info({ model: config.model }, 'loading the model and its indexes');
-  reloader.start(config.model, 'startup');
+  if (reloader.start(config.model, 'startup')) server.log.info({ model: config.model }, 'loading the model and its indexes');
+  else server.log.info({ status: reloader.status() }, 'a load started by a signal or request is already running; it is the first');
 
   return { app: server, ...(metricsApp ? { metricsApp } : {}), reloader, close: closeAll };
 }

@@ -75,7 +75,14 @@ describe('the ood-service image', () => {
   });
 
   after(async () => {
-    prometheus?.kill('SIGTERM');
+    if (prometheus && prometheus.exitCode === null) {
+      const exited = new Promise((resolve) => prometheus?.once('exit', resolve));
+      prometheus.kill('SIGTERM');
+      // It flushes its database on SIGTERM; the folder goes only once it has.
+      const killer = setTimeout(() => prometheus?.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+    }
     await docker('rm', '-f', name).catch(() => undefined);
     if (promDir) await rm(promDir, { recursive: true, force: true });
   });
@@ -158,7 +165,12 @@ describe('the ood-service image', () => {
         ],
         { stdio: 'ignore' },
       );
-      await waitFor(async () => (await fetch(`${promBase}/-/ready`).catch(() => undefined))?.status === 200, 30_000);
+      let failed: Error | undefined;
+      prometheus.once('error', (err) => (failed = err));
+      await waitFor(async () => {
+        if (failed) throw new Error(`prometheus did not start: ${failed.message}`);
+        return (await fetch(`${promBase}/-/ready`).catch(() => undefined))?.status === 200;
+      }, 30_000);
       // Traffic for the rate() panels over several scrapes, since rate() needs two samples.
       for (let i = 0; i < 20; i++) {
         assert.equal((await predict(digits.slice(i % 10, (i % 10) + 2))).status, 200);

@@ -48,4 +48,23 @@ describe('DetectorSlot', () => {
     lease?.release();
     assert.equal(v2.disposed, true);
   });
+
+  it('ignores a swap to the detector already serving, and survives a dispose that throws', () => {
+    const errors: unknown[] = [];
+    const slot = new DetectorSlot((err) => errors.push(err));
+    const v1 = version('1');
+    slot.swap(v1);
+    slot.swap(v1);
+    assert.equal(v1.disposed, false);
+    const broken = version('broken');
+    broken.dispose = () => {
+      throw new Error('wasm memory already freed');
+    };
+    slot.swap(broken);
+    assert.equal(v1.disposed, true);
+    const lease = slot.acquire();
+    slot.swap(version('2'));
+    assert.doesNotThrow(() => lease?.release());
+    assert.match(String(errors[0]), /wasm memory already freed/);
+  });
 });

@@ -133,9 +133,60 @@ describe('reload under load', () => {
   });
 });
 
+describe('reload and shutdown together', () => {
+  it('reloads the model serving now on SIGHUP, also after a switch over HTTP', async () => {
+    const loads: string[] = [];
+    const { app, close } = await startServer({
+      config,
+      loadDetector: async (model) => {
+        loads.push(model);
+        return new FakeDetector({ info: { name: model, version: `v${loads.length}` } });
+      },
+    });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const settled = async () =>
+      waitFor(async () => ((await (await fetch(`${base}/admin/reload`, { headers: auth })).json()) as { state: string }).state !== 'loading');
+    try {
+      await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200);
+      const switched = await fetch(`${base}/admin/reload`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'fashion-mnist' }),
+      });
+      assert.equal(switched.status, 202);
+      await settled();
+      process.emit('SIGHUP');
+      await settled();
+      assert.deepEqual(loads, ['mnist', 'fashion-mnist', 'fashion-mnist']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('starts no reload once shutdown has begun', async () => {
+    let loads = 0;
+    const { app, close } = await startServer({
+      config: { ...config, drainDelayMs: 400 },
+      loadDetector: async () => {
+        loads++;
+        return new FakeDetector();
+      },
+    });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200);
+    const closed = close();
+    const res = await fetch(`${base}/admin/reload`, { method: 'POST', headers: auth });
+    assert.equal(res.status, 503);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /shutting down/);
+    process.emit('SIGHUP');
+    await closed;
+    assert.equal(loads, 1);
+  });
+});
+
 describe('admin endpoints', () => {
   const reloaderFor = (load: () => Promise<Detector>) => new Reloader({ slot: new DetectorSlot(), load });
-  const admin = (reloader: Reloader) => ({ reloader, defaultModel: 'mnist' });
+  const admin = (reloader: Reloader) => ({ reloader, defaultModel: () => 'mnist' });
 
   it('are closed (403) when no tokens are configured, and say how to open them', async () => {
     const app = await buildTestApp(new FakeHost(new FakeDetector()), { admin: admin(reloaderFor(async () => new FakeDetector())) });

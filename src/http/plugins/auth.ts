@@ -48,7 +48,7 @@ export default fp<AuthPluginOptions>(
         if (config?.admin) throw new OodError('ADMIN_DISABLED', `${ERRORS.ADMIN_DISABLED.message}; SIGHUP reloads without them`);
         return;
       }
-      if (!config?.requiresAuth) return;
+      if (!config?.requiresAuth && !config?.admin) return;
       const token = bearerToken(request);
       if (token === undefined || !tokenMatches(token, digests)) {
         reply.header('www-authenticate', 'Bearer');

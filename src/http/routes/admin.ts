@@ -6,8 +6,8 @@ import { NAME_PATTERN } from '../../model/manifest.js';
 
 export interface AdminRoutesOptions {
   reloader: Reloader;
-  /** What a reload without a body loads: the model the server was started with. */
-  defaultModel: string;
+  /** What a reload without a body loads: the model serving now. */
+  defaultModel: () => string;
 }
 
 const ReloadRequestSchema = z
@@ -29,7 +29,8 @@ const adminRoutes: FastifyPluginAsyncZod<AdminRoutesOptions> = async (app, { rel
     '/admin/reload',
     { schema: { body: ReloadRequestSchema, response: { 202: ReloadAcceptedSchema } }, config },
     async (request, reply) => {
-      const model = request.body?.model ?? defaultModel;
+      if (app.isDraining()) throw new OodError('NOT_READY', 'The server is shutting down; it starts no reload');
+      const model = request.body?.model ?? defaultModel();
       if (!reloader.start(model, 'http')) {
         throw new OodError('RELOAD_IN_PROGRESS', `A reload of "${reloader.status().model}" is already running; GET /admin/reload shows its progress`);
       }
