@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
+import { assertLayerGraphCompletes } from './layer-graph.js';
 import { ModelManifestSchema, NAME_PATTERN, type ModelManifest } from './manifest.js';
 
 /**
@@ -94,6 +95,7 @@ export async function loadStoredModel(modelsDir: string, name: string): Promise<
     throw new OodError('MODEL_INVALID', `${topologyFile}: ${where}: ${issue?.message}`);
   }
   const artifacts = topology.data;
+  assertLayerGraphCompletes(artifacts.modelTopology, topologyFile);
   const weightSpecs: tf.io.WeightsManifestEntry[] = artifacts.weightsManifest.flatMap((group) => group.weights);
   const expectedBytes = weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
   if (weightsBuf.byteLength !== expectedBytes) {

@@ -62,6 +62,14 @@ function densityFromBytes(buf: Buffer, dim: number, classes: number, ridge: numb
   };
 }
 
+/**
+ * A layer's files are named by its position. meta.json lists them, but it carries no checksum
+ * of its own, so the reader checks the names too: one changed character ("layer-0" to "layer-1")
+ * would otherwise hand one layer the other's graph whenever two layers have the same width.
+ */
+const layerFile = (l: number) => `layer-${l}.hnsw`;
+const densityFile = (l: number) => `density-${l}.bin`;
+
 export interface CacheKeyParts {
   modelFingerprint: string;
   dataFingerprint: string;
@@ -119,7 +127,11 @@ export async function readCacheEntry(
     const referenceLabels = new Int32Array(labelsBuf.buffer.slice(labelsBuf.byteOffset, labelsBuf.byteOffset + labelsBuf.byteLength));
     const indexes: NeighborIndex[] = [];
     const densityModels: MahalanobisModel[] = [];
-    for (const layer of meta.layers) {
+    for (const [l, layer] of meta.layers.entries()) {
+      if (layer.file !== layerFile(l) || layer.density.file !== densityFile(l)) {
+        indexes.forEach((i) => i.dispose());
+        return { miss: { reason: `meta.json lists ${layer.file} and ${layer.density.file} for layer ${l}` } };
+      }
       const densityBuf = contents.get(layer.density.file);
       if (!contents.has(layer.file) || !densityBuf) {
         indexes.forEach((i) => i.dispose());
@@ -159,14 +171,14 @@ export async function writeCacheEntry(
     };
     const layers = [];
     for (const [l, index] of entry.indexes.entries()) {
-      const file = `layer-${l}.hnsw`;
+      const file = layerFile(l);
       await index.save(join(tmp, file));
       const data = await readFile(join(tmp, file));
       files[file] = { sha256: sha256(data), bytes: data.byteLength };
       const density = entry.densityModels[l];
-      const densityFile = `density-${l}.bin`;
-      await put(densityFile, densityBytes(density));
-      layers.push({ name: layerNames[l], dim: index.dim, file, density: { file: densityFile, classes: density.classes, ridge: density.ridge } });
+      const densityName = densityFile(l);
+      await put(densityName, densityBytes(density));
+      layers.push({ name: layerNames[l], dim: index.dim, file, density: { file: densityName, classes: density.classes, ridge: density.ridge } });
     }
     await put('labels.bin', new Uint8Array(entry.referenceLabels.buffer, entry.referenceLabels.byteOffset, entry.referenceLabels.byteLength));
     if (entry.calibration) await put('calibration.json', Buffer.from(JSON.stringify(entry.calibration)));

@@ -129,6 +129,15 @@ describe('Embedder', () => {
     );
   });
 
+  it('feeds the model its own input shape when the manifest lays the same values out differently', () => {
+    // A manifest saying [2, 3] for this 6-input MLP once passed here and then failed every
+    // forward pass with a tfjs ValueError.
+    const flat = new Embedder(model, tinyManifest()).embed(inputs, rows);
+    const grid = new Embedder(model, tinyManifest({ input_shape: [2, 3] })).embed(inputs, rows);
+    assert.deepEqual(grid.probabilities, flat.probabilities);
+    assert.deepEqual(grid.activations, flat.activations);
+  });
+
   it('rejects an input of the wrong length with INVALID_INSTANCE', () => {
     const embedder = new Embedder(model, tinyManifest());
     assert.throws(() => embedder.embed(new Float32Array(13), 2), isOodError('INVALID_INSTANCE', 'expected 12 values, got 13'));

@@ -146,7 +146,49 @@ describe('model store', () => {
     const topology = JSON.parse(await readFile(join(dir, MODEL_FILES.topology), 'utf8'));
     delete topology.modelTopology;
     await writeFile(join(dir, MODEL_FILES.topology), JSON.stringify(topology));
-    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', 'model.json', 'lacks modelTopology'));
+    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'model.json'), 'modelTopology'));
+  });
+
+  it('rejects a model.json that is JSON of the wrong form, naming the file and the field', async () => {
+    const topology = JSON.parse(await readFile(join(goodDir, MODEL_FILES.topology), 'utf8'));
+    const cases: [string, unknown][] = [
+      ['(root)', null],
+      ['weightsManifest.0', { ...topology, weightsManifest: [null] }],
+      ['weightsManifest.0.weights.0.shape', { ...topology, weightsManifest: [{ weights: [{ name: 'w', shape: 'ab', dtype: 'float32' }] }] }],
+    ];
+    for (const [field, json] of cases) {
+      const { modelsDir, dir } = await copyOfGood(`topology-form-${field}`);
+      await writeFile(join(dir, MODEL_FILES.topology), JSON.stringify(json));
+      await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', `${join(dir, 'model.json')}: ${field}:`));
+    }
+  });
+
+  it('rejects a layer graph tfjs could never finish building, instead of hanging in it', async () => {
+    type Layer = { name: string; inbound_nodes: unknown[] };
+    const breakGraph: Record<string, (layers: Layer[]) => void> = {
+      'a call that never happens': (layers) => {
+        layers.find((l) => l.name === 'logits')!.inbound_nodes = [];
+      },
+      'a cycle': (layers) => {
+        layers.find((l) => l.name === 'hidden1')!.inbound_nodes = [[['hidden2', 0, 0, {}]]];
+      },
+      'a missing layer': (layers) => {
+        layers.find((l) => l.name === 'hidden2')!.inbound_nodes = [[['nowhere', 0, 0, {}]]];
+      },
+      'a node that does not exist': (layers) => {
+        layers.find((l) => l.name === 'hidden2')!.inbound_nodes = [[['hidden1', 1, 0, {}]]];
+      },
+      'a layer name tfjs cannot see': (layers) => {
+        (layers.find((l) => l.name === 'hidden2') as { name: unknown }).name = [];
+      },
+    };
+    for (const [what, edit] of Object.entries(breakGraph)) {
+      const { modelsDir, dir } = await copyOfGood(`graph-${what.replaceAll(' ', '-')}`);
+      const topology = JSON.parse(await readFile(join(dir, MODEL_FILES.topology), 'utf8'));
+      edit(topology.modelTopology.config.layers);
+      await writeFile(join(dir, MODEL_FILES.topology), JSON.stringify(topology));
+      await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'model.json')), what);
+    }
   });
 
   it('rejects a manifest that fails the schema, naming the file and the field', async () => {
