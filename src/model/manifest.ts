@@ -23,6 +23,21 @@ export const ModelManifestSchema = z.object({
 });
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;
 
+const FileDigestSchema = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256'),
+  bytes: z.number().int().nonnegative(),
+});
+
+/**
+ * The manifest as stored: the model's fields plus a digest of each artifact, written with them.
+ * A flipped bit in weights.bin still loads as a valid model that answers differently, so only a
+ * checksum can tell; the service refuses a model that fails it rather than serve it.
+ */
+export const StoredManifestSchema = ModelManifestSchema.extend({
+  files: z.object({ 'model.json': FileDigestSchema, 'weights.bin': FileDigestSchema }).strict(),
+});
+export type StoredManifest = z.infer<typeof StoredManifestSchema>;
+
 export function inputSize(manifest: Pick<ModelManifest, 'input_shape'>): number {
   return manifest.input_shape.reduce((a, b) => a * b, 1);
 }

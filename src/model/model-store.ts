@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
 import { assertLayerGraphCompletes } from './layer-graph.js';
-import { ModelManifestSchema, NAME_PATTERN, type ModelManifest } from './manifest.js';
+import { NAME_PATTERN, StoredManifestSchema, type ModelManifest, type StoredManifest } from './manifest.js';
 
 /**
  * Reads and writes `models/<name>/`: model.json (tfjs topology + weight specs), weights.bin and
@@ -38,7 +38,7 @@ const TopologyFileSchema = z.looseObject({
 
 export interface StoredModel {
   model: tf.LayersModel;
-  manifest: ModelManifest;
+  manifest: StoredManifest;
   /** sha256 over topology, weights and manifest: part of every cache key built on this model. */
   fingerprint: string;
   dir: string;
@@ -67,6 +67,24 @@ function parseJson(buf: Buffer, path: string): unknown {
   }
 }
 
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** What manifest.json records of an artifact, and what loading checks it against. */
+export function digestOf(bytes: Uint8Array) {
+  return { sha256: sha256(bytes), bytes: bytes.byteLength };
+}
+
+function verifyDigest(dir: string, file: keyof StoredManifest['files'], bytes: Buffer, files: StoredManifest['files']): void {
+  const expected = files[file];
+  const actual = digestOf(bytes);
+  if (actual.sha256 === expected.sha256 && actual.bytes === expected.bytes) return;
+  throw new OodError(
+    'MODEL_INVALID',
+    `${join(dir, file)} fails its checksum (${actual.bytes} bytes, sha256 ${actual.sha256.slice(0, 12)}…; ` +
+      `${MODEL_FILES.manifest} says ${expected.bytes} bytes, ${expected.sha256.slice(0, 12)}…): it changed after it was written; restore or retrain it`,
+  );
+}
+
 export async function loadStoredModel(modelsDir: string, name: string): Promise<StoredModel> {
   const dir = modelDir(modelsDir, name);
   // Read together, but report the first missing file in a fixed order, so the message is stable.
@@ -78,7 +96,7 @@ export async function loadStoredModel(modelsDir: string, name: string): Promise<
   const failed = reads.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
   const [topologyBuf, weightsBuf, manifestBuf] = reads.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
-  const parsed = ModelManifestSchema.safeParse(parseJson(manifestBuf, join(dir, MODEL_FILES.manifest)));
+  const parsed = StoredManifestSchema.safeParse(parseJson(manifestBuf, join(dir, MODEL_FILES.manifest)));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.manifest)}: ${issue?.path.join('.')}: ${issue?.message}`);
@@ -87,6 +105,8 @@ export async function loadStoredModel(modelsDir: string, name: string): Promise<
   if (manifest.name !== name) {
     throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.manifest)} names model "${manifest.name}", expected "${name}"`);
   }
+  verifyDigest(dir, MODEL_FILES.topology, topologyBuf, manifest.files);
+  verifyDigest(dir, MODEL_FILES.weights, weightsBuf, manifest.files);
   const topologyFile = join(dir, MODEL_FILES.topology);
   const topology = TopologyFileSchema.safeParse(parseJson(topologyBuf, topologyFile));
   if (!topology.success) {
@@ -126,9 +146,16 @@ export async function saveStoredModel(dir: string, model: tf.LayersModel, manife
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [MODEL_FILES.weights], weights: artifacts.weightSpecs }],
       };
-      await writeFileAtomic(join(dir, MODEL_FILES.weights), new Uint8Array(weights));
-      await writeFileAtomic(join(dir, MODEL_FILES.topology), JSON.stringify(topology));
-      await writeFileAtomic(join(dir, MODEL_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+      const weightBytes = new Uint8Array(weights);
+      const topologyBytes = Buffer.from(JSON.stringify(topology));
+      const stored: StoredManifest = {
+        ...manifest,
+        files: { [MODEL_FILES.topology]: digestOf(topologyBytes), [MODEL_FILES.weights]: digestOf(weightBytes) },
+      };
+      await writeFileAtomic(join(dir, MODEL_FILES.weights), weightBytes);
+      await writeFileAtomic(join(dir, MODEL_FILES.topology), topologyBytes);
+      // Last: a crash before this line leaves a manifest whose digests fail, never a silent mix.
+      await writeFileAtomic(join(dir, MODEL_FILES.manifest), `${JSON.stringify(stored, null, 2)}\n`);
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );

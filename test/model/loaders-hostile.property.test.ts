@@ -22,6 +22,7 @@ import {
   type ByteDamage,
   type JsonEdit,
 } from '../fixtures/hostile.js';
+import { sealedManifest } from '../fixtures/seal-model.js';
 import { makeTmp } from '../fixtures/tiny-model.js';
 
 /**
@@ -61,13 +62,25 @@ const corruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
     .chain((field) => fc.record({ file: fc.constant(MODEL_FILES.manifest), field: fc.constant(field), value: fc.constantFrom(...MISFITS[field]) })),
 );
 
-function corrupt(pristine: Files, c: Corruption): Files {
+/**
+ * Damage, then (when `seal`) a manifest re-sealed over the damaged artifacts, as a training run
+ * that wrote them would have: unsealed damage must fail the checksum, sealed damage the checks
+ * behind it.
+ */
+function corrupt(pristine: Files, c: Corruption, seal: boolean): Files {
   const files = { ...pristine };
   if ('bytes' in c) files[c.file] = damageBytes(pristine[c.file], c.bytes);
   else if ('json' in c) files[c.file] = jsonFileBytes(editJson(JSON.parse(pristine[c.file].toString('utf8')), c.json));
   else files[c.file] = jsonFileBytes({ ...JSON.parse(pristine[c.file].toString('utf8')), [c.field]: c.value });
+  if (seal) {
+    const sealed = sealedManifest(files[MODEL_FILES.manifest], files[MODEL_FILES.topology], files[MODEL_FILES.weights]);
+    if (sealed) files[MODEL_FILES.manifest] = sealed;
+  }
   return files;
 }
+
+const artifactsChanged = (files: Files, pristine: Files) =>
+  !files[MODEL_FILES.topology].equals(pristine[MODEL_FILES.topology]) || !files[MODEL_FILES.weights].equals(pristine[MODEL_FILES.weights]);
 
 describe('the model loader with a damaged models/mnist', () => {
   let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -106,16 +119,19 @@ describe('the model loader with a damaged models/mnist', () => {
   it('refuses damage with MODEL_INVALID saying where, or loads exactly what the files say under a new fingerprint', async () => {
     const outcomes = { refused: 0, loaded: 0 };
     await fc.assert(
-      fc.asyncProperty(corruptionArb, async (c) => {
-        const files = corrupt(pristine, c);
+      fc.asyncProperty(corruptionArb, fc.boolean(), async (c, seal) => {
+        const files = corrupt(pristine, c, seal);
         const { dir, fingerprint, manifest, error } = await load(files);
+        if (!seal && artifactsChanged(files, pristine)) {
+          assert.ok(error instanceof OodError && /fails its checksum|manifest\.json/.test(error.message), `unsealed damage: ${String(error)}`);
+        }
         if (error !== undefined) {
           outcomes.refused++;
           assert.ok(error instanceof OodError, `not an OodError: ${error instanceof Error ? error.stack : String(error)}`);
           assert.equal(error.code, 'MODEL_INVALID', error.message);
           // The store names the file or folder; the embedder's cross-checks name the manifest.
           assert.ok(error.message.includes(dir) || /\bmanifest\b/.test(error.message), error.message);
-          if ('bytes' in c && c.file === MODEL_FILES.weights && c.bytes.kind !== 'flip') {
+          if (seal && 'bytes' in c && c.file === MODEL_FILES.weights && c.bytes.kind !== 'flip') {
             assert.ok(error.message.includes(join(dir, MODEL_FILES.weights)), error.message);
           }
           return;
@@ -136,7 +152,9 @@ describe('the model loader with a damaged models/mnist', () => {
       fc.asyncProperty(fc.integer({ min: -pristine[MODEL_FILES.weights].length, max: 64 }).filter((d) => d !== 0), async (delta) => {
         const weights = pristine[MODEL_FILES.weights];
         const resized = delta < 0 ? weights.subarray(0, weights.length + delta) : Buffer.concat([weights, Buffer.alloc(delta)]);
-        const { dir, error } = await load({ ...pristine, [MODEL_FILES.weights]: resized });
+        const files = { ...pristine, [MODEL_FILES.weights]: resized };
+        files[MODEL_FILES.manifest] = sealedManifest(files[MODEL_FILES.manifest], files[MODEL_FILES.topology], resized) as Buffer;
+        const { dir, error } = await load(files);
         assert.ok(error instanceof OodError && error.code === 'MODEL_INVALID', String(error));
         assert.ok(error.message.includes(`${join(dir, MODEL_FILES.weights)} has ${resized.length} bytes`), error.message);
         assert.ok(error.message.includes(`needs ${weights.length}`), error.message);
@@ -145,17 +163,14 @@ describe('the model loader with a damaged models/mnist', () => {
     );
   });
 
-  it(
-    'refuses a weights.bin changed in place (a flipped bit in a float)',
-    { todo: 'model manifests carry no checksum of weights.bin or model.json: such a model loads and answers differently' },
-    async () => {
-      const weights = Buffer.from(pristine[MODEL_FILES.weights]);
-      // The low mantissa bit of one float in the middle: the length and every check still pass.
-      weights[weights.length / 2] ^= 1;
-      const { error } = await load({ ...pristine, [MODEL_FILES.weights]: weights });
-      assert.ok(error instanceof OodError && error.code === 'MODEL_INVALID', `loaded: ${String(error)}`);
-    },
-  );
+  it('refuses a weights.bin changed in place (a flipped bit in a float) by its checksum', async () => {
+    const weights = Buffer.from(pristine[MODEL_FILES.weights]);
+    // The low mantissa bit of one float in the middle: the length and every other check pass.
+    weights[weights.length / 2] ^= 1;
+    const { dir, error } = await load({ ...pristine, [MODEL_FILES.weights]: weights });
+    assert.ok(error instanceof OodError && error.code === 'MODEL_INVALID', `loaded: ${String(error)}`);
+    assert.ok(error.message.includes(`${join(dir, MODEL_FILES.weights)} fails its checksum`), error.message);
+  });
 });
 
 describe('model names cannot leave the models folder', () => {

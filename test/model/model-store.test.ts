@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -6,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.js';
 import { loadStoredModel, MODEL_FILES, modelDir, saveStoredModel } from '../../src/model/model-store.js';
 import { isOodError } from '../fixtures/assertions.js';
+import { resealModel } from '../fixtures/seal-model.js';
 import { buildTinyModel, makeTmp, TINY, tinyInputs, tinyManifest } from '../fixtures/tiny-model.js';
 
 function predict(model: tf.LayersModel, inputs: Float32Array, rows: number): Float32Array {
@@ -50,13 +52,18 @@ describe('model store', () => {
     );
     const weights = await readFile(join(goodDir, MODEL_FILES.weights));
     assert.equal(weights.byteLength, (30 + 5 + 20 + 4 + 12 + 3) * 4);
-    assert.deepEqual(JSON.parse(await readFile(join(goodDir, MODEL_FILES.manifest), 'utf8')), tinyManifest());
+    const { files, ...manifest } = JSON.parse(await readFile(join(goodDir, MODEL_FILES.manifest), 'utf8'));
+    assert.deepEqual(manifest, tinyManifest());
+    assert.deepEqual(files, {
+      'model.json': { sha256: createHash('sha256').update(await readFile(join(goodDir, MODEL_FILES.topology))).digest('hex'), bytes: (await readFile(join(goodDir, MODEL_FILES.topology))).byteLength },
+      'weights.bin': { sha256: createHash('sha256').update(weights).digest('hex'), bytes: weights.byteLength },
+    });
   });
 
   it('loads a model that predicts exactly as the saved one', async () => {
     const stored = await loadStoredModel(join(tmp.dir, 'models'), 'tiny');
     try {
-      assert.deepEqual(stored.manifest, tinyManifest());
+      assert.deepEqual({ ...stored.manifest, files: undefined }, { ...tinyManifest(), files: undefined });
       assert.equal(stored.dir, goodDir);
       assert.match(stored.fingerprint, /^[0-9a-f]{64}$/);
       const expected = predict(model, inputs, 9);
@@ -104,10 +111,32 @@ describe('model store', () => {
   it('fingerprints the manifest too', async () => {
     const { modelsDir, dir } = await copyOfGood('manifest-version');
     await writeFile(join(dir, MODEL_FILES.manifest), JSON.stringify(tinyManifest({ version: '1.0.1' })));
+    await resealModel(dir);
     const [a, b] = await Promise.all([loadStoredModel(join(tmp.dir, 'models'), 'tiny'), loadStoredModel(modelsDir, 'tiny')]);
     a.model.dispose();
     b.model.dispose();
     assert.notEqual(b.fingerprint, a.fingerprint);
+  });
+
+  it('refuses a model.json or weights.bin changed after it was written, naming the file', async () => {
+    const { modelsDir, dir } = await copyOfGood('flipped-bit');
+    const weights = await readFile(join(dir, MODEL_FILES.weights));
+    // One low mantissa bit: every other check passes, and the model would answer differently.
+    weights[weights.length / 2] ^= 1;
+    await writeFile(join(dir, MODEL_FILES.weights), weights);
+    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'weights.bin'), 'fails its checksum'));
+
+    const edited = await copyOfGood('edited-topology');
+    const topology = JSON.parse(await readFile(join(edited.dir, MODEL_FILES.topology), 'utf8'));
+    topology.generatedBy = 'someone else';
+    await writeFile(join(edited.dir, MODEL_FILES.topology), JSON.stringify(topology));
+    await assert.rejects(loadStoredModel(edited.modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(edited.dir, 'model.json'), 'fails its checksum'));
+  });
+
+  it('refuses a manifest without the digests of its files', async () => {
+    const { modelsDir, dir } = await copyOfGood('unsealed');
+    await writeFile(join(dir, MODEL_FILES.manifest), JSON.stringify(tinyManifest()));
+    await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'manifest.json'), 'files'));
   });
 
   it('rejects a folder without weights.bin, naming the file', async () => {
@@ -119,6 +148,7 @@ describe('model store', () => {
   it('rejects a truncated weights.bin with both sizes', async () => {
     const { modelsDir, dir } = await copyOfGood('short-weights');
     await truncate(join(dir, MODEL_FILES.weights), 100);
+    await resealModel(dir);
     await assert.rejects(
       loadStoredModel(modelsDir, 'tiny'),
       isOodError('MODEL_INVALID', join(dir, 'weights.bin'), 'has 100 bytes', 'needs 296'),
@@ -129,12 +159,14 @@ describe('model store', () => {
     const { modelsDir, dir } = await copyOfGood('long-weights');
     const weights = await readFile(join(dir, MODEL_FILES.weights));
     await writeFile(join(dir, MODEL_FILES.weights), Buffer.concat([weights, Buffer.alloc(4)]));
+    await resealModel(dir);
     await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', 'weights.bin', 'has 300 bytes'));
   });
 
   it('rejects a model.json that is not valid JSON', async () => {
     const { modelsDir, dir } = await copyOfGood('bad-json');
     await writeFile(join(dir, MODEL_FILES.topology), '{"modelTopology": {');
+    await resealModel(dir);
     await assert.rejects(
       loadStoredModel(modelsDir, 'tiny'),
       isOodError('MODEL_INVALID', join(dir, 'model.json'), 'is not valid JSON'),
@@ -146,6 +178,7 @@ describe('model store', () => {
     const topology = JSON.parse(await readFile(join(dir, MODEL_FILES.topology), 'utf8'));
     delete topology.modelTopology;
     await writeFile(join(dir, MODEL_FILES.topology), JSON.stringify(topology));
+    await resealModel(dir);
     await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'model.json'), 'modelTopology'));
   });
 
@@ -159,6 +192,7 @@ describe('model store', () => {
     for (const [field, json] of cases) {
       const { modelsDir, dir } = await copyOfGood(`topology-form-${field}`);
       await writeFile(join(dir, MODEL_FILES.topology), JSON.stringify(json));
+      await resealModel(dir);
       await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', `${join(dir, 'model.json')}: ${field}:`));
     }
   });
@@ -187,6 +221,7 @@ describe('model store', () => {
       const topology = JSON.parse(await readFile(join(dir, MODEL_FILES.topology), 'utf8'));
       edit(topology.modelTopology.config.layers);
       await writeFile(join(dir, MODEL_FILES.topology), JSON.stringify(topology));
+      await resealModel(dir);
       await assert.rejects(loadStoredModel(modelsDir, 'tiny'), isOodError('MODEL_INVALID', join(dir, 'model.json')), what);
     }
   });
@@ -213,6 +248,7 @@ describe('model store', () => {
   it('rejects a manifest naming another model', async () => {
     const { modelsDir, dir } = await copyOfGood('other-name');
     await writeFile(join(dir, MODEL_FILES.manifest), JSON.stringify(tinyManifest({ name: 'other' })));
+    await resealModel(dir);
     await assert.rejects(
       loadStoredModel(modelsDir, 'tiny'),
       isOodError('MODEL_INVALID', join(dir, 'manifest.json'), '"other"', 'expected "tiny"'),
