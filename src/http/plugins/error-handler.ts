@@ -86,6 +86,10 @@ export default fp(
       // Only unexpected failures deserve a stack; a 503 while loading is the system working.
       if (error.code === 'INTERNAL') {
         request.log.error({ err, code: error.code }, 'request failed');
+      } else if (error.code === 'OVERLOADED') {
+        // Under overload thousands of these come a second: a line each would add to the load
+        // being shed. ood_requests_shed_total counts them.
+        request.log.debug({ code: error.code, reason: error.message }, 'request shed');
       } else if (error.statusCode >= 500) {
         request.log.warn({ code: error.code, reason: error.message }, 'request refused');
       } else {
