@@ -21,11 +21,16 @@ fi
 started_dockerd=""
 state="$(mktemp -d)"
 cleanup() {
+  local rc=$?
   if [ -n "$started_dockerd" ]; then
     kill "$started_dockerd" 2>/dev/null || true
     wait "$started_dockerd" 2>/dev/null || true
+    # dockerd leaves its network-namespace mount behind under its exec root.
+    grep -o " $state/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   fi
-  rm -rf "$state"
+  rm -rf "$state" 2>/dev/null || echo "test:container: could not remove $state" >&2
+  # The test's verdict, not the tidying's, is the exit status.
+  exit "$rc"
 }
 trap cleanup EXIT
 
