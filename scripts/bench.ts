@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { atExit } from './bench/cleanup.js';
+import { parseScriptArgs, runMain } from './bench/cli.js';
 import { measureLatency, type LatencyResult } from './bench/latency.js';
 import { describeMachine } from './bench/machine.js';
 import { measureRecall } from './bench/recall.js';
@@ -115,24 +115,13 @@ async function run(profile: Profile, command: string): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  let values: { quick?: boolean; out?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      options: { quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stderr.write(USAGE);
-    return 0;
-  }
-  const quick = values.quick ?? false;
+  const values = parseScriptArgs({ quick: { type: 'boolean' }, out: { type: 'string' } }, USAGE);
+  if (typeof values === 'number') return values;
+  const quick = values.quick === true;
   const command = `npm run bench${quick ? ' -- --quick' : ''}`;
   const report = await run(quick ? QUICK : FULL, command);
   process.stdout.write(report);
-  if (values.out) {
+  if (typeof values.out === 'string') {
     const out = resolve(values.out);
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, report);
@@ -141,12 +130,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain('bench', main);

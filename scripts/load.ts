@@ -8,9 +8,9 @@
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { countOf, latenciesOf, latencyPercentiles, runAutocannon, type AutocannonRun } from './bench/autocannon-run.js';
+import { numberOption, parseScriptArgs, runMain } from './bench/cli.js';
 import { httpRequest } from './bench/http.js';
 import { describeMachine } from './bench/machine.js';
 import { loadAverage, mib, RssSampler } from './bench/proc.js';
@@ -67,36 +67,21 @@ interface PhaseResult {
 const quiet = (line: string) => /"msg":"(incoming request|request completed|request refused|request rejected)"/.test(line);
 
 function parseOptions(): Options | number {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        connections: { type: 'string' },
-        'find-seconds': { type: 'string' },
-        'phase-seconds': { type: 'string' },
-        'overload-connections': { type: 'string' },
-        'rate-factor': { type: 'string' },
-        'sigterm-after': { type: 'string' },
-        'max-event-loop-delay-ms': { type: 'string' },
-        'cache-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stderr.write(USAGE);
-    return 0;
-  }
-  const num = (name: string, fallback: number, min: number, integer = true): number => {
-    const raw = values[name];
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if ((integer && !Number.isInteger(n)) || !(n >= min)) throw new Error(`--${name} must be a ${integer ? 'whole ' : ''}number >= ${min}`);
-    return n;
-  };
+  const values = parseScriptArgs(
+    {
+      connections: { type: 'string' },
+      'find-seconds': { type: 'string' },
+      'phase-seconds': { type: 'string' },
+      'overload-connections': { type: 'string' },
+      'rate-factor': { type: 'string' },
+      'sigterm-after': { type: 'string' },
+      'max-event-loop-delay-ms': { type: 'string' },
+      'cache-dir': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (typeof values === 'number') return values;
+  const num = (name: string, fallback: number, min: number, integer = true) => numberOption(values, name, fallback, min, integer);
   return {
     connections: num('connections', 16, 1),
     findSeconds: num('find-seconds', 15, 1),
@@ -529,12 +514,4 @@ async function main(): Promise<number> {
   return run(opts, `npm run load${args.length ? ` -- ${args.join(' ')}` : ''}`);
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`[load] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain('load', main);

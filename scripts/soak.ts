@@ -7,9 +7,9 @@
  */
 import { resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { countOf, latenciesOf, latencyPercentiles, runAutocannon, type AutocannonRun } from './bench/autocannon-run.js';
+import { numberOption, parseScriptArgs, runMain } from './bench/cli.js';
 import { loadAverage, mib, readProcMemory } from './bench/proc.js';
 import { parsePrometheus, scrapeMetrics, seriesValue } from './bench/prometheus.js';
 import { ServerProcess } from './bench/server.js';
@@ -53,34 +53,19 @@ interface Sample {
 }
 
 function parseOptions(): Options | number {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        predictions: { type: 'string' },
-        batch: { type: 'string' },
-        connections: { type: 'string' },
-        'sample-seconds': { type: 'string' },
-        'noise-every': { type: 'string' },
-        'cache-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stderr.write(USAGE);
-    return 0;
-  }
-  const int = (name: string, fallback: number, min: number): number => {
-    const raw = values[name];
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be a whole number >= ${min}`);
-    return n;
-  };
+  const values = parseScriptArgs(
+    {
+      predictions: { type: 'string' },
+      batch: { type: 'string' },
+      connections: { type: 'string' },
+      'sample-seconds': { type: 'string' },
+      'noise-every': { type: 'string' },
+      'cache-dir': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (typeof values === 'number') return values;
+  const int = (name: string, fallback: number, min: number) => numberOption(values, name, fallback, min);
   return {
     predictions: int('predictions', 100_000, 1),
     batch: int('batch', 1, 1),
@@ -318,12 +303,4 @@ async function main(): Promise<number> {
   return run(opts, `npm run soak${args.length ? ` -- ${args.join(' ')}` : ''}`);
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`[soak] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain('soak', main);

@@ -1,3 +1,4 @@
+import { createRng } from '../../src/math/random.js';
 import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 
 export interface BodyOptions {
@@ -15,18 +16,6 @@ export interface Workload {
   bodies(batch: number, count: number, opts?: BodyOptions): string[];
 }
 
-/** mulberry32: a small seeded PRNG, enough for reproducible noise images. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function loadWorkload(referenceSetsDir: string, name: string): Promise<Workload> {
   const refset = await loadReferenceSet(referenceSetsDir, name);
   const { x } = refset.test;
@@ -40,7 +29,7 @@ export async function loadWorkload(referenceSetsDir: string, name: string): Prom
     digits: rows.length,
     bodies(batch, count, opts = {}) {
       const noiseEvery = opts.noiseEvery ?? 0;
-      const random = seededRandom(opts.seed ?? 1);
+      const random = createRng(opts.seed ?? 1);
       // Uniform noise in [0, 1], four decimals: as far from a digit as an input can be.
       const noise = () => Array.from({ length: x.cols }, () => Math.round(random() * 1e4) / 1e4);
       const out: string[] = [];

@@ -1,4 +1,5 @@
 import type { Neighbors } from '../index/neighbor-index.js';
+import { nonconformity } from '../math/conformal.js';
 
 /**
  * Raw per-input evidence from the neighbour searches, before any calibration: everything the
@@ -39,9 +40,10 @@ export function gatherEvidence(
 
 /** DkNN nonconformity of label j: sum over layers of (k - neighbours carrying j). */
 export function labelNonconformity(evidence: Evidence, label: number, k: number): number {
-  let alpha = 0;
-  for (const c of evidence.counts) alpha += k - c[label];
-  return alpha;
+  return nonconformity(
+    evidence.counts.map((c) => c[label]),
+    k,
+  );
 }
 
 /**

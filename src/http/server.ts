@@ -115,22 +115,24 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     },
   );
   process.on('SIGHUP', onHangup);
+  // No reload may start a build once closing begins: it would compete with the requests being
+  // finished, and its result would be thrown away. Also on onClose, for an app.close() made directly.
+  const stopReloads = () => {
+    process.removeListener('SIGHUP', onHangup);
+    reloader.close();
+  };
 
   server.addHook('onClose', async () => {
     closed = true;
     graceful.uninstall();
-    process.removeListener('SIGHUP', onHangup);
-    reloader.close();
+    stopReloads();
     // onClose runs after in-flight requests finish; the slot disposes once the last lease is back.
     slot.swap(undefined);
   });
 
   // The metrics port closes last, so the drain's own series can still be scraped.
   const closeAll = async () => {
-    // No reload may start a build while the server drains: it would compete with the requests
-    // being finished, and its result would be thrown away.
-    process.removeListener('SIGHUP', onHangup);
-    reloader.close();
+    stopReloads();
     await server.close();
     await metricsApp?.close();
   };

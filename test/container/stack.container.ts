@@ -6,30 +6,19 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 import { uniformNoise } from '../../src/reference/synthetic.js';
+import { freePort } from '../../scripts/bench/server.js';
 import { waitFor } from '../support/async.js';
 
 const run = promisify(execFile);
 const IMAGE = process.env.OOD_TEST_IMAGE ?? 'ood-service:test';
 const TOKEN = 'container-test-token';
 const ALERTS = ['OodOutlierShareHigh', 'OodHighLatencyP99', 'OodTargetDown', 'OodTargetMissing', 'OodNotReady', 'OodModelReloadFailed'];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const docker = async (...args: string[]) => (await run('docker', args, { maxBuffer: 64 * 1024 * 1024 })).stdout.trim();
 
