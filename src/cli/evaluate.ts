@@ -7,7 +7,8 @@ import { evaluationMarkdown } from '../evaluation/format.js';
 import { createCliLogger } from '../log.js';
 import { initBackend } from '../model/backend.js';
 
-const USAGE = `usage: npm run ood -- evaluate --model NAME [--models-dir DIR] [--limit N] [--seed N] [--json FILE]
+const USAGE = `usage: npm run ood -- evaluate --model NAME [--partner REFSET] [--models-dir DIR] [--limit N] [--seed N] [--json FILE]
+  --partner  the reference set to use as near-OOD data (default: mnist for fashion-mnist and back)
   Scores the model's in-distribution test part against its OOD sets with MSP, energy,
   Mahalanobis, kNN distance, DkNN credibility and the service's outlier score, and prints
   AUROC, FPR@95TPR, AUPR-In, AUPR-Out and detection error as markdown.`;
@@ -21,6 +22,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
       limit: { type: 'string', default: '2000' },
       seed: { type: 'string', default: '7' },
       json: { type: 'string' },
+      partner: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -35,7 +37,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   log.info({ backend: backend.backend }, 'tfjs backend ready');
   const evaluation = await evaluateModel(
     detectorSettings(config),
-    { limit: Number(values.limit), seed: Number(values.seed) },
+    { limit: Number(values.limit), seed: Number(values.seed), partner: values.partner },
     log,
   );
   if (values.json) await writeFileAtomic(values.json, JSON.stringify(evaluation));

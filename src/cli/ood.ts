@@ -8,6 +8,8 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>
   evaluate: async () => (await import('./evaluate.js')).evaluateCommand,
   entanglement: async () => (await import('./entanglement.js')).entanglementCommand,
   warm: async () => (await import('./warm.js')).warmCommand,
+  inspect: async () => (await import('./inspect.js')).inspectCommand,
+  'add-model': async () => (await import('./add-model.js')).addModelCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -82,9 +82,12 @@ function layerScales(evidence: Evidence[], values: (e: Evidence) => number[]): S
   return perRow[0].map((_, l) => robustScale(perRow.map((v) => v[l])));
 }
 
+/** Half fit the signals' scales, half give the p-values: fewer leave both too noisy. */
+export const MIN_CALIBRATION_POINTS = 40;
+
 export function calibrate(input: CalibrationInput, k: number, classes: number, labelWeight: number): CalibrationState {
   const n = input.evidence.length;
-  if (n < 40) throw new Error(`calibration needs at least 40 points, got ${n}`);
+  if (n < MIN_CALIBRATION_POINTS) throw new Error(`calibration needs at least ${MIN_CALIBRATION_POINTS} points, got ${n}`);
   const half = Math.floor(n / 2);
   const fitPart = input.evidence.slice(0, half);
   const distanceScales = layerScales(fitPart, logNearestDistances);

@@ -3,7 +3,7 @@ import { OodError } from '../errors.js';
 import { yieldToEventLoop } from '../event-loop.js';
 import type { Matrix } from '../math/matrix.js';
 import type { NeighborIndex } from '../index/neighbor-index.js';
-import type { Embedder } from '../model/embedder.js';
+import type { EmbeddingModel } from '../model/embedding.js';
 import type { Calibrator } from './calibration.js';
 import { densityScores, evidenceFor, searchLayers } from './search.js';
 import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult } from './types.js';
@@ -13,7 +13,7 @@ const PREDICT_SLICE_ROWS = 32;
 
 export interface DeepKnnParts {
   info: ModelInfo;
-  embedder: Embedder;
+  embedder: EmbeddingModel;
   /** One index per layer in info.layers order, over L2-normalised reference activations. */
   indexes: NeighborIndex[];
   referenceLabels: Int32Array;
@@ -67,15 +67,15 @@ export class DeepKnnDetector implements Detector {
     for (let start = 0; start < rows; start += PREDICT_SLICE_ROWS) {
       if (start > 0) await yieldToEventLoop();
       const n = Math.min(PREDICT_SLICE_ROWS, rows - start);
-      const slice = this.predictSlice(inputs.subarray(start * cols, (start + n) * cols), n, start, options);
+      const slice = await this.predictSlice(inputs.subarray(start * cols, (start + n) * cols), n, start, options);
       predictions.push(...slice.predictions);
       for (const [layer, seconds] of Object.entries(slice.searchSeconds)) searchSeconds[layer] = (searchSeconds[layer] ?? 0) + seconds;
     }
     return { predictions, searchSeconds };
   }
 
-  private predictSlice(inputs: Float32Array, rows: number, firstRow: number, options: PredictOptions): PredictResult {
-    const { probabilities, activations } = this.parts.embedder.embed(inputs, rows);
+  private async predictSlice(inputs: Float32Array, rows: number, firstRow: number, options: PredictOptions): Promise<PredictResult> {
+    const { probabilities, activations } = await this.parts.embedder.embed(inputs, rows);
     assertFinite(probabilities, 'the class probabilities', firstRow);
     activations.forEach((layer, l) => assertFinite(layer, `layer ${this.info.layers[l]}`, firstRow));
     const searchSeconds: Record<string, number> = {};

@@ -7,11 +7,10 @@ import { HnswIndex, HnswParamsSchema, type HnswParams } from '../index/hnsw-inde
 import type { NeighborIndex, Neighbors } from '../index/neighbor-index.js';
 import type { Log } from '../log.js';
 import { l2NormalizeRows } from '../math/normalize.js';
-import { activeBackend } from '../model/backend.js';
-import { Embedder, type Embedding } from '../model/embedder.js';
+import type { Embedding, EmbeddingModel } from '../model/embedding.js';
 import { INPUT_LAYER } from '../model/manifest.js';
 import { concatRows, type Matrix } from '../math/matrix.js';
-import { loadStoredModel, type StoredModel } from '../model/model-store.js';
+import { loadModel, type LoadedModel } from '../model/model-store.js';
 import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from '../reference/index-cache.js';
 import { loadReferenceSet, type ReferenceSet } from '../reference/load-reference-set.js';
 import { calibrate, Calibrator, SIGNALS, type CalibrationState } from './calibration.js';
@@ -51,10 +50,13 @@ export function detectorSettings(config: Config): DetectorSettings {
  * Start-up as a straight chain: load the model, load its reference set, then reuse the cached
  * graphs and calibration or build them, then assemble the detector.
  */
-export async function loadDetector(settings: DetectorSettings, log: Log): Promise<DeepKnnDetector> {
-  const stored = await loadStoredModel(settings.modelsDir, settings.model);
+/** Called as a cold build goes, for a progress bar: `stage` names the step, done of total rows. */
+export type BuildProgress = (stage: string, done: number, total: number) => void;
+
+export async function loadDetector(settings: DetectorSettings, log: Log, progress?: BuildProgress): Promise<DeepKnnDetector> {
+  const stored = await loadModel(settings.modelsDir, settings.model);
   try {
-    return await assemble(stored, settings, log);
+    return await assemble(stored, settings, log, progress);
   } catch (err) {
     // The weights live outside the JS heap: a failed start must not strand them.
     stored.model.dispose();
@@ -62,9 +64,10 @@ export async function loadDetector(settings: DetectorSettings, log: Log): Promis
   }
 }
 
-async function assemble(stored: StoredModel, settings: DetectorSettings, log: Log): Promise<DeepKnnDetector> {
-  const { manifest } = stored;
-  const embedder = new Embedder(stored.model, manifest);
+async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, log: Log, progress?: BuildProgress): Promise<DeepKnnDetector> {
+  const { manifest, model: embedder } = stored;
+  // A model's own k (set when it was onboarded) wins over the server's default.
+  const settings = { ...serverSettings, k: manifest.k ?? serverSettings.k };
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
   const key = cacheKey({
     modelFingerprint: stored.fingerprint,
@@ -84,7 +87,7 @@ async function assemble(stored: StoredModel, settings: DetectorSettings, log: Lo
   } else {
     if (missReason) log.warn({ cache: entryDir, reason: missReason }, 'cache entry unusable, rebuilding it');
     const started = performance.now();
-    entry = await buildEntry(embedder, refset, manifest.layers, settings, log);
+    entry = await buildEntry(embedder, refset, manifest.layers, settings, log, progress);
     await writeCacheEntry(entryDir, key, manifest.layers, entry);
     const pruned = await pruneOtherEntries(entryDir);
     log.info(
@@ -113,8 +116,9 @@ async function assemble(stored: StoredModel, settings: DetectorSettings, log: Lo
       significance: settings.significance,
       reference_size: entry.referenceLabels.length,
       calibration_size: calibration.labelScores.length,
-      backend: activeBackend(),
+      backend: embedder.backend,
       signals: [...SIGNALS],
+      ...(manifest.preprocessing ? { preprocessing: manifest.preprocessing } : {}),
     },
     embedder,
     indexes: entry.indexes,
@@ -144,6 +148,7 @@ async function buildLayer(
   hnsw: HnswParams,
   name: string,
   log: Log,
+  progress?: BuildProgress,
 ): Promise<LayerArtifacts> {
   let started = performance.now();
   const seconds = () => +((performance.now() - started) / 1000).toFixed(1);
@@ -152,6 +157,7 @@ async function buildLayer(
   for (let start = 0; start < acts.rows; start += ROWS_PER_SLICE) {
     const n = Math.min(ROWS_PER_SLICE, acts.rows - start);
     index.addAll(normalized.data.subarray(start * acts.cols, (start + n) * acts.cols) as Float32Array, n);
+    progress?.(`graph ${name}`, start + n, acts.rows);
     await yieldToEventLoop();
   }
   log.info({ layer: name, points: acts.rows, dim: acts.cols, seconds: seconds() }, 'built HNSW graph');
@@ -162,11 +168,12 @@ async function buildLayer(
 }
 
 /** Activations of many rows, a slice at a time, pausing for the event loop in between. */
-async function embedYielding(embedder: Embedder, x: Matrix): Promise<Embedding> {
+async function embedYielding(embedder: EmbeddingModel, x: Matrix, stage = 'embed', progress?: BuildProgress): Promise<Embedding> {
   const parts: Embedding[] = [];
   for (let start = 0; start < x.rows; start += ROWS_PER_SLICE) {
     const n = Math.min(ROWS_PER_SLICE, x.rows - start);
-    parts.push(embedder.embed(x.data.subarray(start * x.cols, (start + n) * x.cols) as Float32Array, n));
+    parts.push(await embedder.embed(x.data.subarray(start * x.cols, (start + n) * x.cols) as Float32Array, n));
+    progress?.(stage, start + n, x.rows);
     await yieldToEventLoop();
   }
   const join = (pick: (e: Embedding) => Matrix): Matrix =>
@@ -193,6 +200,7 @@ async function inputLayer(
   classes: number,
   settings: DetectorSettings,
   log: Log,
+  progress?: BuildProgress,
 ): Promise<LayerArtifacts> {
   const key = cacheKey({
     modelFingerprint: 'none: the raw input',
@@ -212,7 +220,7 @@ async function inputLayer(
     return { index: cached.entry.indexes[0], density: cached.entry.densityModels[0] };
   }
   if (cached.miss) log.warn({ cache: dir, reason: cached.miss.reason }, 'shared input-layer entry unusable, rebuilding it');
-  const built = await buildLayer(acts, refset.train.labels, classes, settings.hnsw, INPUT_LAYER, log);
+  const built = await buildLayer(acts, refset.train.labels, classes, settings.hnsw, INPUT_LAYER, log, progress);
   await writeCacheEntry(dir, key, [INPUT_LAYER], {
     indexes: [built.index],
     densityModels: [built.density],
@@ -223,23 +231,24 @@ async function inputLayer(
 }
 
 async function buildEntry(
-  embedder: Embedder,
+  embedder: EmbeddingModel,
   refset: ReferenceSet,
   layers: string[],
   settings: DetectorSettings,
   log: Log,
+  progress?: BuildProgress,
 ): Promise<CacheEntry> {
   const train = refset.train;
-  const trainActs = (await embedYielding(embedder, train.x)).activations;
+  const trainActs = (await embedYielding(embedder, train.x, 'embed reference', progress)).activations;
   const cal = refset.calibration;
-  const { probabilities, activations } = await embedYielding(embedder, cal.x);
+  const { probabilities, activations } = await embedYielding(embedder, cal.x, 'embed calibration', progress);
   const classes = probabilities.cols;
   const built: LayerArtifacts[] = [];
   for (const [l, acts] of trainActs.entries()) {
     built.push(
       layers[l] === INPUT_LAYER
-        ? await inputLayer(acts, refset, classes, settings, log)
-        : await buildLayer(acts, train.labels, classes, settings.hnsw, layers[l], log),
+        ? await inputLayer(acts, refset, classes, settings, log, progress)
+        : await buildLayer(acts, train.labels, classes, settings.hnsw, layers[l], log, progress),
     );
   }
   const indexes = built.map((b) => b.index);
@@ -254,6 +263,7 @@ async function buildEntry(
     searchLayers(indexes, slice, settings.k, layers).forEach((found, l) => neighbors[l].push(...found));
     await yieldToEventLoop();
     densityScores(densityModels, slice).forEach((scores, l) => densities[l].set(scores, start));
+    progress?.('calibrate', start + n, cal.x.rows);
     await yieldToEventLoop();
   }
   const evidence = evidenceFor(neighbors, densities, cal.x.rows, train.labels, classes);

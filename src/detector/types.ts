@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ImagePreprocessingSchema } from '../model/image-input.js';
 
 /**
  * The shapes the detector hands to its transports. They are zod schemas so the HTTP layer can
@@ -43,6 +44,8 @@ export const ModelInfoSchema = z.object({
   calibration_size: z.number().int(),
   backend: z.string(),
   signals: z.array(z.string()),
+  /** Present for image models: how a `{"b64": ...}` instance becomes input. */
+  preprocessing: ImagePreprocessingSchema.optional(),
 });
 
 export type LayerEvidence = z.infer<typeof LayerEvidenceSchema>;

@@ -8,10 +8,10 @@ import { predictMatrix } from '../detector/predict-matrix.js';
 import type { Log } from '../log.js';
 import type { Matrix } from '../math/matrix.js';
 import { evaluateScores, rocCurve, type OodMetrics } from '../math/ood-metrics.js';
-import { Embedder } from '../model/embedder.js';
+import type { EmbeddingModel } from '../model/embedding.js';
 import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
-import { LOGITS_LAYER } from '../model/mlp.js';
-import { loadStoredModel } from '../model/model-store.js';
+import { LOGITS_LAYER, PROBS_LAYER } from '../model/mlp.js';
+import { loadModel, readModelManifest, type LoadedModel } from '../model/model-store.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
 import { loadOodSets } from '../reference/ood-sets.js';
 
@@ -49,10 +49,27 @@ export interface ModelEvaluation {
 
 type Scores = Record<ScoreName, Float64Array>;
 
+export interface EvaluateOptions {
+  limit: number;
+  seed: number;
+  /** The near-OOD reference set; by default the shipped sets' partner (mnist <-> fashion-mnist). */
+  partner?: string;
+}
+
 /** The penultimate layer is the last indexed hidden layer: the features before the logits. */
 function penultimateIndex(layers: string[]): number {
   for (let i = layers.length - 1; i >= 0; i--) if (layers[i] !== INPUT_LAYER) return i;
   throw new Error('the model indexes no hidden layer, so there is no penultimate layer to score');
+}
+
+/**
+ * Where the logits are, for the energy score: the class output itself when the service applies
+ * the softmax, the layer before it in this project's own MLPs, else nowhere (energy is then n/a).
+ */
+function logitsLayer(manifest: ModelManifest): string | undefined {
+  if (manifest.output_activation === 'softmax') return manifest.output_layer;
+  if ((manifest.runtime ?? 'tfjs') === 'tfjs' && manifest.output_layer === PROBS_LAYER) return LOGITS_LAYER;
+  return undefined;
 }
 
 /**
@@ -61,16 +78,21 @@ function penultimateIndex(layers: string[]): number {
  */
 export async function evaluateModel(
   settings: DetectorSettings,
-  options: { limit: number; seed: number },
+  options: EvaluateOptions,
   log: Log,
 ): Promise<ModelEvaluation> {
   const started = performance.now();
   const detector = await loadDetector(settings, log);
-  const stored = await loadStoredModel(settings.modelsDir, settings.model).catch((err: unknown) => {
+  let stored: LoadedModel;
+  try {
+    const manifest = await readModelManifest(settings.modelsDir, settings.model);
+    const logits = logitsLayer(manifest);
+    stored = await loadModel(settings.modelsDir, settings.model, logits ? [logits] : []);
+  } catch (err) {
     detector.dispose();
     throw err;
-  });
-  const embedder = new Embedder(stored.model, stored.manifest, [LOGITS_LAYER]);
+  }
+  const embedder = stored.model;
   try {
     return await scoreAll(detector, embedder, stored.manifest, settings, options, started);
   } finally {
@@ -81,28 +103,28 @@ export async function evaluateModel(
 
 async function scoreAll(
   detector: DeepKnnDetector,
-  embedder: Embedder,
+  embedder: EmbeddingModel,
   manifest: ModelManifest,
   settings: DetectorSettings,
-  options: { limit: number; seed: number },
+  options: EvaluateOptions,
   started: number,
 ): Promise<ModelEvaluation> {
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
   const penultimate = penultimateIndex(manifest.layers);
   const classes = manifest.labels.length;
 
-  const train = embedder.embed(Float32Array.from(refset.train.x.data), refset.train.x.rows);
+  const train = await embedder.embed(Float32Array.from(refset.train.x.data), refset.train.x.rows);
   const mahalanobis = fitMahalanobis(train.activations[penultimate], refset.train.labels, classes);
   const knn = fitKnnDistance(train.activations[penultimate], { k: 50 });
   try {
     const score = async (x: Matrix): Promise<{ scores: Scores; flagged: number; predicted: Int32Array }> => {
-      const e = embedder.embed(Float32Array.from(x.data), x.rows);
+      const e = await embedder.embed(Float32Array.from(x.data), x.rows);
       const predictions = await predictMatrix(detector, x);
       const features = e.activations[penultimate];
       return {
         scores: {
           msp: mspOutlierScores(e.probabilities),
-          energy: energyOutlierScores(e.extras[0]),
+          energy: e.extras.length > 0 ? energyOutlierScores(e.extras[0]) : new Float64Array(x.rows).fill(Number.NaN),
           mahalanobis: mahalanobisOutlierScores(mahalanobis, features),
           knn_distance: knnDistanceOutlierScores(knn, features),
           dknn_credibility: Float64Array.from(predictions, (p) => -p.credibility),
@@ -126,6 +148,8 @@ async function scoreAll(
         const inScores = inDist.scores[name].map((v) => -v);
         const outScores = out.scores[name].map((v) => -v);
         metrics[name] = evaluateScores(inScores, outScores);
+        // A score this model cannot give (energy without logits) is reported as such.
+        if (Number.isNaN(inScores[0])) for (const key of Object.keys(metrics[name]) as (keyof OodMetrics)[]) metrics[name][key] = Number.NaN;
         roc[name] = rocCurve(inScores, outScores, 100);
       }
       sets.push({ name: set.name, size: set.x.rows, flagged: out.flagged, metrics, roc });

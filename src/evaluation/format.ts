@@ -9,7 +9,7 @@ export const METRIC_TITLES: [keyof OodMetrics, string][] = [
   ['detectionError', 'detection error ↓'],
 ];
 
-const f4 = (x: number) => x.toFixed(4);
+const f4 = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(4));
 
 /** One model's evaluation as markdown: a table per OOD set, a row per score. */
 export function evaluationMarkdown(e: ModelEvaluation): string {

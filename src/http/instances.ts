@@ -17,6 +17,14 @@ export function toInputBatch(instances: readonly unknown[], inputShape: readonly
   const batch = new Float32Array(instances.length * width);
   instances.forEach((instance, row) => {
     const path = `instances[${row}]`;
+    // A decoded image: already flat, finite and of the model's size by construction.
+    if (instance instanceof Float32Array) {
+      if (instance.length !== width) {
+        throw new OodError('INVALID_INSTANCE', `${path} decodes to ${instance.length} values; the model expects ${width}`);
+      }
+      batch.set(instance, row * width);
+      return;
+    }
     const shape = shapeOf(instance, path);
     const size = shape.reduce((n, dim) => n * dim, 1);
     if (size !== width) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ModelInfoSchema, PredictionSchema } from '../detector/types.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
+import { isB64Instance, type B64Instance } from './image-instances.js';
 
 /**
  * The wire shapes of the HTTP API. Prediction and model shapes come from the detector so they are
@@ -13,8 +14,8 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 export const PredictRequestSchema = z.object({
   instances: z
     .array(
-      z.custom<unknown[]>((value) => Array.isArray(value), {
-        error: 'each instance must be an array of numbers (flat or nested)',
+      z.custom<unknown[] | B64Instance>((value) => Array.isArray(value) || isB64Instance(value), {
+        error: 'each instance must be an array of numbers (flat or nested), or {"b64": "<PNG or JPEG>"} for an image model',
       }),
     )
     .min(1, 'must hold at least one instance'),

@@ -1,29 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
 import { OodError } from '../errors.js';
 import { concatRows, type Matrix } from '../math/matrix.js';
+import { softmaxRowsInPlace } from '../math/softmax.js';
+import { activeBackend } from './backend.js';
+import type { Embedding, EmbeddingModel } from './embedding.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from './manifest.js';
 
-export interface Embedding {
-  /** rows x classes softmax output. */
-  probabilities: Matrix;
-  /** One matrix per indexed layer, in manifest order, flattened per row. */
-  activations: Matrix[];
-  /** One matrix per extra layer asked of the constructor (e.g. logits for energy scores). */
-  extras: Matrix[];
-}
+export type { Embedding, EmbeddingModel };
 
 /**
  * One forward pass yields the class probabilities and every indexed layer's activations: a
  * second tfjs model shares the weights and exposes the hidden outputs, so nothing runs twice.
  */
-export class Embedder {
+export class Embedder implements EmbeddingModel {
   private readonly probe: tf.LayersModel;
   private readonly model: tf.LayersModel;
   private readonly layerNames: string[];
   private readonly inputShape: number[];
   readonly inputSize: number;
+  readonly backend = activeBackend();
 
   private readonly indexedCount: number;
+  private readonly softmax: boolean;
 
   constructor(model: tf.LayersModel, manifest: ModelManifest, extraLayers: string[] = []) {
     this.model = model;
@@ -59,6 +57,7 @@ export class Embedder {
       throw new OodError('MODEL_INVALID', `the model outputs ${classes} classes, the manifest lists ${manifest.labels.length} labels`);
     }
     this.probe = tf.model({ inputs: model.inputs, outputs: [output, ...outputs] });
+    this.softmax = manifest.output_activation === 'softmax';
   }
 
   /** `inputs` is rows x inputSize, row-major. Large batches are cut into chunks to bound memory. */
@@ -88,7 +87,7 @@ export class Embedder {
       activations.push(name === INPUT_LAYER ? { data: inputs, rows, cols: this.inputSize } : joined[hidden++]);
     }
     return {
-      probabilities: joined[0],
+      probabilities: this.softmax ? softmaxRowsInPlace({ ...joined[0], data: Float32Array.from(joined[0].data) }) : joined[0],
       activations: activations.slice(0, this.indexedCount),
       extras: activations.slice(this.indexedCount),
     };

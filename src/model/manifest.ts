@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ImagePreprocessingSchema } from './image-input.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -18,8 +19,19 @@ export const ModelManifestSchema = z.object({
   layers: z.array(z.string().min(1)).min(1),
   /** Reference set (under reference-sets/) that trained the model and is indexed. */
   reference_set: z.string().regex(NAME_PATTERN),
-  /** The name of the layer whose output is the class probabilities (softmax). */
+  /**
+   * The layer (tfjs) or graph output (ONNX) that gives the class scores: probabilities, or
+   * logits when `output_activation` is "softmax".
+   */
   output_layer: z.string().min(1),
+  /** Which runtime runs the model (see model/runtimes.ts); tfjs when absent. */
+  runtime: z.string().min(1).optional(),
+  /** "softmax" when the output is logits (as most exported PyTorch models give); none when absent. */
+  output_activation: z.enum(['none', 'softmax']).optional(),
+  /** Neighbours per layer for this model; the server's OOD_K when absent. */
+  k: z.number().int().positive().optional(),
+  /** How a client's PNG or JPEG (`{"b64": ...}`) becomes an input; only for image models. */
+  preprocessing: ImagePreprocessingSchema.optional(),
 });
 export type ModelManifest = z.infer<typeof ModelManifestSchema>;
 
@@ -34,7 +46,8 @@ const FileDigestSchema = z.object({
  * checksum can tell; the service refuses a model that fails it rather than serve it.
  */
 export const StoredManifestSchema = ModelManifestSchema.extend({
-  files: z.object({ 'model.json': FileDigestSchema, 'weights.bin': FileDigestSchema }).strict(),
+  /** Keyed by file name; the model's runtime says which files it needs (model/runtimes.ts). */
+  files: z.record(z.string().regex(/^[\w][\w.-]*$/, 'must be a file name in the model folder'), FileDigestSchema),
 });
 export type StoredManifest = z.infer<typeof StoredManifestSchema>;
 

@@ -2,44 +2,31 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
-import { assertLayerGraphCompletes } from './layer-graph.js';
+import type { EmbeddingModel } from './embedding.js';
 import { NAME_PATTERN, StoredManifestSchema, type ModelManifest, type StoredManifest } from './manifest.js';
+import { runtimeOf } from './runtimes.js';
+import { buildLayersModel, parseJson, TFJS_FILES, tfjsArtifactFiles } from './tfjs-model-file.js';
 
 /**
- * Reads and writes `models/<name>/`: model.json (tfjs topology + weight specs), weights.bin and
- * manifest.json. tfjs's own file:// handlers live in tfjs-node, which is optional, so the
- * artifacts go through memory handlers here.
+ * Reads and writes `models/<name>/`: manifest.json, which names the runtime, plus the files that
+ * runtime needs (model.json and weights.bin for tfjs, model.onnx for ONNX). tfjs's own file://
+ * handlers live in tfjs-node, which is optional, so tfjs artifacts go through memory handlers.
  */
-export const MODEL_FILES = { topology: 'model.json', weights: 'weights.bin', manifest: 'manifest.json' } as const;
-
-/**
- * The part of model.json read here, checked before it is trusted: a file that is valid JSON but
- * not of this form must be refused by name, not crash the loader with a TypeError. tfjs checks
- * the topology itself when it builds the model.
- */
-const TopologyFileSchema = z.looseObject({
-  modelTopology: z.looseObject({}),
-  weightsManifest: z.array(
-    z.looseObject({
-      weights: z.array(
-        z.looseObject({
-          name: z.string(),
-          shape: z.array(z.number().int().nonnegative()),
-          // The byte count below assumes 4 bytes a value, as these two have.
-          dtype: z.enum(['float32', 'int32']),
-        }),
-      ),
-    }),
-  ),
-});
+export const MODEL_FILES = { ...TFJS_FILES, manifest: 'manifest.json' } as const;
 
 export interface StoredModel {
   model: tf.LayersModel;
   manifest: StoredManifest;
-  /** sha256 over topology, weights and manifest: part of every cache key built on this model. */
+  /** sha256 over the model's files and manifest: part of every cache key built on this model. */
+  fingerprint: string;
+  dir: string;
+}
+
+export interface LoadedModel {
+  model: EmbeddingModel;
+  manifest: StoredManifest;
   fingerprint: string;
   dir: string;
 }
@@ -59,14 +46,6 @@ async function readModelFile(dir: string, file: string): Promise<Buffer> {
   }
 }
 
-function parseJson(buf: Buffer, path: string): unknown {
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw new OodError('MODEL_INVALID', `${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** What manifest.json records of an artifact, and what loading checks it against. */
@@ -74,88 +53,100 @@ export function digestOf(bytes: Uint8Array) {
   return { sha256: sha256(bytes), bytes: bytes.byteLength };
 }
 
-function verifyDigest(dir: string, file: keyof StoredManifest['files'], bytes: Buffer, files: StoredManifest['files']): void {
+function verifyDigest(dir: string, file: string, bytes: Buffer, files: StoredManifest['files']): void {
   const expected = files[file];
   const actual = digestOf(bytes);
   if (actual.sha256 === expected.sha256 && actual.bytes === expected.bytes) return;
   throw new OodError(
     'MODEL_INVALID',
     `${join(dir, file)} fails its checksum (${actual.bytes} bytes, sha256 ${actual.sha256.slice(0, 12)}…; ` +
-      `${MODEL_FILES.manifest} says ${expected.bytes} bytes, ${expected.sha256.slice(0, 12)}…): it changed after it was written; restore or retrain it`,
+      `${MODEL_FILES.manifest} says ${expected.bytes} bytes, ${expected.sha256.slice(0, 12)}…): it changed after it was written; restore or regenerate it`,
   );
 }
 
-export async function loadStoredModel(modelsDir: string, name: string): Promise<StoredModel> {
+interface VerifiedFiles {
+  dir: string;
+  manifest: StoredManifest;
+  files: Map<string, Buffer>;
+  fingerprint: string;
+}
+
+/**
+ * The manifest, then every file its runtime needs, each checked against the manifest's digest.
+ * A flipped bit in a weight file still loads as a valid model that answers differently, so only
+ * the checksum can tell.
+ */
+async function readVerified(modelsDir: string, name: string): Promise<VerifiedFiles> {
   const dir = modelDir(modelsDir, name);
-  // Read together, but report the first missing file in a fixed order, so the message is stable.
-  const reads = await Promise.allSettled([
-    readModelFile(dir, MODEL_FILES.topology),
-    readModelFile(dir, MODEL_FILES.weights),
-    readModelFile(dir, MODEL_FILES.manifest),
-  ]);
-  const failed = reads.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  const [topologyBuf, weightsBuf, manifestBuf] = reads.map((r) => (r as PromiseFulfilledResult<Buffer>).value);
-  const parsed = StoredManifestSchema.safeParse(parseJson(manifestBuf, join(dir, MODEL_FILES.manifest)));
+  const manifestFile = join(dir, MODEL_FILES.manifest);
+  const manifestBuf = await readModelFile(dir, MODEL_FILES.manifest);
+  const parsed = StoredManifestSchema.safeParse(parseJson(manifestBuf, manifestFile));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.manifest)}: ${issue?.path.join('.')}: ${issue?.message}`);
+    throw new OodError('MODEL_INVALID', `${manifestFile}: ${issue?.path.join('.')}: ${issue?.message}`);
   }
   const manifest = parsed.data;
   if (manifest.name !== name) {
-    throw new OodError('MODEL_INVALID', `${join(dir, MODEL_FILES.manifest)} names model "${manifest.name}", expected "${name}"`);
+    throw new OodError('MODEL_INVALID', `${manifestFile} names model "${manifest.name}", expected "${name}"`);
   }
-  verifyDigest(dir, MODEL_FILES.topology, topologyBuf, manifest.files);
-  verifyDigest(dir, MODEL_FILES.weights, weightsBuf, manifest.files);
-  const topologyFile = join(dir, MODEL_FILES.topology);
-  const topology = TopologyFileSchema.safeParse(parseJson(topologyBuf, topologyFile));
-  if (!topology.success) {
-    const issue = topology.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    throw new OodError('MODEL_INVALID', `${topologyFile}: ${where}: ${issue?.message}`);
+  const runtime = runtimeOf(manifest, manifestFile);
+  const missing = runtime.files.filter((file) => !Object.hasOwn(manifest.files, file));
+  if (missing.length > 0) {
+    throw new OodError('MODEL_INVALID', `${manifestFile}: files: has no checksum for ${missing.join(', ')}`);
   }
-  const artifacts = topology.data;
-  assertLayerGraphCompletes(artifacts.modelTopology, topologyFile);
-  const weightSpecs: tf.io.WeightsManifestEntry[] = artifacts.weightsManifest.flatMap((group) => group.weights);
-  const expectedBytes = weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1) * 4, 0);
-  if (weightsBuf.byteLength !== expectedBytes) {
-    throw new OodError(
-      'MODEL_INVALID',
-      `${join(dir, MODEL_FILES.weights)} has ${weightsBuf.byteLength} bytes, the topology needs ${expectedBytes}`,
-    );
-  }
-  let model: tf.LayersModel;
-  try {
-    const weightData = weightsBuf.buffer.slice(weightsBuf.byteOffset, weightsBuf.byteOffset + weightsBuf.byteLength);
-    model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: artifacts.modelTopology, weightSpecs, weightData }));
-  } catch (err) {
-    throw new OodError('MODEL_INVALID', `cannot build the model in ${dir}: ${(err as Error).message}`, { cause: err });
-  }
-  const fingerprint = createHash('sha256').update(topologyBuf).update(weightsBuf).update(manifestBuf).digest('hex');
+  // Read together, but report the first failure in a fixed order, so the message is stable.
+  const reads = await Promise.allSettled(runtime.files.map((file) => readModelFile(dir, file)));
+  const failed = reads.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const files = new Map(runtime.files.map((file, i) => [file, (reads[i] as PromiseFulfilledResult<Buffer>).value]));
+  for (const [file, bytes] of files) verifyDigest(dir, file, bytes, manifest.files);
+  const hash = createHash('sha256');
+  for (const bytes of files.values()) hash.update(bytes);
+  return { dir, manifest, files, fingerprint: hash.update(manifestBuf).digest('hex') };
+}
+
+/** A model folder's manifest, after its files have passed their checksums. */
+export async function readModelManifest(modelsDir: string, name: string): Promise<StoredManifest> {
+  return (await readVerified(modelsDir, name)).manifest;
+}
+
+/** Any model folder, opened by the runtime its manifest names: what the detector serves. */
+export async function loadModel(modelsDir: string, name: string, extraLayers: string[] = []): Promise<LoadedModel> {
+  const { dir, manifest, files, fingerprint } = await readVerified(modelsDir, name);
+  const model = await runtimeOf(manifest, join(dir, MODEL_FILES.manifest)).open(dir, files, manifest, extraLayers);
   return { model, manifest, fingerprint, dir };
+}
+
+/**
+ * A tfjs model folder as a LayersModel, for the work that needs tfjs itself (training,
+ * gradients, layer surgery); an ONNX folder is refused by name.
+ */
+export async function loadStoredModel(modelsDir: string, name: string): Promise<StoredModel> {
+  const { dir, manifest, files, fingerprint } = await readVerified(modelsDir, name);
+  if ((manifest.runtime ?? 'tfjs') !== 'tfjs') {
+    throw new OodError('MODEL_INVALID', `${dir} holds a ${manifest.runtime} model; this command needs a tfjs model`);
+  }
+  const model = await buildLayersModel(dir, files.get(TFJS_FILES.topology) as Buffer, files.get(TFJS_FILES.weights) as Buffer);
+  return { model, manifest, fingerprint, dir };
+}
+
+/**
+ * Writes a model folder: the runtime's files first, the manifest with their digests last, so a
+ * crash in between leaves a manifest whose digests fail, never a silent mix.
+ */
+export async function writeModelFolder(dir: string, files: Record<string, Uint8Array>, manifest: ModelManifest): Promise<void> {
+  const stored: StoredManifest = {
+    ...manifest,
+    files: Object.fromEntries(Object.entries(files).map(([file, bytes]) => [file, digestOf(bytes)])),
+  };
+  for (const [file, bytes] of Object.entries(files)) await writeFileAtomic(join(dir, file), bytes);
+  await writeFileAtomic(join(dir, MODEL_FILES.manifest), `${JSON.stringify(stored, null, 2)}\n`);
 }
 
 export async function saveStoredModel(dir: string, model: tf.LayersModel, manifest: ModelManifest): Promise<void> {
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      const weights = artifacts.weightData;
-      if (!weights || Array.isArray(weights)) throw new Error('expected one weight buffer from tfjs');
-      const topology = {
-        format: 'layers-model',
-        generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: [MODEL_FILES.weights], weights: artifacts.weightSpecs }],
-      };
-      const weightBytes = new Uint8Array(weights);
-      const topologyBytes = Buffer.from(JSON.stringify(topology));
-      const stored: StoredManifest = {
-        ...manifest,
-        files: { [MODEL_FILES.topology]: digestOf(topologyBytes), [MODEL_FILES.weights]: digestOf(weightBytes) },
-      };
-      await writeFileAtomic(join(dir, MODEL_FILES.weights), weightBytes);
-      await writeFileAtomic(join(dir, MODEL_FILES.topology), topologyBytes);
-      // Last: a crash before this line leaves a manifest whose digests fail, never a silent mix.
-      await writeFileAtomic(join(dir, MODEL_FILES.manifest), `${JSON.stringify(stored, null, 2)}\n`);
+      await writeModelFolder(dir, tfjsArtifactFiles(artifacts), manifest);
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );

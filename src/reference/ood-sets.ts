@@ -30,14 +30,15 @@ function firstRows(m: Matrix, limit: number, seed: number): Matrix {
 export async function loadOodSets(
   referenceSetsDir: string,
   inDistribution: string,
-  options: { limit: number; seed: number; include?: string[] },
+  options: { limit: number; seed: number; include?: string[]; partner?: string },
 ): Promise<OodSet[]> {
   const wanted = (name: string) => !options.include || options.include.includes(name);
   const { limit, seed } = options;
   const inSet = await loadReferenceSet(referenceSetsDir, inDistribution);
   const test = firstRows(inSet.test.x, limit, seed);
   const sets: OodSet[] = [];
-  const partner = PARTNER_SETS[inDistribution];
+  // "none": no near-OOD set, as for a table that has no sibling data set.
+  const partner = options.partner === 'none' ? undefined : (options.partner ?? PARTNER_SETS[inDistribution]);
   if (partner && wanted(partner)) {
     const dir = referenceSetDir(referenceSetsDir, partner);
     const source = await loadSource(await loadManifest(dir), dir);

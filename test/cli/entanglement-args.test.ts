@@ -117,6 +117,6 @@ describe('entanglementCommand', () => {
     const out = await run(['--model', 'no-such-model', '--backend', 'cpu']);
     assert.equal(out.code, 2);
     assert.equal(out.stdout, '');
-    assert.match(out.stderr, /cannot read models\/no-such-model\/model\.json/);
+    assert.match(out.stderr, /cannot read models\/no-such-model\/manifest\.json/);
   });
 });

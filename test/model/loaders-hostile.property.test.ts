@@ -44,7 +44,7 @@ type Corruption =
   | { file: typeof MODEL_FILES.manifest; field: keyof ModelManifest; value: unknown };
 
 /** Manifest values that are well-formed but do not fit this model, or do not fit the schema. */
-const MISFITS: { [K in keyof ModelManifest]: unknown[] } = {
+const MISFITS: { [K in keyof ModelManifest]-?: unknown[] } = {
   name: ['fashion-mnist', 'mnist2', 'MNIST', '../mnist', '', 7],
   version: ['', 2, null],
   input_shape: [[28, 28], [783], [785], [784, 1], [1, 784], [0], [-784], [784.5], [], '784'],
@@ -52,6 +52,10 @@ const MISFITS: { [K in keyof ModelManifest]: unknown[] } = {
   layers: [['hidden9'], ['input', 'probs'], ['logits'], ['pixels'], [], [''], ['input', 'input'], 'hidden1'],
   reference_set: ['fashion-mnist', 'nope', '../mnist', '/etc', ''],
   output_layer: ['hidden3', 'logits', 'pixels', 'nope', ''],
+  runtime: ['onnx', 'pytorch', 'constructor', '', 7],
+  output_activation: ['relu', 'Softmax', '', 1],
+  k: [0, -1, 2.5, '75'],
+  preprocessing: [{ width: 0 }, 'png', { width: 28, height: 28, channels: 2, layout: 'nchw' }],
 };
 
 const corruptionArb: fc.Arbitrary<Corruption> = fc.oneof(
@@ -222,7 +226,7 @@ describe('model names cannot leave the models folder', () => {
         if (err.code === 'CONFIG_INVALID') return;
         // A valid name gets as far as reading its files, all inside the root.
         assert.equal(err.code, 'MODEL_INVALID', err.message);
-        assert.ok(err.message.includes(`cannot read ${join(root, name, MODEL_FILES.topology)}`), err.message);
+        assert.ok(err.message.includes(`cannot read ${join(root, name, MODEL_FILES.manifest)}`), err.message);
       }),
       { numRuns: 300, seed: SEED },
     );

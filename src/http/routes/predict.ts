@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { OodError } from '../../errors.js';
+import { decodeImageInstances } from '../image-instances.js';
 import { toInputBatch } from '../instances.js';
 import { PredictRequestSchema, PredictResponseSchema } from '../schemas.js';
 
@@ -24,7 +25,8 @@ const predictRoute: FastifyPluginAsyncZod<PredictRouteOptions> = async (app, { m
       const lease = app.leaseDetector();
       try {
         const { detector } = lease;
-        const inputs = toInputBatch(instances, detector.info.input_shape);
+        const numeric = await decodeImageInstances(instances, detector.info.preprocessing, detector.info.name);
+        const inputs = toInputBatch(numeric, detector.info.input_shape);
         const result = await detector.predict(inputs, instances.length, { includeNeighbors });
         app.metrics.recordPrediction(result);
 

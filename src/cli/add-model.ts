@@ -1,0 +1,141 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { loadConfig } from '../config.js';
+import { createCliLogger } from '../log.js';
+import { initBackend } from '../model/backend.js';
+import { NAME_PATTERN } from '../model/manifest.js';
+import { addModel } from '../onboarding/add-model.js';
+import { modelFileKind } from '../onboarding/describe-file.js';
+import { parseShape } from '../onboarding/options.js';
+import { Progress } from './progress.js';
+
+const USAGE = `usage:
+  npm run ood -- add-model --name NAME --onnx model.onnx --data train_x.npy --labels train_y.npy [--classes classes.txt]
+  npm run ood -- add-model --name NAME --onnx model.onnx --data table.csv --label-column COL
+  npm run ood -- add-model --name NAME --onnx model.onnx --data images/ (one folder per class)
+  npm run ood -- add-model --name NAME --tfjs model.json --data ... (same data options)
+
+  --layers a,b,c           layers to index (default: chosen and explained; see \`inspect\`)
+  --calibration-share X    share of the rows held out to calibrate the p-values (default 0.1)
+  --seed N                 seed of the calibration split (default 1)
+  --k N                    neighbours per layer for this model (default: the server's OOD_K)
+  --test-data F [--test-labels F]  held-out data (same format): the flag rate on them is measured
+  --classes FILE           class names, one per line in the model's output order
+  --ignore-columns a,b     CSV columns that are neither features nor the label
+  --reference-data         point at the data where they are instead of copying them
+  --input-shape 1,28,28    per-instance input shape, when the model file leaves it free
+  --scale X --mean a,b,c --std a,b,c  image preprocessing for {"b64": ...} inputs and image folders
+                           (pixel * scale - mean) / std; default scale 1/255, mean 0, std 1
+  --version V              model version (default 1)
+  --force                  replace a model and reference set of the same name`;
+
+const numberList = (option: string) =>
+  z
+    .string()
+    .regex(/^-?[\d.]+(,-?[\d.]+)*$/, `${option} must be numbers separated by commas`)
+    .transform((s) => s.split(',').map(Number));
+
+const ArgsSchema = z
+  .object({
+    name: z.string({ error: '--name is required' }).regex(NAME_PATTERN, `--name must match ${NAME_PATTERN}`),
+    onnx: z.string().optional(),
+    tfjs: z.string().optional(),
+    data: z.string({ error: '--data is required' }),
+    labels: z.string().optional(),
+    'label-column': z.string().optional(),
+    classes: z.string().optional(),
+    'test-data': z.string().optional(),
+    'test-labels': z.string().optional(),
+    'ignore-columns': z.string().optional(),
+    layers: z.string().optional(),
+    'calibration-share': z.coerce.number().gt(0).lt(1).default(0.1),
+    seed: z.coerce.number().int().min(0).max(0xffffffff).default(1),
+    k: z.coerce.number().int().positive().optional(),
+    'reference-data': z.boolean().default(false),
+    'input-shape': z.string().optional(),
+    scale: z.coerce.number().positive().optional(),
+    mean: numberList('--mean').optional(),
+    std: numberList('--std').optional(),
+    version: z.string().min(1).default('1'),
+    force: z.boolean().default(false),
+  })
+  .refine((a) => (a.onnx === undefined) !== (a.tfjs === undefined), { message: 'give exactly one of --onnx FILE or --tfjs model.json' });
+
+export async function addModelCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      name: { type: 'string' }, onnx: { type: 'string' }, tfjs: { type: 'string' }, data: { type: 'string' },
+      labels: { type: 'string' }, 'label-column': { type: 'string' }, classes: { type: 'string' },
+      'test-data': { type: 'string' }, 'test-labels': { type: 'string' }, 'ignore-columns': { type: 'string' },
+      layers: { type: 'string' }, 'calibration-share': { type: 'string' }, seed: { type: 'string' }, k: { type: 'string' },
+      'reference-data': { type: 'boolean' }, 'input-shape': { type: 'string' }, scale: { type: 'string' },
+      mean: { type: 'string' }, std: { type: 'string' }, version: { type: 'string' }, force: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stderr.write(`${USAGE}\n`);
+    return 0;
+  }
+  const parsed = ArgsSchema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    process.stderr.write(`add-model: ${issue.path.length ? `--${issue.path.join('.')}: ` : ''}${issue.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const args = parsed.data;
+  const log = createCliLogger();
+  const config = loadConfig(process.env);
+  const modelFile = (args.onnx ?? args.tfjs) as string;
+  const kind = modelFileKind(modelFile);
+  if (kind === 'tfjs') {
+    const backend = await initBackend(config.backend);
+    log.info({ backend: backend.backend }, 'tfjs backend ready');
+  }
+  const progress = new Progress();
+  const result = await addModel(
+    {
+      name: args.name,
+      modelFile,
+      kind,
+      data: {
+        data: args.data,
+        labels: args.labels,
+        labelColumn: args['label-column'],
+        classes: args.classes,
+        testData: args['test-data'],
+        testLabels: args['test-labels'],
+        ignoreColumns: args['ignore-columns']?.split(','),
+      },
+      layers: args.layers?.split(','),
+      calibrationShare: args['calibration-share'],
+      seed: args.seed,
+      k: args.k,
+      copyData: !args['reference-data'],
+      force: args.force,
+      version: args.version,
+      inputShape: args['input-shape'] ? parseShape(args['input-shape'], '--input-shape') : undefined,
+      image: { scale: args.scale, mean: args.mean, std: args.std },
+      command: `npm run ood -- add-model ${argv.join(' ')}`,
+    },
+    config,
+    log,
+    (stage, done, total) => progress.update(stage, done, total),
+  );
+  const lines = [
+    `added model ${args.name}: ${result.modelDir} and ${result.referenceSetDir}`,
+    `indexed layers: ${result.manifest.layers.join(', ')}`,
+    ...result.layerReasons.map((r) => `  ${r}`),
+    ...(result.heldOut
+      ? [`held-out: ${(100 * result.heldOut.flagRate).toFixed(1)}% of ${result.heldOut.rows} rows flagged, accuracy ${result.heldOut.accuracy.toFixed(4)}`]
+      : []),
+    '',
+    'serve it:',
+    `  OOD_MODEL=${args.name} npm start`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+  return 0;
+}

@@ -1,0 +1,44 @@
+import { OodError } from '../errors.js';
+import { decodeImage, type ImagePreprocessing } from '../model/image-input.js';
+
+/** An instance sent as an encoded image, as TensorFlow Serving clients send binary inputs. */
+export interface B64Instance {
+  b64: string;
+}
+
+export function isB64Instance(value: unknown): value is B64Instance {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as B64Instance).b64 === 'string';
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Replaces every `{"b64": "<PNG or JPEG>"}` instance by the model input its manifest's
+ * preprocessing makes of it; numeric instances pass through. One image at a time, so a batch of
+ * images never holds more than one decoded copy in flight besides the results.
+ */
+export async function decodeImageInstances(
+  instances: readonly unknown[],
+  preprocessing: ImagePreprocessing | undefined,
+  model: string,
+): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for (const [i, instance] of instances.entries()) {
+    if (!isB64Instance(instance)) {
+      out.push(instance);
+      continue;
+    }
+    const path = `instances[${i}]`;
+    if (!preprocessing) {
+      throw new OodError('INVALID_INSTANCE', `${path} is an image ({"b64": ...}), but model ${model} takes no images: send numbers`);
+    }
+    const text = instance.b64.replace(/\s+/g, '');
+    if (text.length === 0 || !BASE64.test(text)) throw new OodError('INVALID_INSTANCE', `${path}.b64 is not base64`);
+    try {
+      out.push(await decodeImage(Buffer.from(text, 'base64'), preprocessing));
+    } catch (err) {
+      throw new OodError('INVALID_INSTANCE', `${path}.b64: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return out;
+}

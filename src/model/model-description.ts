@@ -1,0 +1,14 @@
+import type { LayerCandidate, LayerChoice } from './layer-choice.js';
+
+/** What `inspect` shows and `add-model` builds a manifest from, whatever the runtime. */
+export interface ModelDescription {
+  runtime: 'onnx' | 'tfjs';
+  file: string;
+  input: { name: string; shape: number[]; width: number };
+  outputs: { name: string; shape: number[] }[];
+  /** The output taken as the class scores, and whether it looks like probabilities already. */
+  classOutput: { name: string; classes: number; activation: 'none' | 'softmax'; why: string };
+  /** Every intermediate value that could be indexed, in graph order, with its shape. */
+  candidates: LayerCandidate[];
+  defaults: LayerChoice;
+}

@@ -1,0 +1,84 @@
+import * as ort from 'onnxruntime-node';
+import { chooseLayers, onnxRole, type LayerCandidate } from '../layer-choice.js';
+import { INPUT_LAYER } from '../manifest.js';
+import type { ModelDescription } from '../model-description.js';
+import { decodeModel, graphInfo, OnnxFormatError, withOutputs, type OnnxGraphInfo } from './onnx-graph.js';
+import { modelInput } from './onnx-embedder.js';
+
+/**
+ * The graph's layers with their real shapes: the model is opened with every candidate value
+ * exposed and run once on a zero instance, since files often carry no shapes for hidden values.
+ * Throws OnnxFormatError for a file that is not a usable ONNX model.
+ */
+export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?: readonly number[]): Promise<ModelDescription> {
+  const model = decodeModel(bytes);
+  const info = graphInfo(model);
+  const input = modelInput(info, inputShape);
+  const outputNames = new Set(info.outputs.map((o) => o.name));
+  const probed = info.values.filter((v) => onnxRole(v.op, []) !== 'other' || v.op === 'Reshape' || v.op === 'Softmax');
+  const names = [...new Set([...info.outputs.map((o) => o.name), ...probed.map((v) => v.name)])];
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(withOutputs(model, names), { logSeverityLevel: 3 });
+  } catch (err) {
+    throw new OnnxFormatError(`cannot be opened by onnxruntime: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const shapes = new Map<string, { shape: number[]; float: boolean }>();
+  try {
+    const width = input.shape.reduce((a, b) => a * b, 1);
+    const feed = { [input.name]: new ort.Tensor('float32', new Float32Array(width), [1, ...input.shape]) };
+    const results = await session.run(feed);
+    for (const [name, t] of Object.entries(results)) {
+      shapes.set(name, { shape: t.dims.slice(1).map(Number), float: t.type === 'float32' || t.type === 'float64' });
+      t.dispose();
+    }
+  } catch (err) {
+    throw new OnnxFormatError(`fails on a zero input of shape [1, ${input.shape.join(', ')}]: ${(err as Error).message.split('\n')[0]}`);
+  } finally {
+    await session.release();
+  }
+  const classOutput = pickClassOutput(info, shapes);
+  const candidates: LayerCandidate[] = [];
+  for (const v of probed) {
+    const found = shapes.get(v.name);
+    if (!found?.float || outputNames.has(v.name) || v.op === 'Softmax') continue;
+    const width = found.shape.reduce((a, b) => a * b, 1);
+    candidates.push({ name: v.name, op: v.op, shape: found.shape, width, role: onnxRole(v.op, found.shape) });
+  }
+  const width = input.shape.reduce((a, b) => a * b, 1);
+  return {
+    runtime: 'onnx',
+    file,
+    input: { name: input.name, shape: input.shape, width },
+    outputs: info.outputs.map((o) => ({ name: o.name, shape: shapes.get(o.name)?.shape ?? [] })),
+    classOutput,
+    candidates,
+    defaults: chooseLayers(candidates, width, INPUT_LAYER),
+  };
+}
+
+/**
+ * The class scores: a float output with one dimension per instance and at least two values,
+ * preferring one whose name says probabilities (as scikit-learn exports name theirs). A Softmax
+ * at the end means probabilities; anything else is taken as logits.
+ */
+function pickClassOutput(info: OnnxGraphInfo, shapes: Map<string, { shape: number[]; float: boolean }>): ModelDescription['classOutput'] {
+  const usable = info.outputs.filter((o) => {
+    const s = shapes.get(o.name);
+    return s?.float && s.shape.length === 1 && s.shape[0] >= 2;
+  });
+  if (usable.length === 0) {
+    const described = info.outputs.map((o) => `${o.name} [${shapes.get(o.name)?.shape.join(', ') ?? '?'}]`).join(', ');
+    throw new OnnxFormatError(`has no float output of class scores (one vector per instance); its outputs: ${described}`);
+  }
+  const chosen = usable.find((o) => /prob/i.test(o.name)) ?? usable[0];
+  const producer = info.values.find((v) => v.name === chosen.name);
+  const classes = (shapes.get(chosen.name) as { shape: number[] }).shape[0];
+  const softmaxed = producer?.op === 'Softmax';
+  return {
+    name: chosen.name,
+    classes,
+    activation: softmaxed ? 'none' : 'softmax',
+    why: softmaxed ? 'it ends in a Softmax: probabilities' : `it ends in ${producer?.op ?? 'an input'}: taken as logits, softmax applied`,
+  };
+}

@@ -1,0 +1,161 @@
+import * as ort from 'onnxruntime-node';
+import { OodError } from '../../errors.js';
+import { concatRows, type Matrix } from '../../math/matrix.js';
+import { softmaxRowsInPlace } from '../../math/softmax.js';
+import type { Embedding, EmbeddingModel } from '../embedding.js';
+import { INPUT_LAYER, inputSize, type ModelManifest } from '../manifest.js';
+import { decodeModel, graphInfo, ONNX_FLOAT, OnnxFormatError, withOutputs, type OnnxGraphInfo } from './onnx-graph.js';
+
+/** Rows per onnxruntime call: bounds the memory of the hidden outputs of a large batch. */
+const CHUNK_ROWS = 1024;
+
+export interface OnnxModelInput {
+  name: string;
+  /** Per-instance shape, the batch dimension removed. */
+  shape: number[];
+  /** Whether the file fixes the batch size at 1, so rows must go one per run. */
+  singleRow: boolean;
+}
+
+/**
+ * The model's one input: its name, per-instance shape (free dimensions taken from `fallback`)
+ * and whether its batch dimension is free. Throws OnnxFormatError on what this service cannot feed.
+ */
+export function modelInput(info: OnnxGraphInfo, fallback?: readonly number[]): OnnxModelInput {
+  if (info.inputs.length !== 1) {
+    throw new OnnxFormatError(
+      `has ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(', ')}); only single-input models are supported`,
+    );
+  }
+  const [input] = info.inputs;
+  if (input.elemType !== ONNX_FLOAT) {
+    throw new OnnxFormatError(`input "${input.name}" has ONNX element type ${input.elemType}; only float32 (1) inputs are supported`);
+  }
+  if (input.dims.length < 2) {
+    throw new OnnxFormatError(`input "${input.name}" has shape [${input.dims.join(', ')}]; expected a batch dimension first`);
+  }
+  const [batch, ...rest] = input.dims;
+  const free = rest.some((d) => typeof d !== 'number');
+  let shape = rest as number[];
+  if (free) {
+    if (!fallback) {
+      throw new OnnxFormatError(`input "${input.name}" has free dimensions [${input.dims.join(', ')}]; give the input shape`);
+    }
+    shape = [...fallback];
+  }
+  return { name: input.name, shape, singleRow: batch === 1 };
+}
+
+/**
+ * An ONNX model on onnxruntime, opened from an in-memory copy whose graph also outputs every
+ * indexed layer. The class output and the layers come back from one run.
+ */
+export class OnnxEmbedder implements EmbeddingModel {
+  readonly inputSize: number;
+  readonly backend = 'onnxruntime-cpu';
+  private readonly session: ort.InferenceSession;
+  private readonly input: OnnxModelInput;
+  private readonly fetches: string[];
+  private readonly layerNames: string[];
+  private readonly indexedCount: number;
+  private readonly softmax: boolean;
+
+  private constructor(session: ort.InferenceSession, input: OnnxModelInput, manifest: ModelManifest, extraLayers: string[]) {
+    this.session = session;
+    this.input = input;
+    this.inputSize = inputSize(manifest);
+    this.layerNames = [...manifest.layers, ...extraLayers];
+    this.indexedCount = manifest.layers.length;
+    // A layer may be the class output itself (logits indexed as a layer): each is fetched once.
+    this.fetches = [...new Set([manifest.output_layer, ...this.layerNames.filter((l) => l !== INPUT_LAYER)])];
+    this.softmax = manifest.output_activation === 'softmax';
+  }
+
+  /** `file` names the model in errors. Checks every named layer and the class count before returning. */
+  static async create(bytes: Uint8Array, manifest: ModelManifest, file: string, extraLayers: string[] = []): Promise<OnnxEmbedder> {
+    const invalid = (why: string, cause?: unknown) => new OodError('MODEL_INVALID', `${file} ${why}`, { cause });
+    let model;
+    let input: OnnxModelInput;
+    try {
+      model = decodeModel(bytes);
+      input = modelInput(graphInfo(model), manifest.input_shape);
+    } catch (err) {
+      if (err instanceof OnnxFormatError) throw invalid(err.message, err);
+      throw err;
+    }
+    const info = graphInfo(model);
+    const known = new Set([...info.values.map((v) => v.name), ...info.outputs.map((o) => o.name)]);
+    for (const layer of [manifest.output_layer, ...manifest.layers, ...extraLayers]) {
+      if (layer !== INPUT_LAYER && !known.has(layer)) {
+        const outputs = info.outputs.map((o) => o.name).join(', ');
+        throw invalid(
+          `has no value named "${layer}" (graph outputs: ${outputs}; \`npm run ood -- inspect ${file}\` lists the layers)`,
+        );
+      }
+    }
+    const declared = input.shape.reduce((a, b) => a * b, 1);
+    if (declared !== inputSize(manifest)) {
+      throw invalid(`takes [${input.shape.join(', ')}] (${declared} values) per instance; the manifest's input_shape has ${inputSize(manifest)}`);
+    }
+    const exposed = withOutputs(model, [manifest.output_layer, ...manifest.layers, ...extraLayers].filter((l) => l !== INPUT_LAYER));
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(exposed, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    } catch (err) {
+      throw invalid(`cannot be opened by onnxruntime: ${(err as Error).message.split('\n')[0]}`, err);
+    }
+    const embedder = new OnnxEmbedder(session, input, manifest, extraLayers);
+    // One zero row through the graph: the class count and every layer's shape are checked now,
+    // with the file named, rather than on the first request.
+    let probe: Embedding;
+    try {
+      probe = await embedder.embed(new Float32Array(embedder.inputSize), 1);
+    } catch (err) {
+      await session.release();
+      throw invalid(`fails on a zero input: ${(err as Error).message.split('\n')[0]}`, err);
+    }
+    if (probe.probabilities.cols !== manifest.labels.length) {
+      await session.release();
+      throw invalid(`outputs ${probe.probabilities.cols} classes from "${manifest.output_layer}"; the manifest lists ${manifest.labels.length} labels`);
+    }
+    return embedder;
+  }
+
+  async embed(inputs: Float32Array, rows: number): Promise<Embedding> {
+    if (rows < 1) throw new OodError('INVALID_INSTANCE', 'at least one row is needed');
+    if (inputs.length !== rows * this.inputSize) {
+      throw new OodError('INVALID_INSTANCE', `expected ${rows * this.inputSize} values, got ${inputs.length}`);
+    }
+    const step = this.input.singleRow ? 1 : CHUNK_ROWS;
+    const parts: Float32Array[][] = [];
+    const widths: number[] = [];
+    for (let start = 0; start < rows; start += step) {
+      const n = Math.min(step, rows - start);
+      const chunk = inputs.subarray(start * this.inputSize, (start + n) * this.inputSize);
+      const feed = { [this.input.name]: new ort.Tensor('float32', chunk, [n, ...this.input.shape]) };
+      const results = await this.session.run(feed, this.fetches);
+      const outs = this.fetches.map((name) => results[name]);
+      if (widths.length === 0) for (const t of outs) widths.push(t.size / n);
+      parts.push(outs.map((t) => floatData(t)));
+      for (const t of Object.values(results)) t.dispose();
+    }
+    const joined = new Map(this.fetches.map((name, j) => [name, concatRows(parts.map((p) => p[j]), rows, widths[j])]));
+    const scores = joined.get(this.fetches[0]) as Matrix;
+    const probabilities = this.softmax ? softmaxRowsInPlace({ ...scores, data: Float32Array.from(scores.data) }) : scores;
+    const activations: Matrix[] = this.layerNames.map((name) =>
+      name === INPUT_LAYER ? { data: inputs, rows, cols: this.inputSize } : (joined.get(name) as Matrix),
+    );
+    return { probabilities, activations: activations.slice(0, this.indexedCount), extras: activations.slice(this.indexedCount) };
+  }
+
+  dispose(): void {
+    void this.session.release();
+  }
+}
+
+/** A copy as float32: the tensor's buffer belongs to onnxruntime and is freed with it. */
+function floatData(t: ort.Tensor): Float32Array {
+  if (t.type === 'float32') return Float32Array.from(t.data as Float32Array);
+  if (t.type === 'float64') return Float32Array.from(t.data as Float64Array);
+  throw new OodError('MODEL_INVALID', `an output of type ${t.type} cannot be indexed; only float outputs can`);
+}

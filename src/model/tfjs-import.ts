@@ -1,0 +1,79 @@
+import * as tf from '@tensorflow/tfjs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { chooseLayers, type LayerCandidate, type LayerRole } from './layer-choice.js';
+import { INPUT_LAYER } from './manifest.js';
+import type { ModelDescription } from './model-description.js';
+
+/**
+ * A tfjs LayersModel as the converter writes it (model.json plus weight shards beside it, as
+ * `tensorflowjs_converter` makes from Keras), read without tfjs-node's file handlers.
+ */
+export async function readTfjsModel(modelJson: string): Promise<tf.LayersModel> {
+  const json = JSON.parse(await readFile(modelJson, 'utf8')) as {
+    modelTopology?: object;
+    weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new Error('is not a tfjs layers model (no modelTopology and weightsManifest)');
+  }
+  const dir = dirname(modelJson);
+  const shards: Buffer[] = [];
+  for (const group of json.weightsManifest) {
+    for (const path of group.paths) {
+      if (/[/\\]/.test(path)) throw new Error(`names weight shard "${path}" outside its folder`);
+      shards.push(await readFile(join(dir, path)));
+    }
+  }
+  const weights = Buffer.concat(shards);
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    }),
+  );
+}
+
+const POOLED = /Pooling|Flatten/;
+const SHAPERS = /Dropout|Reshape|InputLayer|Normalization/;
+
+function layerRole(layer: tf.layers.Layer): LayerRole {
+  const name = layer.getClassName();
+  if (POOLED.test(name)) return 'pooled';
+  const activation = (layer.getConfig() as { activation?: string }).activation;
+  if (name === 'Activation' || /ReLU|ELU|Softmax/.test(name)) return 'representation';
+  if (activation !== undefined) return activation === 'linear' ? 'linear' : 'representation';
+  return SHAPERS.test(name) ? 'other' : 'linear';
+}
+
+/** The same description `inspect` gives of an ONNX model. */
+export function describeTfjs(model: tf.LayersModel, file: string): ModelDescription {
+  const perInstance = (shape: (number | null)[]) => shape.slice(1).map((d) => d ?? 0);
+  const inputShape = perInstance(model.inputs[0].shape);
+  const width = inputShape.reduce((a, b) => a * b, 1);
+  const output = model.outputs[0];
+  const outputLayer = model.layers.find((l) => l.output === output) ?? model.layers[model.layers.length - 1];
+  const outputShape = perInstance(output.shape);
+  const candidates: LayerCandidate[] = model.layers
+    .filter((l) => l !== outputLayer && l.getClassName() !== 'InputLayer')
+    .map((l) => {
+      const shape = perInstance((l.output as tf.SymbolicTensor).shape);
+      return { name: l.name, op: l.getClassName(), shape, width: shape.reduce((a, b) => a * b, 1), role: layerRole(l) };
+    });
+  const softmaxed = (outputLayer.getConfig() as { activation?: string }).activation === 'softmax';
+  return {
+    runtime: 'tfjs',
+    file,
+    input: { name: model.inputs[0].name, shape: inputShape, width },
+    outputs: model.outputs.map((o) => ({ name: o.name, shape: perInstance(o.shape) })),
+    classOutput: {
+      name: outputLayer.name,
+      classes: outputShape[outputShape.length - 1],
+      activation: softmaxed ? 'none' : 'softmax',
+      why: softmaxed ? 'its activation is softmax: probabilities' : 'its activation is not softmax: taken as logits, softmax applied',
+    },
+    candidates,
+    defaults: chooseLayers(candidates, width, INPUT_LAYER),
+  };
+}

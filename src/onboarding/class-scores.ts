@@ -1,0 +1,61 @@
+import type { Log } from '../log.js';
+import type { Matrix } from '../math/matrix.js';
+import { Embedder } from '../model/embedder.js';
+import type { EmbeddingModel } from '../model/embedding.js';
+import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
+import type { ModelDescription } from '../model/model-description.js';
+import { OnnxEmbedder } from '../model/onnx/onnx-embedder.js';
+import type { DescribedFile } from './describe-file.js';
+
+/** Rows of real data whose class scores decide between probabilities and logits. */
+const SAMPLE_ROWS = 256;
+
+/** Every row non-negative and summing to 1: what a softmax (or a scikit-learn classifier) gives. */
+export function looksLikeProbabilities(scores: Matrix, tolerance = 1e-3): boolean {
+  for (let r = 0; r < scores.rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < scores.cols; c++) {
+      const v = scores.data[r * scores.cols + c];
+      if (v < 0) return false;
+      sum += v;
+    }
+    if (Math.abs(sum - 1) > tolerance) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether the class output needs a softmax, decided on the data rather than on the graph's
+ * last op alone: some exporters end in ops other than Softmax that still give probabilities.
+ */
+export async function checkClassScores(
+  described: DescribedFile,
+  classOutput: ModelDescription['classOutput'],
+  x: Matrix,
+  log: Log,
+): Promise<'none' | 'softmax'> {
+  const { description } = described;
+  const probe: ModelManifest = {
+    name: 'probe',
+    version: '0',
+    input_shape: description.input.shape,
+    labels: Array.from({ length: classOutput.classes }, (_, i) => String(i)),
+    layers: [INPUT_LAYER],
+    reference_set: 'probe',
+    output_layer: classOutput.name,
+    output_activation: 'none',
+  };
+  const model: EmbeddingModel = described.onnxBytes
+    ? await OnnxEmbedder.create(described.onnxBytes, probe, description.file)
+    : new Embedder(described.tfjsModel as NonNullable<DescribedFile['tfjsModel']>, probe);
+  try {
+    const rows = Math.min(SAMPLE_ROWS, x.rows);
+    const { probabilities } = await model.embed(x.data.subarray(0, rows * x.cols) as Float32Array, rows);
+    const activation = looksLikeProbabilities(probabilities) ? 'none' : 'softmax';
+    log.info({ output: classOutput.name, activation, rows }, activation === 'none' ? 'class output gives probabilities' : 'class output gives logits: softmax applied');
+    return activation;
+  } finally {
+    // The tfjs model is the caller's, saved after this: only the ONNX session is ours to close.
+    if (described.onnxBytes) model.dispose();
+  }
+}

@@ -1,0 +1,19 @@
+import type { ImagePreprocessing } from '../model/image-input.js';
+
+/**
+ * Preprocessing for a model whose input looks like an image: [1|3, H, W] is channels-first (as
+ * PyTorch lays images out), [H, W, 1|3] channels-last (as Keras does). Undefined otherwise.
+ * Pixels are scaled to [0, 1] unless the caller says differently.
+ */
+export function imagePreprocessingFor(
+  shape: readonly number[],
+  overrides: { scale?: number; mean?: number[]; std?: number[] } = {},
+): ImagePreprocessing | undefined {
+  if (shape.length !== 3) return undefined;
+  const [a, b, c] = shape;
+  const isChannels = (n: number): n is 1 | 3 => n === 1 || n === 3;
+  const base = { scale: overrides.scale ?? 1 / 255, mean: overrides.mean ?? [0], std: overrides.std ?? [1] };
+  if (isChannels(a) && b > 3 && c > 3) return { width: c, height: b, channels: a, layout: 'nchw', ...base };
+  if (isChannels(c) && a > 3 && b > 3) return { width: b, height: a, channels: c, layout: 'nhwc', ...base };
+  return undefined;
+}

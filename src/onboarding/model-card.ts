@@ -1,0 +1,75 @@
+import type { ModelManifest } from '../model/manifest.js';
+import type { ModelDescription } from '../model/model-description.js';
+import type { ReferenceSet } from '../reference/load-reference-set.js';
+import type { ReferenceSetManifest } from '../reference/manifest.js';
+import type { AddModelOptions } from './add-model.js';
+import type { DataPlan } from './data-plan.js';
+import type { HeldOutCheck } from './held-out.js';
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+export function modelCard(p: {
+  manifest: ModelManifest;
+  options: AddModelOptions;
+  plan: DataPlan;
+  description: ModelDescription;
+  layerReasons: string[];
+  refset: ReferenceSet;
+  heldOut?: HeldOutCheck;
+  significance: number;
+  k: number;
+}): string {
+  const { manifest, options, description, refset, heldOut } = p;
+  const heldOutLine = heldOut
+    ? `${pct(heldOut.flagRate)} of ${heldOut.rows} held-out rows flagged at significance ${p.significance} (conformal calibration aims at ${pct(p.significance)}); accuracy ${heldOut.accuracy.toFixed(4)}`
+    : 'no held-out data given (add --test-data to measure it)';
+  return `# Model card: ${manifest.name} (version ${manifest.version})
+
+A ${description.runtime === 'onnx' ? 'ONNX' : 'tfjs'} model brought by its owners and onboarded with \`add-model\`.
+The model file is kept byte for byte as given; its checksum is in manifest.json.
+
+| field | value |
+| --- | --- |
+| model file | \`${options.modelFile}\` (${description.runtime}) |
+| input | \`${description.input.name}\` [${description.input.shape.join(', ')}]${manifest.preprocessing ? `, images as ${manifest.preprocessing.layout} ${manifest.preprocessing.channels}-channel ${manifest.preprocessing.width}x${manifest.preprocessing.height}, scale ${manifest.preprocessing.scale}` : ''} |
+| classes | ${manifest.labels.length} from \`${manifest.output_layer}\` (${manifest.output_activation === 'softmax' ? 'logits: softmax applied by the service' : 'probabilities'}); names from ${p.plan.labelsFrom} |
+| data | ${refset.manifest.source.kind}, ${refset.manifest.data === 'copied' ? 'copied into' : 'referenced from'} reference-sets/${manifest.reference_set} |
+| split | index ${refset.train.x.rows}, calibration ${refset.calibration.x.rows} (seeded, seed ${options.seed}), held-out test ${refset.test.x.rows} |
+| k | ${p.k} neighbours per layer |
+| held-out flag rate | ${heldOutLine} |
+
+## Indexed layers
+
+${p.layerReasons.map((r) => `- ${r}`).join('\n')}
+
+## Caveat on calibration
+
+The calibration rows are a share of the data given, held out from the index but not, as a rule,
+from the model's own training. When the model fits its training data much more tightly than new
+data, in-distribution inputs look slightly stranger than the calibration rows did, and the flag
+rate on new data rises above the significance. The held-out flag rate above measures it.
+
+## Regenerate
+
+\`\`\`
+${options.command}
+\`\`\`
+`;
+}
+
+export function referenceSetReadme(manifest: ReferenceSetManifest, options: AddModelOptions, plan: DataPlan): string {
+  return `# Reference set: ${manifest.name}
+
+The data of model \`${manifest.name}\`, added by \`add-model\` from:
+
+${plan.copies.map((c) => `- \`${c.from}\`${manifest.data === 'copied' ? ` (copied here as \`${c.to}\`)` : ''}`).join('\n')}
+
+${manifest.data === 'copied' ? 'The files beside this README are copies; the folder stands alone (mount it as it is).' : 'The files are referenced where they were (absolute paths in manifest.json): keep them there.'}
+
+Regenerate with:
+
+\`\`\`
+${options.command}
+\`\`\`
+`;
+}
