@@ -23,9 +23,14 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # Source maps of dependencies are about a third of node_modules and never read at run time.
+# onnxruntime-node ships its CPU library for every OS (about 220 MB besides Linux's): only this
+# platform's is kept.
 RUN npx tsc -p tsconfig.build.json \
   && npm prune --omit=dev --no-audit --no-fund \
-  && find node_modules -name '*.map' -type f -delete
+  && find node_modules -name '*.map' -type f -delete \
+  && arch="$(node -p process.arch)" \
+  && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} + \
+  && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -name "$arch" -exec rm -rf {} +
 COPY models ./models
 COPY reference-sets ./reference-sets
 # Warming builds the graphs and calibration (about 20 s for mnist on 2 cores), so a container

@@ -57,4 +57,4 @@ docker build --network host --build-arg BASE_IMAGE="$base_image" -t "$image" . >
 }
 echo "test:container: built in $((SECONDS - build_started)) s, $(docker image inspect -f '{{.Size}}' "$image") bytes"
 
-OOD_TEST_IMAGE="$image" node --import tsx --test --test-concurrency=1 test/container/stack.container.ts
+OOD_TEST_IMAGE="$image" node --import tsx --test --test-concurrency=1 test/container/stack.container.ts test/container/onboarded.container.ts

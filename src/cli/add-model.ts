@@ -7,6 +7,7 @@ import { NAME_PATTERN } from '../model/manifest.js';
 import { addModel } from '../onboarding/add-model.js';
 import { modelFileKind } from '../onboarding/describe-file.js';
 import { parseShape } from '../onboarding/options.js';
+import { discardAllStagingSync } from '../onboarding/staging.js';
 import { Progress } from './progress.js';
 
 const USAGE = `usage:
@@ -16,7 +17,8 @@ const USAGE = `usage:
   npm run ood -- add-model --name NAME --tfjs model.json --data ... (same data options)
 
   --layers a,b,c           layers to index (default: chosen and explained; see \`inspect\`)
-  --calibration-share X    share of the rows held out to calibrate the p-values (default 0.1)
+  --calibration-share X    share of the rows held out to calibrate the p-values (default 0.1,
+                           raised towards 2,000 rows, at most 0.3, for small data sets)
   --seed N                 seed of the calibration split (default 1)
   --k N                    neighbours per layer for this model (default: the server's OOD_K)
   --test-data F [--test-labels F]  held-out data (same format): the flag rate on them is measured
@@ -32,7 +34,7 @@ const USAGE = `usage:
 const numberList = (option: string) =>
   z
     .string()
-    .regex(/^-?[\d.]+(,-?[\d.]+)*$/, `${option} must be numbers separated by commas`)
+    .regex(/^-?\d+(\.\d+)?(,-?\d+(\.\d+)?)*$/, `${option} must be numbers separated by commas`)
     .transform((s) => s.split(',').map(Number));
 
 const ArgsSchema = z
@@ -48,7 +50,7 @@ const ArgsSchema = z
     'test-labels': z.string().optional(),
     'ignore-columns': z.string().optional(),
     layers: z.string().optional(),
-    'calibration-share': z.coerce.number().gt(0).lt(1).default(0.1),
+    'calibration-share': z.coerce.number().gt(0).lt(1).optional(),
     seed: z.coerce.number().int().min(0).max(0xffffffff).default(1),
     k: z.coerce.number().int().positive().optional(),
     'reference-data': z.boolean().default(false),
@@ -95,6 +97,14 @@ export async function addModelCommand(argv: string[]): Promise<number> {
     log.info({ backend: backend.backend }, 'tfjs backend ready');
   }
   const progress = new Progress();
+  // The build takes minutes: an interrupted run must not leave its staging folders behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    discardAllStagingSync();
+    process.stderr.write(`\nadd-model: ${signal}: stopped, nothing was added\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const result = await addModel(
     {
       name: args.name,

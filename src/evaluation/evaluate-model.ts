@@ -5,6 +5,7 @@ import { mspOutlierScores } from '../baselines/msp.js';
 import type { DeepKnnDetector } from '../detector/deep-knn-detector.js';
 import { loadDetector, type DetectorSettings } from '../detector/load-detector.js';
 import { predictMatrix } from '../detector/predict-matrix.js';
+import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
 import type { Matrix } from '../math/matrix.js';
 import { evaluateScores, rocCurve, type OodMetrics } from '../math/ood-metrics.js';
@@ -110,6 +111,12 @@ async function scoreAll(
   started: number,
 ): Promise<ModelEvaluation> {
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
+  if (refset.test.x.rows === 0) {
+    throw new OodError(
+      'CONFIG_INVALID',
+      `reference set ${manifest.reference_set} has no test rows to evaluate against: onboard the model with --test-data`,
+    );
+  }
   const penultimate = penultimateIndex(manifest.layers);
   const classes = manifest.labels.length;
 

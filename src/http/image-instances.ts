@@ -13,6 +13,15 @@ export function isB64Instance(value: unknown): value is B64Instance {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
+ * The largest picture a request may send, in pixels: a small PNG can declare 6000x6000 and cost
+ * a hundred megabytes of decoding on sharp's threads, which the event-loop shedding never sees.
+ * Four megapixels, or sixteen times the model's own input for models that take larger images.
+ */
+export function maxRequestPixels(p: ImagePreprocessing): number {
+  return Math.max(4_000_000, 16 * p.width * p.height);
+}
+
+/**
  * Replaces every `{"b64": "<PNG or JPEG>"}` instance by the model input its manifest's
  * preprocessing makes of it; numeric instances pass through. One image at a time, so a batch of
  * images never holds more than one decoded copy in flight besides the results.
@@ -35,7 +44,7 @@ export async function decodeImageInstances(
     const text = instance.b64.replace(/\s+/g, '');
     if (text.length === 0 || !BASE64.test(text)) throw new OodError('INVALID_INSTANCE', `${path}.b64 is not base64`);
     try {
-      out.push(await decodeImage(Buffer.from(text, 'base64'), preprocessing));
+      out.push(await decodeImage(Buffer.from(text, 'base64'), preprocessing, maxRequestPixels(preprocessing)));
     } catch (err) {
       throw new OodError('INVALID_INSTANCE', `${path}.b64: ${(err as Error).message}`, { cause: err });
     }

@@ -46,14 +46,14 @@ const JPEG_SIGNATURE = [0xff, 0xd8, 0xff];
  * grey or sRGB, alpha dropped, then (pixel * scale - mean[c]) / std[c] laid out as `layout` says.
  * Throws a plain Error for anything else; callers wrap it in their own error code.
  */
-export async function decodeImage(bytes: Uint8Array, p: ImagePreprocessing): Promise<Float32Array> {
+export async function decodeImage(bytes: Uint8Array, p: ImagePreprocessing, maxInputPixels = MAX_INPUT_PIXELS): Promise<Float32Array> {
   // The signature is checked first so that sharp never parses other formats (SVG, TIFF, ...),
   // whose decoders are a larger attack surface for untrusted uploads.
   const format = startsWith(bytes, PNG_SIGNATURE) ? 'png' : startsWith(bytes, JPEG_SIGNATURE) ? 'jpeg' : null;
   if (format === null) throw new Error('not a PNG or JPEG image (unrecognised file signature)');
   let pixels: Buffer;
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, autoOrient: true })
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxInputPixels, autoOrient: true })
       .resize(p.width, p.height, { fit: 'fill' })
       // Dropping alpha keeps the stored colour of each pixel, as PIL's convert('RGB'/'L') does.
       .removeAlpha()

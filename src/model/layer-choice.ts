@@ -58,8 +58,8 @@ export function chooseLayers(candidates: readonly LayerCandidate[], inputWidth: 
     const pool = pooled.length > 0 ? pooled : earlier;
     for (const candidate of pool) {
       if (chosen.length > EARLIER_LAYERS) break;
-      // Consecutive pool and flatten outputs of equal width hold the same values.
-      if (chosen.some((c) => c.candidate.width === candidate.width)) continue;
+      // A pool and the flatten of it have equal widths and hold the same values.
+      if (candidate.role === 'pooled' && chosen.some((c) => c.candidate.role === 'pooled' && c.candidate.width === candidate.width)) continue;
       chosen.push({
         candidate,
         reason: `an earlier ${candidate.role === 'pooled' ? 'pooled or flattened' : ''} ${candidate.op} output (${candidate.width} values)`.replace('  ', ' '),
@@ -85,7 +85,8 @@ const ACTIVATIONS = new Set([
   'Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Selu', 'Celu', 'Sigmoid', 'Tanh', 'Gelu', 'HardSigmoid', 'HardSwish',
   'Softplus', 'Softsign', 'Clip', 'Mish', 'ThresholdedRelu',
 ]);
-const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'Flatten']);
+// ReduceMean and ReduceMax are what PyTorch exports `x.mean(dim)` and `x.amax(dim)` as.
+const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'Flatten', 'ReduceMean', 'ReduceMax']);
 const LINEAR = new Set(['Gemm', 'MatMul', 'Conv', 'ConvTranspose', 'Add', 'BatchNormalization']);
 
 /** The role of an ONNX op's output. A Reshape to one dimension per instance is a flatten. */

@@ -10,5 +10,7 @@ export interface ModelDescription {
   classOutput: { name: string; classes: number; activation: 'none' | 'softmax'; why: string };
   /** Every intermediate value that could be indexed, in graph order, with its shape. */
   candidates: LayerCandidate[];
+  /** Every value (ONNX) or layer (tfjs) name that `--layers` may name, candidates or not. */
+  values: string[];
   defaults: LayerChoice;
 }

@@ -1,38 +1,27 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { chooseLayers, type LayerCandidate, type LayerRole } from './layer-choice.js';
 import { INPUT_LAYER } from './manifest.js';
+import { buildLayersModel, parseJson } from './tfjs-model-file.js';
 import type { ModelDescription } from './model-description.js';
 
 /**
  * A tfjs LayersModel as the converter writes it (model.json plus weight shards beside it, as
- * `tensorflowjs_converter` makes from Keras), read without tfjs-node's file handlers.
+ * `tensorflowjs_converter` makes from Keras), read without tfjs-node's file handlers and built
+ * with the same checks as a stored model.
  */
 export async function readTfjsModel(modelJson: string): Promise<tf.LayersModel> {
-  const json = JSON.parse(await readFile(modelJson, 'utf8')) as {
-    modelTopology?: object;
-    weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  };
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new Error('is not a tfjs layers model (no modelTopology and weightsManifest)');
-  }
+  const topology = await readFile(modelJson);
+  const json = parseJson(topology, modelJson) as { weightsManifest?: { paths?: unknown }[] };
+  const paths = (Array.isArray(json?.weightsManifest) ? json.weightsManifest : []).flatMap((g) => (Array.isArray(g.paths) ? g.paths : []));
   const dir = dirname(modelJson);
   const shards: Buffer[] = [];
-  for (const group of json.weightsManifest) {
-    for (const path of group.paths) {
-      if (/[/\\]/.test(path)) throw new Error(`names weight shard "${path}" outside its folder`);
-      shards.push(await readFile(join(dir, path)));
-    }
+  for (const path of paths) {
+    if (typeof path !== 'string' || /[/\\]/.test(path) || path === '..') throw new Error(`names weight shard ${JSON.stringify(path)} outside its folder`);
+    shards.push(await readFile(join(dir, path)));
   }
-  const weights = Buffer.concat(shards);
-  return tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  );
+  return buildLayersModel(dir, topology, Buffer.concat(shards), { topology: basename(modelJson), weights: paths.join(' + ') || '(no weight files)' });
 }
 
 const POOLED = /Pooling|Flatten/;
@@ -48,9 +37,13 @@ function layerRole(layer: tf.layers.Layer): LayerRole {
 }
 
 /** The same description `inspect` gives of an ONNX model. */
-export function describeTfjs(model: tf.LayersModel, file: string): ModelDescription {
+export function describeTfjs(model: tf.LayersModel, file: string, givenShape?: readonly number[]): ModelDescription {
   const perInstance = (shape: (number | null)[]) => shape.slice(1).map((d) => d ?? 0);
-  const inputShape = perInstance(model.inputs[0].shape);
+  const declared = model.inputs[0].shape.slice(1);
+  if (declared.some((d) => d === null) && !givenShape) {
+    throw new Error(`its input has free dimensions [${declared.map((d) => d ?? '?').join(', ')}]; give --input-shape`);
+  }
+  const inputShape = declared.some((d) => d === null) ? [...(givenShape as number[])] : perInstance(model.inputs[0].shape);
   const width = inputShape.reduce((a, b) => a * b, 1);
   const output = model.outputs[0];
   const outputLayer = model.layers.find((l) => l.output === output) ?? model.layers[model.layers.length - 1];
@@ -74,6 +67,7 @@ export function describeTfjs(model: tf.LayersModel, file: string): ModelDescript
       why: softmaxed ? 'its activation is softmax: probabilities' : 'its activation is not softmax: taken as logits, softmax applied',
     },
     candidates,
+    values: model.layers.map((l) => l.name),
     defaults: chooseLayers(candidates, width, INPUT_LAYER),
   };
 }

@@ -36,9 +36,17 @@ export function parseJson(buf: Buffer, path: string): unknown {
   }
 }
 
-/** Builds the LayersModel of model.json and weights.bin read from `dir` (named in errors). */
-export async function buildLayersModel(dir: string, topologyBuf: Buffer, weightsBuf: Buffer): Promise<tf.LayersModel> {
-  const topologyFile = join(dir, TFJS_FILES.topology);
+/**
+ * Builds the LayersModel of a model.json and its weights (all shards, in order) read from `dir`;
+ * the names are what errors call the files.
+ */
+export async function buildLayersModel(
+  dir: string,
+  topologyBuf: Buffer,
+  weightsBuf: Buffer,
+  names: { topology: string; weights: string } = TFJS_FILES,
+): Promise<tf.LayersModel> {
+  const topologyFile = join(dir, names.topology);
   const topology = TopologyFileSchema.safeParse(parseJson(topologyBuf, topologyFile));
   if (!topology.success) {
     const issue = topology.error.issues[0];
@@ -52,7 +60,7 @@ export async function buildLayersModel(dir: string, topologyBuf: Buffer, weights
   if (weightsBuf.byteLength !== expectedBytes) {
     throw new OodError(
       'MODEL_INVALID',
-      `${join(dir, TFJS_FILES.weights)} has ${weightsBuf.byteLength} bytes, the topology needs ${expectedBytes}`,
+      `${join(dir, names.weights)} has ${weightsBuf.byteLength} bytes, the topology needs ${expectedBytes}`,
     );
   }
   try {

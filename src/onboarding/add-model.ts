@@ -8,16 +8,18 @@ import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
 import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
 import { saveStoredModel, writeModelFolder } from '../model/model-store.js';
+import type { ModelDescription } from '../model/model-description.js';
 import { ONNX_FILE } from '../model/onnx/onnx-file.js';
 import { MANIFEST_FILE, ReferenceSetManifestSchema, type ReferenceSetManifest } from '../reference/manifest.js';
-import { loadReferenceSet, loadSource } from '../reference/load-reference-set.js';
+import { loadReferenceSet } from '../reference/load-reference-set.js';
+import { readSource } from '../reference/sources/registry.js';
 import { copiedSource, planData, type DataOptions, type DataPlan } from './data-plan.js';
 import { describeModelFile, type ModelFileKind } from './describe-file.js';
 import { imagePreprocessingFor } from './image-shape.js';
 import { heldOutCheck, type HeldOutCheck } from './held-out.js';
 import { modelCard, referenceSetReadme } from './model-card.js';
-import { checkClassScores } from './class-scores.js';
-import { pathExists, StagedFolder } from './staging.js';
+import { checkClassScores, SAMPLE_ROWS } from './class-scores.js';
+import { commitTogether, pathExists, StagedFolder, sweepStale } from './staging.js';
 
 export interface AddModelOptions {
   name: string;
@@ -25,7 +27,8 @@ export interface AddModelOptions {
   kind: ModelFileKind;
   data: DataOptions;
   layers?: string[];
-  calibrationShare: number;
+  /** Share of the rows held out for calibration; undefined: the default rule (calibrationRows). */
+  calibrationShare?: number;
   seed: number;
   k?: number;
   copyData: boolean;
@@ -61,6 +64,8 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
       throw new OodError('CONFIG_INVALID', `${target} already exists: choose another --name, or pass --force to replace it`);
     }
   }
+  await sweepStale(config.modelsDir, name);
+  await sweepStale(config.referenceSetsDir, name);
   const described = await describeModelFile(options.modelFile, options.kind, options.inputShape);
   const stagedModel = new StagedFolder(config.modelsDir, name);
   const stagedRefs = new StagedFolder(config.referenceSetsDir, name);
@@ -69,7 +74,7 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const { description } = described;
     const layers = options.layers ?? description.defaults.layers;
     const layerReasons = options.layers ? ['named with --layers'] : description.defaults.reasons;
-    checkLayers(layers, description.candidates.map((c) => c.name), options.modelFile);
+    checkLayers(layers, description, options.modelFile);
     const preprocessing = imagePreprocessingFor(description.input.shape, options.image);
     const plan = await planData(options.data, description.classOutput.classes, preprocessing);
     if (plan.labels.length !== description.classOutput.classes) {
@@ -81,11 +86,11 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     }
     await stagedModel.create();
     await stagedRefs.create();
-    const referenceSet = await writeReferenceSet(stagedRefs, plan, options, description.input.shape, config.significance);
-    // Reading the whole set now checks every row (NaN, widths, labels) with the file named.
-    const refset = await loadReferenceSet(stagedRefs.root, name);
-    log.info({ train: refset.train.x.rows, calibration: refset.calibration.x.rows, test: refset.test.x.rows }, 'data read and split');
-    const activation = await checkClassScores(described, description.classOutput, refset.train.x, log);
+    const referenceSet = await writeReferenceSet(stagedRefs, plan, options, description, config.significance);
+    // Only a sample and the test part are kept: the detector reads the whole set once more.
+    const { sample, test, counts } = await splitSummary(stagedRefs.root, name);
+    log.info(counts, 'data read and split');
+    const activation = await checkClassScores(described, description.classOutput, sample, log);
     const manifest: ModelManifest = {
       name,
       version: options.version,
@@ -106,14 +111,13 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     }
     const settings = detectorSettings({ ...config, model: name, modelsDir: stagedModel.root, referenceSetsDir: stagedRefs.root });
     detector = await loadDetector(settings, log, progress);
-    const heldOut = refset.test.x.rows > 0 ? await heldOutCheck(detector, refset.test) : undefined;
+    const heldOut = test.x.rows > 0 ? await heldOutCheck(detector, test) : undefined;
     await writeFileAtomic(
       join(stagedModel.dir, 'MODEL_CARD.md'),
-      modelCard({ manifest, options, plan, description, layerReasons, refset, heldOut, significance: detector.info.significance, k: detector.info.k }),
+      modelCard({ manifest, options, plan, description, layerReasons, referenceSet, counts, heldOut, significance: detector.info.significance, k: detector.info.k }),
     );
     await writeFileAtomic(join(stagedRefs.dir, 'README.md'), referenceSetReadme(referenceSet, options, plan));
-    await stagedRefs.commit(options.force);
-    await stagedModel.commit(options.force);
+    await commitTogether([stagedRefs, stagedModel], options.force);
     return { modelDir: modelTarget, referenceSetDir: refsTarget, manifest, referenceSet, heldOut, layerReasons };
   } finally {
     detector?.dispose();
@@ -123,9 +127,11 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
   }
 }
 
-function checkLayers(layers: string[], known: string[], file: string): void {
+/** Any value of the graph may be named; the error lists the candidates `inspect` shows. */
+function checkLayers(layers: string[], description: ModelDescription, file: string): void {
   if (layers.length === 0) throw new OodError('CONFIG_INVALID', `${file}: no layer to index; name some with --layers`);
-  const valid = new Set([INPUT_LAYER, ...known]);
+  const known = description.candidates.map((c) => c.name);
+  const valid = new Set([INPUT_LAYER, ...description.values]);
   for (const layer of layers) {
     if (!valid.has(layer)) {
       const shown = known.slice(0, 20).join(', ');
@@ -139,6 +145,21 @@ function checkLayers(layers: string[], known: string[], file: string): void {
   if (new Set(layers).size !== layers.length) throw new OodError('CONFIG_INVALID', '--layers names a layer twice');
 }
 
+/** The default share, and how far it is raised for small data sets, and the rows it aims at. */
+export const DEFAULT_CALIBRATION = { share: 0.1, maxShare: 0.3, rows: 2000 } as const;
+
+/**
+ * Calibration rows out of `rows`. By default a tenth, raised towards 2,000 rows (up to 30% of the
+ * data) for small sets: the flag rate a calibration gives varies around the significance by
+ * about sqrt(significance / (rows / 2)), two to three points with a hundred rows, half a point
+ * with 2,000, while the index loses little from a few more rows held out.
+ */
+export function calibrationRows(rows: number, share?: number): number {
+  if (share !== undefined) return Math.round(share * rows);
+  const { share: base, maxShare, rows: aim } = DEFAULT_CALIBRATION;
+  return Math.round(Math.max(base * rows, Math.min(aim, maxShare * rows)));
+}
+
 /**
  * Copies the data (unless referenced), then writes the manifest. The calibration count is the
  * share of the rows, so the source is read once to count them.
@@ -147,27 +168,36 @@ async function writeReferenceSet(
   staged: StagedFolder,
   plan: DataPlan,
   options: AddModelOptions,
-  inputShape: number[],
+  description: ModelDescription,
   significance: number,
 ): Promise<ReferenceSetManifest> {
   const draft = ReferenceSetManifestSchema.parse({
     name: options.name,
     description: `The data of model ${options.name}, added by add-model from ${plan.copies.map((c) => c.from).join(', ')}`,
     labels: plan.labels,
-    input_shape: inputShape,
+    input_shape: description.input.shape,
     source: plan.source,
     split: { method: 'seeded-permutation', seed: options.seed, calibration: 1, train: 'rest', test: 0 },
     data: options.copyData ? 'copied' : 'referenced',
   });
   // Read where the user's files are, so that every complaint names their file, not a copy.
-  const source = await loadSource(draft, staged.dir);
-  const calibration = Math.round(options.calibrationShare * source.pool.size);
+  const source = await readSource(plan.source, { manifestDir: staged.dir, labels: plan.labels, inputShape: description.input.shape });
+  for (const [pool, file] of [[source.pool, plan.copies[0].from], [source.testPool, options.data.testData]] as const) {
+    if (pool && pool.cols !== description.input.width) {
+      throw new OodError(
+        'DATA_INVALID',
+        `${file} has ${pool.cols} values per row, but ${options.modelFile} takes ${description.input.width} ([${description.input.shape.join(', ')}])` +
+          (plan.source.kind === 'csv' ? '; leave columns that are not features out with --ignore-columns' : ''),
+      );
+    }
+  }
+  const calibration = calibrationRows(source.pool.size, options.calibrationShare);
   // Half the calibration rows give the p-values, whose smallest is 1 / (half + 1).
   const needed = Math.max(MIN_CALIBRATION_POINTS, 2 * Math.ceil(1 / significance - 1));
   if (calibration < needed || calibration >= source.pool.size) {
     throw new OodError(
       'CONFIG_INVALID',
-      `--calibration-share ${options.calibrationShare} of the ${source.pool.size} rows of ${plan.copies[0].from} gives ${calibration} calibration rows ` +
+      `--calibration-share ${options.calibrationShare ?? 'by default'} of the ${source.pool.size} rows of ${plan.copies[0].from} gives ${calibration} calibration rows ` +
         `and ${source.pool.size - calibration} to index; calibration needs at least ${needed} (significance ${significance}): raise the share or bring more data`,
     );
   }
@@ -179,4 +209,19 @@ async function writeReferenceSet(
   };
   await writeFileAtomic(join(staged.dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/**
+ * The staged set as the detector will read it (which checks the manifest once more), reduced to
+ * what add-model still needs, so two full copies of the data are never held at once.
+ */
+async function splitSummary(root: string, name: string) {
+  const refset = await loadReferenceSet(root, name);
+  const { x } = refset.train;
+  const rows = Math.min(SAMPLE_ROWS, x.rows);
+  return {
+    sample: { data: x.data.slice(0, rows * x.cols), rows, cols: x.cols },
+    test: refset.test,
+    counts: { train: refset.train.x.rows, calibration: refset.calibration.x.rows, test: refset.test.x.rows },
+  };
 }

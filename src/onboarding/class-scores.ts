@@ -8,7 +8,7 @@ import { OnnxEmbedder } from '../model/onnx/onnx-embedder.js';
 import type { DescribedFile } from './describe-file.js';
 
 /** Rows of real data whose class scores decide between probabilities and logits. */
-const SAMPLE_ROWS = 256;
+export const SAMPLE_ROWS = 256;
 
 /** Every row non-negative and summing to 1: what a softmax (or a scikit-learn classifier) gives. */
 export function looksLikeProbabilities(scores: Matrix, tolerance = 1e-3): boolean {

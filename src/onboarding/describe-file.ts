@@ -40,7 +40,7 @@ export async function describeModelFile(file: string, kind: ModelFileKind, input
     }
     const tfjsModel = await readTfjsModel(file);
     try {
-      return { description: describeTfjs(tfjsModel, file), tfjsModel };
+      return { description: describeTfjs(tfjsModel, file, inputShape), tfjsModel };
     } catch (err) {
       tfjsModel.dispose();
       throw err;

@@ -1,6 +1,5 @@
 import type { ModelManifest } from '../model/manifest.js';
 import type { ModelDescription } from '../model/model-description.js';
-import type { ReferenceSet } from '../reference/load-reference-set.js';
 import type { ReferenceSetManifest } from '../reference/manifest.js';
 import type { AddModelOptions } from './add-model.js';
 import type { DataPlan } from './data-plan.js';
@@ -14,27 +13,28 @@ export function modelCard(p: {
   plan: DataPlan;
   description: ModelDescription;
   layerReasons: string[];
-  refset: ReferenceSet;
+  referenceSet: ReferenceSetManifest;
+  counts: { train: number; calibration: number; test: number };
   heldOut?: HeldOutCheck;
   significance: number;
   k: number;
 }): string {
-  const { manifest, options, description, refset, heldOut } = p;
+  const { manifest, options, description, referenceSet, counts, heldOut } = p;
   const heldOutLine = heldOut
     ? `${pct(heldOut.flagRate)} of ${heldOut.rows} held-out rows flagged at significance ${p.significance} (conformal calibration aims at ${pct(p.significance)}); accuracy ${heldOut.accuracy.toFixed(4)}`
     : 'no held-out data given (add --test-data to measure it)';
   return `# Model card: ${manifest.name} (version ${manifest.version})
 
 A ${description.runtime === 'onnx' ? 'ONNX' : 'tfjs'} model brought by its owners and onboarded with \`add-model\`.
-The model file is kept byte for byte as given; its checksum is in manifest.json.
+${description.runtime === 'onnx' ? 'The model file is kept byte for byte as given' : 'The weights are kept as given, in one weights.bin beside a model.json written by tfjs'}; checksums are in manifest.json.
 
 | field | value |
 | --- | --- |
 | model file | \`${options.modelFile}\` (${description.runtime}) |
 | input | \`${description.input.name}\` [${description.input.shape.join(', ')}]${manifest.preprocessing ? `, images as ${manifest.preprocessing.layout} ${manifest.preprocessing.channels}-channel ${manifest.preprocessing.width}x${manifest.preprocessing.height}, scale ${manifest.preprocessing.scale}` : ''} |
 | classes | ${manifest.labels.length} from \`${manifest.output_layer}\` (${manifest.output_activation === 'softmax' ? 'logits: softmax applied by the service' : 'probabilities'}); names from ${p.plan.labelsFrom} |
-| data | ${refset.manifest.source.kind}, ${refset.manifest.data === 'copied' ? 'copied into' : 'referenced from'} reference-sets/${manifest.reference_set} |
-| split | index ${refset.train.x.rows}, calibration ${refset.calibration.x.rows} (seeded, seed ${options.seed}), held-out test ${refset.test.x.rows} |
+| data | ${referenceSet.source.kind}, ${referenceSet.data === 'copied' ? 'copied into' : 'referenced from'} reference-sets/${manifest.reference_set} |
+| split | index ${counts.train}, calibration ${counts.calibration} (seeded, seed ${options.seed}), held-out test ${counts.test} |
 | k | ${p.k} neighbours per layer |
 | held-out flag rate | ${heldOutLine} |
 

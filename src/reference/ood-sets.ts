@@ -48,6 +48,8 @@ export async function loadOodSets(
   if (wanted('uniform-noise')) sets.push({ name: 'uniform-noise', x: uniformNoise(Math.min(limit, 1000), seed, test.cols) });
   if (wanted('gaussian-noise')) sets.push({ name: 'gaussian-noise', x: gaussianNoise(Math.min(limit, 1000), seed, { cols: test.cols }) });
   if (wanted('inverted')) sets.push({ name: `inverted-${inDistribution}`, x: invert(test) });
-  if (wanted('rotated')) sets.push({ name: `rotated-${inDistribution}`, x: rotate90(test) });
+  // Turning needs a square single-channel image; other inputs (tables, colour images) skip it.
+  const square = Number.isInteger(Math.sqrt(test.cols));
+  if (wanted('rotated') && square) sets.push({ name: `rotated-${inDistribution}`, x: rotate90(test) });
   return sets;
 }

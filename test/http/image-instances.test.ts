@@ -23,7 +23,7 @@ describe('POST /predict with {"b64": ...} image instances', () => {
   let numbersApp: FastifyInstance;
 
   before(async () => {
-    app = await buildTestApp(new FakeHost(imageModel));
+    app = await buildTestApp(new FakeHost(imageModel), { bodyLimitBytes: 1_000_000 });
     numbersApp = await buildTestApp(new FakeHost(new FakeDetector()));
   });
   after(async () => {
@@ -54,5 +54,10 @@ describe('POST /predict with {"b64": ...} image instances', () => {
     );
     assert.match(body.error.message, /instances\[0\]\.b64/);
     body = assertError(await app.inject({ method: 'POST', url: '/predict', payload: { instances: [{ b65: 'x' }] } }), 400, 'BAD_REQUEST');
+    // A small file that declares a huge picture is refused before it is decoded.
+    const huge = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: '#000' } }).png().toBuffer();
+    assert.ok(huge.length < 100_000, `${huge.length} bytes`);
+    body = assertError(await app.inject({ method: 'POST', url: '/predict', payload: { instances: [{ b64: huge.toString('base64') }] } }), 400, 'INVALID_INSTANCE');
+    assert.match(body.error.message, /instances\[0\]\.b64.*pixel/i);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
@@ -7,10 +8,12 @@ import sharp from 'sharp';
 import { loadConfig, type Config } from '../../src/config.js';
 import { detectorSettings, loadDetector } from '../../src/detector/load-detector.js';
 import { createRng, gaussian } from '../../src/math/random.js';
-import { addModel, type AddModelOptions } from '../../src/onboarding/add-model.js';
+import { addModel, calibrationRows, type AddModelOptions } from '../../src/onboarding/add-model.js';
 import { isOodError } from '../fixtures/assertions.js';
 import { onnxMlp } from '../fixtures/onnx-model.js';
-import { makeTmp } from '../fixtures/tiny-model.js';
+import { buildTinyModel, makeTmp, TINY } from '../fixtures/tiny-model.js';
+import { initBackend } from '../../src/model/backend.js';
+import { loadStoredModel } from '../../src/model/model-store.js';
 import { runOod } from '../cli/run-cli.js';
 import { npyBytes } from '../reference/fixtures.js';
 import { FakeHost } from '../http/fake-detector.js';
@@ -44,7 +47,6 @@ describe('add-model', () => {
     name: 'blobs',
     modelFile: join(inputs, 'model.onnx'),
     kind: 'onnx',
-    calibrationShare: 0.1,
     seed: 1,
     copyData: true,
     force: false,
@@ -109,7 +111,8 @@ describe('add-model', () => {
     assert.ok(Buffer.from(mlp.bytes).equals(await readFile(join(config.modelsDir, 'blobs', 'model.onnx'))));
     const refs = JSON.parse(await readFile(join(config.referenceSetsDir, 'blobs', 'manifest.json'), 'utf8'));
     assert.equal(refs.data, 'copied');
-    assert.deepEqual(refs.split, { method: 'seeded-permutation', seed: 1, calibration: 60, train: 'rest', test: 'all' });
+    // 600 rows: the default share is raised to 30% (180 rows) on the way towards 2,000.
+    assert.deepEqual(refs.split, { method: 'seeded-permutation', seed: 1, calibration: 180, train: 'rest', test: 'all' });
     assert.deepEqual((await readdir(join(config.referenceSetsDir, 'blobs'))).sort(), ['README.md', 'data.npy', 'labels.npy', 'manifest.json', 'test_data.npy', 'test_labels.npy']);
     assert.equal(result.heldOut?.rows, 150);
     const card = await readFile(join(config.modelsDir, 'blobs', 'MODEL_CARD.md'), 'utf8');
@@ -121,7 +124,7 @@ describe('add-model', () => {
     const detector = await loadDetector(detectorSettings({ ...config, model: 'blobs' }), capture);
     try {
       assert.ok(lines.some((l) => l.includes('reusing cached reference graphs')), lines.join('\n'));
-      assert.equal(detector.info.reference_size, 540);
+      assert.equal(detector.info.reference_size, 420);
       const far = Float32Array.from([40, -40, 40, -40]);
       const { predictions } = await detector.predict(far, 1);
       assert.equal(predictions[0].is_outlier, true);
@@ -146,6 +149,7 @@ describe('add-model', () => {
     ['a truncated ONNX file', { modelFile: 'TRUNCATED' }, ['MODEL_INVALID', 'truncated.onnx']],
     ['labels of another length', { data: { labels: 'short_y.npy' } }, ['DATA_INVALID', 'short_y.npy', '599 labels', '600 rows']],
     ['a missing data file', { data: { data: 'missing.npy' } }, ['DATA_SOURCE_MISSING', 'missing.npy']],
+    ['rows of another width than the model takes', { data: { data: 'table.csv', labels: undefined, labelColumn: 'species' } }, ['DATA_INVALID', 'table.csv', '5 values per row', 'takes 4', '--ignore-columns']],
     ['a missing label column', { data: { data: 'table.csv', labels: undefined, labelColumn: 'kind' } }, ['DATA_INVALID', '"kind"', 'species']],
     ['a class count unlike the model\'s', { data: { classes: 'classes4.txt' } }, ['DATA_INVALID', 'outputs 3 classes', 'have 4', 'classes4.txt']],
     ['NaN in the data', { data: { data: 'nan_x.npy' } }, ['DATA_INVALID', 'nan_x.npy', 'row 37']],
@@ -188,7 +192,10 @@ describe('add-model', () => {
       }
     }
     const pictures = options({ name: 'pictures', modelFile: join(inputs, 'image.onnx'), data: { data: images, labels: undefined } });
-    await assert.rejects(addModel(pictures, config, log), isOodError('CONFIG_INVALID', '--calibration-share 0.1', 'gives 12 calibration rows', 'at least 40'));
+    await assert.rejects(
+      addModel({ ...pictures, calibrationShare: 0.1 }, config, log),
+      isOodError('CONFIG_INVALID', '--calibration-share 0.1', 'gives 12 calibration rows', 'at least 40'),
+    );
     const result = await addModel({ ...pictures, calibrationShare: 0.4 }, config, log);
     assert.deepEqual(result.manifest.labels, ['dark', 'grey', 'light']);
     assert.deepEqual(result.manifest.input_shape, [1, 4, 4]);
@@ -213,6 +220,51 @@ describe('add-model', () => {
     await assertOnly(['blobs', 'blobs-csv', 'pictures']);
   });
 
+  it('onboards a tfjs model.json with sharded weights, as tensorflowjs_converter writes a Keras model', async () => {
+    await initBackend('wasm');
+    const model = buildTinyModel(4);
+    const dir = join(inputs, 'keras-export');
+    await mkdir(dir);
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const weights = new Uint8Array(artifacts.weightData as ArrayBuffer);
+        const half = 40;
+        await writeFile(join(dir, 'group1-shard1of2.bin'), weights.subarray(0, half));
+        await writeFile(join(dir, 'group1-shard2of2.bin'), weights.subarray(half));
+        const manifest = [{ paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], weights: artifacts.weightSpecs }];
+        await writeFile(join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: manifest }));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const rng = createRng(4);
+    const rows = 500;
+    const x = Float32Array.from({ length: rows * TINY.inputSize }, () => gaussian(rng));
+    await writeFile(join(inputs, 'tiny_x.npy'), npyBytes('<f4', [rows, TINY.inputSize], x));
+    await writeFile(join(inputs, 'tiny_y.npy'), npyBytes('<i8', [rows], Array.from({ length: rows }, (_, r) => BigInt(r % 3))));
+    const result = await addModel(
+      options({ name: 'tiny-keras', kind: 'tfjs', modelFile: join(dir, 'model.json'), data: { data: join(inputs, 'tiny_x.npy'), labels: join(inputs, 'tiny_y.npy') } }),
+      config,
+      log,
+    );
+    assert.equal(result.manifest.runtime, 'tfjs');
+    assert.deepEqual(result.manifest.layers, ['input', 'hidden1', 'hidden2']);
+    assert.equal(result.manifest.output_layer, 'probs');
+    assert.equal(result.manifest.output_activation, 'none');
+    // Stored as the service keeps tfjs models, and served with the same probabilities as the original.
+    const stored = await loadStoredModel(config.modelsDir, 'tiny-keras');
+    try {
+      const probe = x.subarray(0, 3 * TINY.inputSize);
+      const expected = tf.tidy(() => (model.predict(tf.tensor2d(probe, [3, TINY.inputSize])) as tf.Tensor).dataSync());
+      const actual = tf.tidy(() => (stored.model.predict(tf.tensor2d(probe, [3, TINY.inputSize])) as tf.Tensor).dataSync());
+      assert.deepEqual(Array.from(actual), Array.from(expected));
+    } finally {
+      stored.model.dispose();
+      model.dispose();
+    }
+    await rm(join(config.modelsDir, 'tiny-keras'), { recursive: true });
+    await rm(join(config.referenceSetsDir, 'tiny-keras'), { recursive: true });
+  });
+
   it('as a command: a refusal exits non-zero with the file named', async () => {
     const result = await runOod(['add-model', '--name', 'cli-refused', '--onnx', join(inputs, 'garbage.onnx'), '--data', join(inputs, 'x.npy'), '--labels', join(inputs, 'y.npy')]);
     assert.equal(result.code, 1, result.stderr);
@@ -220,5 +272,14 @@ describe('add-model', () => {
     const usage = await runOod(['add-model', '--name', 'x', '--data', join(inputs, 'x.npy')]);
     assert.equal(usage.code, 2);
     assert.ok(usage.stderr.includes('exactly one of --onnx'), usage.stderr);
+  });
+});
+
+describe('calibrationRows', () => {
+  it('takes a tenth of large sets, raises small ones towards 2,000 rows up to 30%, and honours a given share', () => {
+    assert.equal(calibrationRows(60_000), 6000);
+    assert.equal(calibrationRows(10_000), 2000);
+    assert.equal(calibrationRows(1438), 431);
+    assert.equal(calibrationRows(1438, 0.1), 144);
   });
 });

@@ -16,7 +16,10 @@ export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?:
   const input = modelInput(info, inputShape);
   const outputNames = new Set(info.outputs.map((o) => o.name));
   const probed = info.values.filter((v) => onnxRole(v.op, []) !== 'other' || v.op === 'Reshape' || v.op === 'Softmax');
-  const names = [...new Set([...info.outputs.map((o) => o.name), ...probed.map((v) => v.name)])];
+  // Only tensors are fetched: onnxruntime-node cannot return the sequence of maps that
+  // scikit-learn's default export (ZipMap) gives.
+  const tensorOutputs = info.outputs.filter((o) => o.elemType !== 0);
+  const names = [...new Set([...tensorOutputs.map((o) => o.name), ...probed.map((v) => v.name)])];
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(withOutputs(model, names), { logSeverityLevel: 3 });
@@ -27,7 +30,7 @@ export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?:
   try {
     const width = input.shape.reduce((a, b) => a * b, 1);
     const feed = { [input.name]: new ort.Tensor('float32', new Float32Array(width), [1, ...input.shape]) };
-    const results = await session.run(feed);
+    const results = await session.run(feed, names);
     for (const [name, t] of Object.entries(results)) {
       shapes.set(name, { shape: t.dims.slice(1).map(Number), float: t.type === 'float32' || t.type === 'float64' });
       t.dispose();
@@ -53,6 +56,7 @@ export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?:
     outputs: info.outputs.map((o) => ({ name: o.name, shape: shapes.get(o.name)?.shape ?? [] })),
     classOutput,
     candidates,
+    values: [...new Set([...info.values.map((v) => v.name), ...info.outputs.map((o) => o.name)])],
     defaults: chooseLayers(candidates, width, INPUT_LAYER),
   };
 }
@@ -68,8 +72,9 @@ function pickClassOutput(info: OnnxGraphInfo, shapes: Map<string, { shape: numbe
     return s?.float && s.shape.length === 1 && s.shape[0] >= 2;
   });
   if (usable.length === 0) {
-    const described = info.outputs.map((o) => `${o.name} [${shapes.get(o.name)?.shape.join(', ') ?? '?'}]`).join(', ');
-    throw new OnnxFormatError(`has no float output of class scores (one vector per instance); its outputs: ${described}`);
+    const described = info.outputs.map((o) => `${o.name} [${shapes.get(o.name)?.shape.join(', ') ?? 'not a tensor'}]`).join(', ');
+    const zipmap = info.outputs.some((o) => o.elemType === 0) ? '; a scikit-learn model needs exporting with zipmap=False (options={id(model): {"zipmap": False}})' : '';
+    throw new OnnxFormatError(`has no float output of class scores (one vector per instance); its outputs: ${described}${zipmap}`);
   }
   const chosen = usable.find((o) => /prob/i.test(o.name)) ?? usable[0];
   const producer = info.values.find((v) => v.name === chosen.name);

@@ -149,7 +149,8 @@ export class OnnxEmbedder implements EmbeddingModel {
   }
 
   dispose(): void {
-    void this.session.release();
+    // Releasing twice, or after onnxruntime failed, must not become an unhandled rejection.
+    this.session.release().catch(() => undefined);
   }
 }
 
