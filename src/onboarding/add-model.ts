@@ -86,9 +86,12 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     }
     await stagedModel.create();
     await stagedRefs.create();
-    const referenceSet = await writeReferenceSet(stagedRefs, plan, options, description, config.significance);
+    const draftSet = await writeReferenceSet(stagedRefs, plan, options, description, config.significance);
     // Only a sample and the test part are kept: the detector reads the whole set once more.
-    const { sample, test, counts } = await splitSummary(stagedRefs.root, name);
+    const { sample, test, counts, dataSha256 } = await splitSummary(stagedRefs.root, name);
+    // The checksum of the data as stored (copies are renamed, so it is taken on them).
+    const referenceSet: ReferenceSetManifest = { ...draftSet, data_sha256: dataSha256 };
+    await writeFileAtomic(join(stagedRefs.dir, MANIFEST_FILE), `${JSON.stringify(referenceSet, null, 2)}\n`);
     log.info(counts, 'data read and split');
     const activation = await checkClassScores(described, description.classOutput, sample, log);
     const manifest: ModelManifest = {
@@ -223,5 +226,6 @@ async function splitSummary(root: string, name: string) {
     sample: { data: x.data.slice(0, rows * x.cols), rows, cols: x.cols },
     test: refset.test,
     counts: { train: refset.train.x.rows, calibration: refset.calibration.x.rows, test: refset.test.x.rows },
+    dataSha256: refset.dataSha256,
   };
 }

@@ -24,6 +24,8 @@ export interface ReferenceSet {
    * anything built from this set, so editing the manifest or replacing a data file invalidates it.
    */
   fingerprint: string;
+  /** sha256 hex over the data files alone: what a manifest's `data_sha256` records. */
+  dataSha256: string;
 }
 
 /** `<rootDir>/<name>`, after checking that the name cannot point outside rootDir. */
@@ -53,6 +55,7 @@ export async function loadReferenceSet(rootDir: string, name: string): Promise<R
     calibration: source.pool.take(indices.calibration),
     test: (source.testPool ?? source.pool).take(indices.test),
     fingerprint: fingerprint(manifest, source),
+    dataSha256: source.digest,
   };
 }
 
@@ -68,6 +71,13 @@ export async function loadSource(manifest: ReferenceSetManifest, manifestDir: st
     inputShape: manifest.input_shape,
   });
   const manifestFile = join(manifestDir, MANIFEST_FILE);
+  if (manifest.data_sha256 !== undefined && manifest.data_sha256 !== source.digest) {
+    throw new OodError(
+      'DATA_INVALID',
+      `${manifestFile}: the data files changed since they were added (sha256 ${source.digest.slice(0, 12)}…, ` +
+        `data_sha256 says ${manifest.data_sha256.slice(0, 12)}…): restore them, or add the model again`,
+    );
+  }
   const features = manifest.input_shape.reduce((a, b) => a * b, 1);
   for (const [role, pool] of [['pool', source.pool], ['test pool', source.testPool]] as const) {
     if (pool === null) continue;

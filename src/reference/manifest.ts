@@ -55,6 +55,11 @@ export const ReferenceSetManifestSchema = z
     split: SplitSchema,
     /** Set by add-model: whether the data files were copied beside this manifest or are referenced where they were. */
     data: z.enum(['copied', 'referenced']).optional(),
+    /**
+     * Set by add-model: the sha256 over every data file as it was added. Loading refuses data
+     * that no longer match, as the model loader refuses changed weights.
+     */
+    data_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256').optional(),
   })
   .superRefine((manifest, ctx) => {
     if (new Set(manifest.labels).size !== manifest.labels.length) {

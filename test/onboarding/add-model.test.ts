@@ -14,6 +14,7 @@ import { onnxMlp } from '../fixtures/onnx-model.js';
 import { buildTinyModel, makeTmp, TINY } from '../fixtures/tiny-model.js';
 import { initBackend } from '../../src/model/backend.js';
 import { loadStoredModel } from '../../src/model/model-store.js';
+import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 import { runOod } from '../cli/run-cli.js';
 import { npyBytes } from '../reference/fixtures.js';
 import { FakeHost } from '../http/fake-detector.js';
@@ -131,6 +132,16 @@ describe('add-model', () => {
     } finally {
       detector.dispose();
     }
+
+    // The copied data are checksummed: a changed byte is refused, as changed weights are.
+    assert.match(refs.data_sha256, /^[0-9a-f]{64}$/);
+    const dataFile = join(config.referenceSetsDir, 'blobs', 'data.npy');
+    const bytes = await readFile(dataFile);
+    bytes[bytes.length - 1] ^= 1;
+    await writeFile(dataFile, bytes);
+    await assert.rejects(loadReferenceSet(config.referenceSetsDir, 'blobs'), isOodError('DATA_INVALID', 'changed since they were added'));
+    bytes[bytes.length - 1] ^= 1;
+    await writeFile(dataFile, bytes);
   });
 
   it('onboards a CSV table with named classes, leaving out ignored columns, and refuses a taken name unless --force', async () => {
