@@ -111,19 +111,21 @@ describe('CSV source', () => {
   after(() => cleanup());
 
   const header = 'id,f1,f2,label';
+  /** A set of train.csv and test.csv beside its manifest, the id column left out. */
+  const trainTestManifest = (name: string) => ({
+    name,
+    description: 'csv fixture',
+    labels: CLASSES,
+    input_shape: [2],
+    source: { kind: 'csv', file: 'train.csv', test_file: 'test.csv', label_column: 'label', ignore_columns: ['id'] },
+    split: { method: 'seeded-permutation', seed: 5, calibration: 2, train: 'rest', test: 'all' },
+  });
   const rowsOf = (n: number, offset: number) =>
     Array.from({ length: n }, (_, i) => `${offset + i},${offset + i},${(offset + i) * 0.5},${CLASSES[(offset + i) % 3]}`).join('\n');
 
   test('loadReferenceSet reads a train file and a test file', async () => {
     const root = join(dir, 'sets');
-    const setDir = await writeManifest(root, {
-      name: 'iris',
-      description: 'csv fixture',
-      labels: CLASSES,
-      input_shape: [2],
-      source: { kind: 'csv', file: 'train.csv', test_file: 'test.csv', label_column: 'label', ignore_columns: ['id'] },
-      split: { method: 'seeded-permutation', seed: 5, calibration: 2, train: 'rest', test: 'all' },
-    });
+    const setDir = await writeManifest(root, trainTestManifest('iris'));
     await writeFile(join(setDir, 'train.csv'), `${header}\n${rowsOf(8, 0)}\n`);
     await writeFile(join(setDir, 'test.csv'), `${header}\r\n${rowsOf(3, 100)}`);
 
@@ -146,14 +148,7 @@ describe('CSV source', () => {
 
   test('a test file with another header names both files', async () => {
     const root = join(dir, 'sets');
-    const setDir = await writeManifest(root, {
-      name: 'iris2',
-      description: 'csv fixture',
-      labels: CLASSES,
-      input_shape: [2],
-      source: { kind: 'csv', file: 'train.csv', test_file: 'test.csv', label_column: 'label', ignore_columns: ['id'] },
-      split: { method: 'seeded-permutation', seed: 5, calibration: 2, train: 'rest', test: 'all' },
-    });
+    const setDir = await writeManifest(root, trainTestManifest('iris2'));
     await writeFile(join(setDir, 'train.csv'), `${header}\n${rowsOf(8, 0)}\n`);
     await writeFile(join(setDir, 'test.csv'), `id,f2,f1,label\n${rowsOf(3, 100)}`);
     await assert.rejects(
