@@ -18,7 +18,13 @@ import { renderReport } from './bench/report.js';
 import { ServerProcess } from './bench/server.js';
 import { progress } from './bench/stats.js';
 import { measureThroughput, type ThroughputResult } from './bench/throughput.js';
-import { loadWorkload } from './bench/workload.js';
+import { AnchorProcess, anchorUnavailable } from './bench/anchor.js';
+import { measureSideBySide } from './bench/side-by-side.js';
+import { loadWorkload, type Workload } from './bench/workload.js';
+import type { SideBySide } from './bench/report.js';
+
+const SERVICE = 'ood-service';
+const ANCHOR = 'Python anchor (FastAPI + numpy + hnswlib)';
 
 interface Profile {
   latencyRequests: number;
@@ -28,6 +34,8 @@ interface Profile {
   concurrencies: number[];
   /** Calibration rows used as recall queries; undefined means all of them. */
   recallQueries?: number;
+  /** Seconds per server and load in the side-by-side with the Python anchor. */
+  sideBySideSeconds: number;
 }
 
 const FULL: Profile = {
@@ -36,6 +44,7 @@ const FULL: Profile = {
   batches: [1, 32],
   throughputSeconds: 10,
   concurrencies: [1, 4, 16],
+  sideBySideSeconds: 10,
 };
 const QUICK: Profile = {
   latencyRequests: 30,
@@ -44,6 +53,7 @@ const QUICK: Profile = {
   throughputSeconds: 2,
   concurrencies: [1, 4, 16],
   recallQueries: 200,
+  sideBySideSeconds: 2,
 };
 
 const MODEL = 'mnist';
@@ -92,6 +102,7 @@ async function run(profile: Profile, command: string): Promise<string> {
       throughput.push(await measureThroughput(server.baseUrl, workload, { connections, durationS: profile.throughputSeconds }));
       server.assertAlive(`the autocannon run with ${connections} connection(s)`);
     }
+    const sideBySide = await compareWithAnchor(server, workload, config, profile.sideBySideSeconds);
     await server.stop();
     server = undefined;
 
@@ -105,12 +116,48 @@ async function run(profile: Profile, command: string): Promise<string> {
       warm,
       latency,
       throughput,
+      sideBySide,
       recall,
     });
   } finally {
     await server?.stop();
     await rm(cacheDir, { recursive: true, force: true });
     releaseDir();
+  }
+}
+
+/** The same loads against the service and the Python anchor, or why the anchor could not run. */
+async function compareWithAnchor(
+  server: ServerProcess,
+  workload: Workload,
+  config: ReturnType<typeof loadConfig>,
+  seconds: number,
+): Promise<SideBySide> {
+  const unavailable = anchorUnavailable();
+  if (unavailable) {
+    progress(`side by side skipped: ${unavailable}`);
+    return { skipped: unavailable };
+  }
+  const anchor = await AnchorProcess.start({
+    root: ROOT,
+    modelsDir: config.modelsDir,
+    referenceSetsDir: config.referenceSetsDir,
+    model: MODEL,
+    k: config.k,
+  });
+  try {
+    const rows = await measureSideBySide(
+      [
+        { name: SERVICE, baseUrl: server.baseUrl },
+        { name: ANCHOR, baseUrl: anchor.baseUrl },
+      ],
+      workload,
+      seconds,
+    );
+    server.assertAlive('the side-by-side runs');
+    return { rows, anchor: ANCHOR };
+  } finally {
+    await anchor.stop();
   }
 }
 

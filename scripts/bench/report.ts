@@ -5,6 +5,10 @@ import { ms, seconds } from './stats.js';
 import { table } from './table.js';
 import type { StartTimes } from './server.js';
 import type { ThroughputResult } from './throughput.js';
+import { ratios, type SideBySideRow } from './side-by-side.js';
+
+/** The side-by-side with the Python anchor, or why it was skipped. */
+export type SideBySide = { rows: SideBySideRow[]; anchor: string } | { skipped: string };
 
 export interface Report {
   command: string;
@@ -15,6 +19,7 @@ export interface Report {
   warm: StartTimes;
   latency: LatencyResult[];
   throughput: ThroughputResult[];
+  sideBySide: SideBySide;
   recall: RecallResult;
 }
 
@@ -75,6 +80,7 @@ export function renderReport(r: Report): string {
       ]),
     ),
     '',
+    ...sideBySideSection(r.sideBySide),
     `## HNSW recall@${recall.k} (model ${recall.model}, M=${recall.params.M}, efConstruction=${recall.params.efConstruction}, ` +
       `efSearch=${recall.params.efSearch}, seed=${recall.params.seed}; in-process, tfjs ${recall.backend})`,
     '',
@@ -95,4 +101,24 @@ export function renderReport(r: Report): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * The same closed-loop loads against this service and the Python anchor in one run: ratios, not
+ * absolute figures, are what carry from one (shared, noisy) machine to the next.
+ */
+function sideBySideSection(s: SideBySide): string[] {
+  const title = '## Side by side with a plain Python Deep-kNN service (same model, data, k and load)';
+  if ('skipped' in s) return [title, '', `Skipped: ${s.skipped}.`, ''];
+  return [
+    title,
+    '',
+    ...table(
+      ['server', 'batch', 'connections', 'requests/s', 'predictions/s', 'non-2xx', 'errors'],
+      s.rows.map((r) => [r.server, r.batch, r.connections, r.requestsPerSecond.toFixed(1), r.predictionsPerSecond.toFixed(1), r.non2xx, r.errors]),
+    ),
+    '',
+    ...ratios(s.rows, s.anchor).map((q) => `- ${q.server} at batch ${q.batch}: **${q.ratio.toFixed(2)}x** the anchor's predictions/s`),
+    '',
+  ];
 }
