@@ -125,3 +125,31 @@ test('the yielding fit gives the same model as the one-shot fit, however it is s
     assert.deepEqual(sliced, once);
   }
 });
+
+test('the blocked covariance equals a row-by-row sum, for odd widths and a partial last block', () => {
+  // 7 features (odd: the 2x2 kernel's edge) and 150 rows (two blocks of 64 and one of 22).
+  const rows = 150;
+  const cols = 7;
+  const rng = createRng(11);
+  const data = Float64Array.from({ length: rows * cols }, () => gaussian(rng));
+  const labels = Int32Array.from({ length: rows }, (_, i) => i % 3);
+  const model = fitMahalanobis({ data, rows, cols }, labels, 3, { ridge: 0 });
+  const expected = new Float64Array(cols * cols);
+  for (let i = 0; i < rows; i++) {
+    const centred = Array.from({ length: cols }, (_, j) => data[i * cols + j] - model.means[labels[i] * cols + j]);
+    for (let a = 0; a < cols; a++) for (let b = 0; b < cols; b++) expected[a * cols + b] += (centred[a] * centred[b]) / rows;
+  }
+  // L L^T gives back the covariance the fit used.
+  const L = model.choleskyFactor;
+  const rebuilt: number[] = [];
+  const wanted: number[] = [];
+  for (let a = 0; a < cols; a++) {
+    for (let b = 0; b <= a; b++) {
+      let sum = 0;
+      for (let p = 0; p <= b; p++) sum += L[a * cols + p] * L[b * cols + p];
+      rebuilt.push(sum);
+      wanted.push(expected[a * cols + b]);
+    }
+  }
+  assertClose(rebuilt, wanted, 1e-12);
+});
