@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { fitMahalanobisYielding, type MahalanobisModel } from '../baselines/mahalanobis.js';
+import { fitMahalanobisYielding, prepareMahalanobis, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import { yieldToEventLoop } from '../event-loop.js';
 import type { Config } from '../config.js';
 import { OodError } from '../errors.js';
@@ -96,6 +96,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     );
   }
   const calibration = entry.calibration as CalibrationState;
+  for (const model of entry.densityModels) prepareMahalanobis(model);
   // The smallest p-value conformal calibration can give; below it nothing would ever be flagged.
   const floor = 1 / (calibration.held.combined.length + 1);
   if (settings.significance < floor) {

@@ -6,6 +6,8 @@ import {
   choleskySolve,
   solveLower,
   solveLowerTransposed,
+  invertLower,
+  lowerTimesRows,
 } from '../../src/math/linalg.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 
@@ -64,4 +66,44 @@ test('choleskySolve solves a random SPD system', () => {
   const b = new Float64Array(n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) b[i] += a[i * n + j] * x[j];
   assertClose(choleskySolve(cholesky(a, n), n, b), x, 1e-10);
+});
+
+/** A random well-conditioned lower-triangular n x n matrix. */
+function randomLower(n: number, seed: number): Float64Array {
+  const rng = createRng(seed);
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) l[i * n + j] = gaussian(rng) * 0.3;
+    l[i * n + i] = 1 + Math.abs(gaussian(rng));
+  }
+  return l;
+}
+
+test('invertLower gives L^{-1}: L times it is the identity', () => {
+  const n = 9;
+  const l = randomLower(n, 3);
+  const inv = invertLower(l, n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < n; p++) sum += l[i * n + p] * inv[p * n + j];
+      assert.ok(Math.abs(sum - (i === j ? 1 : 0)) < 1e-12, `(${i}, ${j}): ${sum}`);
+    }
+    for (let j = i + 1; j < n; j++) assert.equal(inv[i * n + j], 0);
+  }
+});
+
+test('lowerTimesRows with L^{-1} solves each row as forward substitution does, for odd sizes', () => {
+  for (const [n, rows] of [[7, 5], [8, 4], [1, 3], [5, 1]]) {
+    const l = randomLower(n, n + rows);
+    const rng = createRng(rows);
+    const x = Float32Array.from({ length: rows * n }, () => gaussian(rng));
+    const product = lowerTimesRows(invertLower(l, n), n, x, rows);
+    for (let r = 0; r < rows; r++) {
+      const expected = solveLower(l, n, x.subarray(r * n, (r + 1) * n));
+      for (let i = 0; i < n; i++) {
+        assert.ok(Math.abs(product[r * n + i] - expected[i]) < 1e-12, `n ${n}, row ${r}, ${i}: ${product[r * n + i]} vs ${expected[i]}`);
+      }
+    }
+  }
 });
