@@ -1,5 +1,5 @@
 import { yieldToEventLoop } from '../event-loop.js';
-import { NotPositiveDefiniteError, cholesky, invertLower, lowerTimesRows, solveLower } from '../math/linalg.js';
+import { NotPositiveDefiniteError, cholesky, invertLower, invertLowerSteps, lowerTimesRows, solveLower } from '../math/linalg.js';
 import type { Matrix } from '../math/matrix.js';
 import { assertMatrix } from './assert-matrix.js';
 
@@ -136,9 +136,25 @@ function inverseFactor(model: MahalanobisModel): Float64Array {
   return inverse;
 }
 
-/** Computes what scoring needs ahead of the first request, so it does not pay for it. */
-export function prepareMahalanobis(model: MahalanobisModel): void {
-  inverseFactor(model);
+/** About a tenth of a second of work between pauses for the event loop. */
+const INVERSE_OPS_PER_STEP = 5e7;
+
+/**
+ * Computes what scoring needs ahead of the first request, pausing for the event loop as it
+ * goes: done in one piece, the inverse of a 1,568-wide layer would stall the loop for over a
+ * second, and load shedding would then refuse the first requests after start-up.
+ */
+export async function prepareMahalanobis(model: MahalanobisModel): Promise<void> {
+  if (inverses.has(model)) return;
+  const steps = invertLowerSteps(model.choleskyFactor, model.dim, INVERSE_OPS_PER_STEP);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) {
+      inverses.set(model, step.value);
+      return;
+    }
+    await yieldToEventLoop();
+  }
 }
 
 function classMeans(features: Matrix, labels: Int32Array, classes: number): Float64Array {

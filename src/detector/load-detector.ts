@@ -96,7 +96,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     );
   }
   const calibration = entry.calibration as CalibrationState;
-  for (const model of entry.densityModels) prepareMahalanobis(model);
+  for (const model of entry.densityModels) await prepareMahalanobis(model);
   // The smallest p-value conformal calibration can give; below it nothing would ever be flagged.
   const floor = 1 / (calibration.held.combined.length + 1);
   if (settings.significance < floor) {
@@ -164,6 +164,8 @@ async function buildLayer(
   log.info({ layer: name, points: acts.rows, dim: acts.cols, seconds: seconds() }, 'built HNSW graph');
   started = performance.now();
   const density = await fitMahalanobisYielding(acts, labels, classes, {}, densityRowsPerSlice(acts.cols));
+  // Now, in slices: the calibration's scoring would otherwise compute it in one piece.
+  await prepareMahalanobis(density);
   log.info({ layer: name, dim: acts.cols, seconds: seconds() }, 'fitted Mahalanobis density');
   return { index, density };
 }

@@ -93,8 +93,21 @@ export function choleskySolve(l: Float64Array, n: number, b: ArrayLike<number>):
  * substitution: O(n^3 / 6), done once so that every later solve is a product.
  */
 export function invertLower(l: Float64Array, n: number): Float64Array {
+  const steps = invertLowerSteps(l, n, Infinity);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same inverse, yielding after about `opsPerStep` multiply-adds, so a caller can pause for
+ * the event loop: at 1,568 dimensions the whole takes over a second.
+ */
+export function* invertLowerSteps(l: Float64Array, n: number, opsPerStep: number): Generator<void, Float64Array> {
   assertSquare(l, n, 'invertLower');
   const inv = new Float64Array(n * n);
+  let ops = 0;
   for (let j = 0; j < n; j++) {
     inv[j * n + j] = 1 / l[j * n + j];
     for (let i = j + 1; i < n; i++) {
@@ -102,6 +115,11 @@ export function invertLower(l: Float64Array, n: number): Float64Array {
       let sum = 0;
       for (let p = j; p < i; p++) sum -= l[rowI + p] * inv[p * n + j];
       inv[rowI + j] = sum / l[rowI + i];
+    }
+    ops += ((n - j) * (n - j)) / 2;
+    if (ops >= opsPerStep && j < n - 1) {
+      ops = 0;
+      yield;
     }
   }
   return inv;

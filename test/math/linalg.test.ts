@@ -7,6 +7,7 @@ import {
   solveLower,
   solveLowerTransposed,
   invertLower,
+  invertLowerSteps,
   lowerTimesRows,
 } from '../../src/math/linalg.js';
 import { createRng, gaussian } from '../../src/math/random.js';
@@ -106,4 +107,18 @@ test('lowerTimesRows with L^{-1} solves each row as forward substitution does, f
       }
     }
   }
+});
+
+test('invertLowerSteps pauses between columns and gives the same inverse', () => {
+  const n = 6;
+  const l = randomLower(n, 8);
+  const steps = invertLowerSteps(l, n, 1);
+  let pauses = 0;
+  let step = steps.next();
+  while (!step.done) {
+    pauses++;
+    step = steps.next();
+  }
+  assert.equal(pauses, n - 1);
+  assert.deepEqual(Array.from(step.value), Array.from(invertLower(l, n)));
 });
