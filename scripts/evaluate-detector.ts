@@ -29,7 +29,7 @@ const inPreds = await predictMatrix(detector, refset.test.x);
 const oodSets = await loadOodSets(config.referenceSetsDir, manifest.reference_set, { limit, seed: 7 });
 
 type Score = (q: Prediction) => number; // higher = more outlying
-// AUROC takes in-distribution-ness (DESIGN §3), so outlier scores enter negated.
+// AUROC takes in-distribution-ness (docs/design.md §3), so outlier scores enter negated.
 const separation = (outPreds: Prediction[], f: Score) =>
   auroc(
     inPreds.map((q) => -f(q)),

@@ -27,7 +27,7 @@ export interface LayerEntanglement {
 }
 
 /**
- * SNNL of one set of representations (DESIGN §1). Unlike `snnl`, which must return a number
+ * SNNL of one set of representations (docs/design.md §1). Unlike `snnl`, which must return a number
  * inside a training step, this refuses input on which SNNL means nothing: fewer than two points,
  * or no class with two members (every anchor would be skipped).
  */

@@ -40,7 +40,7 @@ function layerOutput(model: tf.LayersModel, name: string): tf.SymbolicTensor {
 
 /**
  * SNNL (at T* by default) of each named layer of `model` on labelled data: the analytical use of
- * SNNL (DESIGN §1), cheap enough to run after every training epoch on a ~1000-point sample.
+ * SNNL (docs/design.md §1), cheap enough to run after every training epoch on a ~1000-point sample.
  */
 export function modelLayerEntanglement(
   model: tf.LayersModel,

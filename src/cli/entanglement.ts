@@ -8,7 +8,7 @@ import type { DistanceKind } from '../math/snnl.js';
 
 const USAGE = `usage: npm run --silent ood -- entanglement --embeddings FILE --labels FILE [options]
        npm run --silent ood -- entanglement --model NAME [--data REFSET] [options]
-Prints one JSON object on stdout: the soft nearest neighbour loss (DESIGN §1).
+Prints one JSON object on stdout: the soft nearest neighbour loss (docs/design.md §1).
   --embeddings FILE        a JSON array of equal-length number arrays, or CSV (a non-numeric first row is a header)
   --labels FILE            a JSON array of integer labels, one per embedding
   --model NAME             instead: SNNL of every layer in models/NAME/manifest.json

@@ -151,7 +151,7 @@ async function scoreAll(
       const metrics = {} as Record<ScoreName, OodMetrics>;
       const roc = {} as Record<ScoreName, [number, number][]>;
       for (const name of SCORES) {
-        // The metrics take in-distribution-ness (DESIGN §3): outlier scores enter negated.
+        // The metrics take in-distribution-ness (docs/design.md §3): outlier scores enter negated.
         const inScores = inDist.scores[name].map((v) => -v);
         const outScores = out.scores[name].map((v) => -v);
         metrics[name] = evaluateScores(inScores, outScores);

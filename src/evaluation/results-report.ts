@@ -69,7 +69,7 @@ function accuracySection(input: ResultsInput): string[] {
 
 function oodSection(input: ResultsInput): string[] {
   const lines = ['## OOD detection: every score on every variant', ''];
-  lines.push('Positives are in-distribution test inputs (DESIGN §3). FPR@95TPR is the classic definition ' +
+  lines.push('Positives are in-distribution test inputs (docs/design.md §3). FPR@95TPR is the classic definition ' +
     '(ODIN; Sun et al. 2022): the share of OOD inputs accepted at the threshold that keeps 95% of in-distribution ' +
     'inputs, not OpenOOD v1.5\'s. Each cell is mean ± standard deviation over three seeds; **bold** marks the best ' +
     'mean AUROC of a variant.', '');

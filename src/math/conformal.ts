@@ -1,5 +1,5 @@
 /**
- * Split-conformal helpers (DESIGN §2): calibration scores, p-values, and the DkNN
+ * Split-conformal helpers (docs/design.md §2): calibration scores, p-values, and the DkNN
  * nonconformity / credibility / confidence read-outs.
  */
 
@@ -128,7 +128,7 @@ export interface CredibilityAndConfidence {
 }
 
 /**
- * DESIGN §2.6. `predicted` is the model's own argmax, not knnLabel: the service answers what
+ * docs/design.md §2, outputs. `predicted` is the model's own argmax, not knnLabel: the service answers what
  * the model answers, and the p-value of that answer is what flags an outlier.
  */
 export function credibilityAndConfidence(

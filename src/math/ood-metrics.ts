@@ -1,5 +1,5 @@
 /**
- * Out-of-distribution evaluation metrics (DESIGN §3). Positives are the in-distribution samples
+ * Out-of-distribution evaluation metrics (docs/design.md §3). Positives are the in-distribution samples
  * and a higher score means "more in-distribution"; a sample is accepted when score >= threshold.
  */
 

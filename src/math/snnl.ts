@@ -25,7 +25,7 @@ interface PreparedBatch {
 }
 
 /**
- * Soft nearest neighbour loss (DESIGN §1), in float64 and in log space.
+ * Soft nearest neighbour loss (docs/design.md §1), in float64 and in log space.
  *
  * An anchor with no other member of its class in the batch has an empty numerator, so its term
  * is log(0): it is skipped and the mean runs over the remaining anchors. When no anchor

@@ -10,7 +10,7 @@ const LOGIT_FLOOR = -1e30;
 const SQUARED_NORM_FLOOR = 1e-12;
 
 /**
- * Soft nearest neighbour loss as a differentiable tfjs op (DESIGN §1), the training-time twin
+ * Soft nearest neighbour loss as a differentiable tfjs op (docs/design.md §1), the training-time twin
  * of `snnl` in src/math/snnl.ts and equal to it up to float32 rounding.
  *
  * It works in log space: each row's masked log-sum-exp is shifted by the largest unmasked logit,

@@ -73,7 +73,7 @@ function batchTensors(data: LabeledMatrix, order: Int32Array, start: number, siz
 }
 
 /**
- * Cross-entropy plus factor * sum over hidden layers of SNNL(h_l, y, T_l) (DESIGN §1). The
+ * Cross-entropy plus factor * sum over hidden layers of SNNL(h_l, y, T_l) (docs/design.md §1). The
  * weights follow the total loss; each layer's inverse temperature t_l (T_l = T0 / t_l) takes its
  * own gradient step towards lower SNNL first, as the reference implementation does.
  */

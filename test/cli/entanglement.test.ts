@@ -8,7 +8,7 @@ import { findPython, runOod, runProcess } from './run-cli.js';
 
 /**
  * The entanglement command against test/fixtures/snnl_reference.py, an independent float64
- * implementation written from DESIGN §1. The data are generated here, from seeds the
+ * implementation written from docs/design.md §1. The data are generated here, from seeds the
  * implementation's own tests never use.
  */
 
