@@ -47,6 +47,8 @@ const EnvSchema = z.object({
   OOD_BACKEND: z.enum(BACKENDS).optional(),
   OOD_LABEL_WEIGHT: probability.default(0.1),
   OOD_HNSW_EF_SEARCH: integer(1).default(100),
+  OOD_BATCH_MAX_ROWS: integer(1).default(64),
+  OOD_BATCH_DELAY_MS: integer(0).default(0),
   OOD_MAX_EVENT_LOOP_DELAY_MS: integer(0).default(1000),
   OOD_MAX_HEAP_USED_BYTES: integer(0).default(0),
   OOD_RETRY_AFTER_SECONDS: integer(1).default(1),
@@ -77,6 +79,8 @@ export interface Config {
   /** Share of the significance spent on label disagreement; distance and density split the rest. */
   labelWeight: number;
   efSearch: number;
+  /** Dynamic batching of concurrent /predict requests (OOD_BATCH_MAX_ROWS, OOD_BATCH_DELAY_MS). */
+  batching: { maxRows: number; maxDelayMs: number };
   /** Shed /predict with 503 past these bounds (0 turns a bound off). */
   loadShedding: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; retryAfterSeconds: number };
   /** Bearer tokens from OOD_API_TOKENS (comma-separated); empty means no authentication. */
@@ -134,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     labelWeight: e.OOD_LABEL_WEIGHT,
     efSearch: e.OOD_HNSW_EF_SEARCH,
+    batching: { maxRows: e.OOD_BATCH_MAX_ROWS, maxDelayMs: e.OOD_BATCH_DELAY_MS },
     loadShedding: {
       maxEventLoopDelayMs: e.OOD_MAX_EVENT_LOOP_DELAY_MS,
       maxHeapUsedBytes: e.OOD_MAX_HEAP_USED_BYTES,

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       labelWeight: 0.1,
       efSearch: 100,
+      batching: { maxRows: 64, maxDelayMs: 0 },
       apiTokens: [],
       loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, retryAfterSeconds: 1 },
       shutdownTimeoutMs: 10_000,
@@ -42,6 +43,8 @@ describe('loadConfig', () => {
       OOD_BACKEND: '',
       OOD_LABEL_WEIGHT: '0.25',
       OOD_HNSW_EF_SEARCH: '200',
+      OOD_BATCH_MAX_ROWS: '16',
+      OOD_BATCH_DELAY_MS: '2',
       OOD_METRICS_PORT: '9464',
       OOD_SHUTDOWN_TIMEOUT_MS: '2500',
       UNRELATED: 'ignored',
@@ -54,6 +57,7 @@ describe('loadConfig', () => {
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.labelWeight, 0.25);
     assert.equal(config.efSearch, 200);
+    assert.deepEqual(config.batching, { maxRows: 16, maxDelayMs: 2 });
     assert.equal(config.metricsPort, 9464);
     assert.equal(config.shutdownTimeoutMs, 2500);
     assert.equal('metricsPort' in loadConfig({}), false);

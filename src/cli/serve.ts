@@ -1,4 +1,5 @@
 import { loadConfig } from '../config.js';
+import { BatchingDetector } from '../detector/batching-detector.js';
 import { detectorSettings, loadDetector } from '../detector/load-detector.js';
 import { startServer } from '../http/server.js';
 import { initBackend, type BackendChoice } from '../model/backend.js';
@@ -17,7 +18,7 @@ export async function serveCommand(_argv: string[]): Promise<number> {
         log.info({ backend: choice.backend, skipped: choice.skipped }, 'tfjs backend ready');
       }
       await backend;
-      return loadDetector(detectorSettings({ ...config, model }), log);
+      return new BatchingDetector(await loadDetector(detectorSettings({ ...config, model }), log), config.batching);
     },
   });
   // The server keeps the process alive; close-with-grace ends it on a signal.

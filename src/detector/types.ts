@@ -60,6 +60,8 @@ export interface PredictResult {
   predictions: Prediction[];
   /** Seconds spent searching each indexed layer for the whole batch, by layer name. */
   searchSeconds: Record<string, number>;
+  /** Rows scored together with these, when requests were batched together (they included). */
+  batchRows?: number;
 }
 
 /** What a transport needs from a loaded detector; it knows nothing of HTTP. */

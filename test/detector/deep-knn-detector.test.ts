@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { OodError } from '../../src/errors.js';
+import { BatchingDetector } from '../../src/detector/batching-detector.js';
 import type { DeepKnnDetector } from '../../src/detector/deep-knn-detector.js';
 import { detectorSettings, loadDetector, type DetectorSettings } from '../../src/detector/load-detector.js';
 import { predictMatrix } from '../../src/detector/predict-matrix.js';
@@ -134,6 +135,23 @@ describe('Deep kNN detector on the embedded mnist model', () => {
       assert.deepEqual(batch.predictions[i], alone, `row ${i}`);
     }
     assert.deepEqual(Object.keys(batch.searchSeconds).sort(), [...detector.info.layers].sort());
+  });
+
+  it('answers concurrent requests batched together exactly as it answers each alone', async () => {
+    const refset = await loadReferenceSet(settings.referenceSetsDir, 'mnist');
+    const batching = new BatchingDetector(detector, { maxRows: 64, maxDelayMs: 0 });
+    const sizes = [1, 3, 1, 7, 2];
+    let first = 100;
+    const requests = sizes.map((rows) => {
+      const x = refset.test.x.data.slice(first * 784, (first + rows) * 784) as Float32Array;
+      first += rows;
+      return x;
+    });
+    const together = await Promise.all(requests.map((x, i) => batching.predict(x, sizes[i])));
+    for (const [i, x] of requests.entries()) {
+      assert.equal(together[i].batchRows, 14, 'all five were scored in one pass');
+      assert.deepEqual(together[i].predictions, (await detector.predict(x, sizes[i])).predictions, `request ${i}`);
+    }
   });
 
   it('flags uniform noise (AUROC >= 0.99)', async () => {

@@ -72,6 +72,13 @@ export default fp(
       registers: [registry],
     });
 
+    const batchRows = new Histogram({
+      name: 'ood_scored_batch_rows',
+      help: 'Rows scored in one pass with each request: its own, plus those of requests batched with it',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    });
+
     // Gauges below describe the loaded detector; they are read at scrape time, so they can never
     // disagree with what /readyz and /v1/models/default say.
     new Gauge({
@@ -156,7 +163,8 @@ export default fp(
         reloads.inc({ outcome });
       },
       registry,
-      recordPrediction({ predictions: scored, searchSeconds }) {
+      recordPrediction({ predictions: scored, searchSeconds, batchRows: rows }) {
+        batchRows.observe(rows ?? scored.length);
         let outliers = 0;
         for (const prediction of scored) {
           if (prediction.is_outlier) outliers++;
