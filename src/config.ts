@@ -49,6 +49,7 @@ const EnvSchema = z.object({
   OOD_HNSW_EF_SEARCH: integer(1).default(100),
   OOD_BATCH_MAX_ROWS: integer(1).default(64),
   OOD_BATCH_DELAY_MS: integer(0).default(0),
+  OOD_SCORING_THREADS: integer(0, 256).optional(),
   OOD_MAX_EVENT_LOOP_DELAY_MS: integer(0).default(1000),
   OOD_MAX_HEAP_USED_BYTES: integer(0).default(0),
   OOD_RETRY_AFTER_SECONDS: integer(1).default(1),
@@ -81,6 +82,8 @@ export interface Config {
   efSearch: number;
   /** Dynamic batching of concurrent /predict requests (OOD_BATCH_MAX_ROWS, OOD_BATCH_DELAY_MS). */
   batching: { maxRows: number; maxDelayMs: number };
+  /** Worker threads for searches and density scores; unset: one per core when there are several. */
+  scoringThreads?: number;
   /** Shed /predict with 503 past these bounds (0 turns a bound off). */
   loadShedding: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; retryAfterSeconds: number };
   /** Bearer tokens from OOD_API_TOKENS (comma-separated); empty means no authentication. */
@@ -139,6 +142,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     labelWeight: e.OOD_LABEL_WEIGHT,
     efSearch: e.OOD_HNSW_EF_SEARCH,
     batching: { maxRows: e.OOD_BATCH_MAX_ROWS, maxDelayMs: e.OOD_BATCH_DELAY_MS },
+    ...(e.OOD_SCORING_THREADS !== undefined ? { scoringThreads: e.OOD_SCORING_THREADS } : {}),
     loadShedding: {
       maxEventLoopDelayMs: e.OOD_MAX_EVENT_LOOP_DELAY_MS,
       maxHeapUsedBytes: e.OOD_MAX_HEAP_USED_BYTES,

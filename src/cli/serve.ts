@@ -18,7 +18,9 @@ export async function serveCommand(_argv: string[]): Promise<number> {
         log.info({ backend: choice.backend, skipped: choice.skipped }, 'tfjs backend ready');
       }
       await backend;
-      return new BatchingDetector(await loadDetector(detectorSettings({ ...config, model }), log), config.batching);
+      const settings = detectorSettings({ ...config, model });
+      const detector = await loadDetector(settings, log);
+      return new BatchingDetector(detector, { ...config.batching, concurrency: Math.max(1, settings.scoringThreads) });
     },
   });
   // The server keeps the process alive; close-with-grace ends it on a signal.

@@ -23,7 +23,8 @@ export async function warmCommand(argv: string[]): Promise<number> {
   const backend = await initBackend(config.backend);
   log.info({ backend: backend.backend }, 'tfjs backend ready');
   const started = performance.now();
-  const detector = await loadDetector(detectorSettings(config), log);
+  // Warming only builds the cache: scoring threads would load copies nobody searches.
+  const detector = await loadDetector({ ...detectorSettings(config), scoringThreads: 0 }, log);
   const { name, version, reference_size: referenceSize } = detector.info;
   detector.dispose?.();
   log.info({ name, version, referenceSize, cacheDir: config.cacheDir, seconds: +((performance.now() - started) / 1000).toFixed(1) }, 'cache warm');

@@ -8,6 +8,11 @@ export interface BatchingOptions {
    * requests that arrive while a batch is being scored form the next one.
    */
   maxDelayMs: number;
+  /**
+   * Batches scored at once (default 1). With scoring threads, a second batch can be embedded on
+   * the main thread while the threads search the first.
+   */
+  concurrency?: number;
 }
 
 interface Pending {
@@ -32,7 +37,7 @@ interface Pending {
 export class BatchingDetector implements Detector {
   readonly info: ModelInfo;
   private readonly queue: Pending[] = [];
-  private running = false;
+  private running = 0;
   /** Cancels the scheduled start of the next batch, when one is scheduled. */
   private cancelScheduled: (() => void) | undefined;
   private delayed = false;
@@ -63,7 +68,7 @@ export class BatchingDetector implements Detector {
   }
 
   private schedule(): void {
-    if (this.running || this.cancelScheduled || this.queue.length === 0) return;
+    if (this.running >= (this.options.concurrency ?? 1) || this.cancelScheduled || this.queue.length === 0) return;
     // setImmediate even without a delay: requests whose bodies were parsed in the same turn of
     // the event loop then join the first batch instead of waiting for the second.
     this.delayed = this.options.maxDelayMs > 0 && this.queuedRows() < this.options.maxRows;
@@ -79,11 +84,13 @@ export class BatchingDetector implements Detector {
   private fire(): void {
     this.cancelScheduled = undefined;
     this.delayed = false;
-    this.running = true;
+    this.running++;
     void this.runBatch(this.take()).finally(() => {
-      this.running = false;
+      this.running--;
       this.schedule();
     });
+    // Room for another batch right away, if the queue still holds one.
+    this.schedule();
   }
 
   private queuedRows(): number {

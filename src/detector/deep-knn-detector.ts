@@ -1,24 +1,23 @@
-import type { MahalanobisModel } from '../baselines/mahalanobis.js';
 import { OodError } from '../errors.js';
 import { yieldToEventLoop } from '../event-loop.js';
 import type { Matrix } from '../math/matrix.js';
-import type { NeighborIndex } from '../index/neighbor-index.js';
 import type { EmbeddingModel } from '../model/embedding.js';
 import type { Calibrator } from './calibration.js';
-import { densityScores, evidenceFor, searchLayers } from './search.js';
+import { neighborsFound, type LayerScorer, type ScoredLayers } from './layer-scorer.js';
 import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult } from './types.js';
 
-/** Rows scored between pauses for the event loop: about 50 ms of work on the default model. */
+/** Rows embedded between pauses for the event loop: about 50 ms of work on the default model. */
 const PREDICT_SLICE_ROWS = 32;
+/** Below this a slice is not split further for more threads: the split would cost more than it saves. */
+const MIN_SLICE_ROWS = 8;
 
 export interface DeepKnnParts {
   info: ModelInfo;
   embedder: EmbeddingModel;
-  /** One index per layer in info.layers order, over L2-normalised reference activations. */
-  indexes: NeighborIndex[];
-  referenceLabels: Int32Array;
-  /** One Mahalanobis fit per layer in info.layers order, on raw reference activations. */
-  densityModels: MahalanobisModel[];
+  /** Searches and density scores per layer, in info.layers order; owned by the detector. */
+  scorer: LayerScorer;
+  /** How many slices the scorer can work on at once (its threads; 1 on the calling thread). */
+  parallelism: number;
   calibrator: Calibrator;
 }
 
@@ -57,61 +56,71 @@ export class DeepKnnDetector implements Detector {
   }
 
   /**
-   * A large batch is scored a slice at a time with a pause for the event loop in between, so a
-   * full batch (about 0.4 s on 2 cores) never holds up /healthz, /metrics or other requests.
+   * A batch is embedded a slice at a time with a pause for the event loop in between, so a full
+   * batch never holds up /healthz, /metrics or other requests. Each slice's searches start as
+   * soon as it is embedded; with a threaded scorer they run while the next slice is embedded,
+   * and a batch is cut into at least as many slices as there are threads.
    */
   async predict(inputs: Float32Array, rows: number, options: PredictOptions = {}): Promise<PredictResult> {
     const cols = inputs.length / rows;
-    const predictions: Prediction[] = [];
+    const sliceRows = Math.min(PREDICT_SLICE_ROWS, Math.max(MIN_SLICE_ROWS, Math.ceil(rows / this.parts.parallelism)));
+    const pending: Promise<Prediction[]>[] = [];
     const searchSeconds: Record<string, number> = {};
-    for (let start = 0; start < rows; start += PREDICT_SLICE_ROWS) {
-      if (start > 0) await yieldToEventLoop();
-      const n = Math.min(PREDICT_SLICE_ROWS, rows - start);
-      const slice = await this.predictSlice(inputs.subarray(start * cols, (start + n) * cols), n, start, options);
-      predictions.push(...slice.predictions);
-      for (const [layer, seconds] of Object.entries(slice.searchSeconds)) searchSeconds[layer] = (searchSeconds[layer] ?? 0) + seconds;
+    try {
+      for (let start = 0; start < rows; start += sliceRows) {
+        if (start > 0) await yieldToEventLoop();
+        const n = Math.min(sliceRows, rows - start);
+        const slice = inputs.subarray(start * cols, (start + n) * cols);
+        const { probabilities, activations } = await this.parts.embedder.embed(slice, n);
+        assertFinite(probabilities, 'the class probabilities', start);
+        activations.forEach((layer, l) => assertFinite(layer, `layer ${this.info.layers[l]}`, start));
+        const scored = this.parts.scorer.score(activations, n, options.includeNeighbors ?? false).then((layers) => {
+          for (const [layer, seconds] of Object.entries(layers.searchSeconds)) searchSeconds[layer] = (searchSeconds[layer] ?? 0) + seconds;
+          return this.predictions(probabilities, layers);
+        });
+        // Settled at once too, so a slice that fails while an earlier throw is on its way out
+        // is never an unhandled rejection.
+        scored.catch(() => {});
+        pending.push(scored);
+      }
+    } catch (err) {
+      await Promise.allSettled(pending);
+      throw err;
     }
+    const predictions = (await Promise.all(pending)).flat();
     return { predictions, searchSeconds };
   }
 
-  private async predictSlice(inputs: Float32Array, rows: number, firstRow: number, options: PredictOptions): Promise<PredictResult> {
-    const { probabilities, activations } = await this.parts.embedder.embed(inputs, rows);
-    assertFinite(probabilities, 'the class probabilities', firstRow);
-    activations.forEach((layer, l) => assertFinite(layer, `layer ${this.info.layers[l]}`, firstRow));
-    const searchSeconds: Record<string, number> = {};
+  private predictions(probabilities: Matrix, scored: ScoredLayers): Prediction[] {
     const classes = this.info.labels.length;
-    const neighbors = searchLayers(this.parts.indexes, activations, this.info.k, this.info.layers, searchSeconds);
-    const densities = densityScores(this.parts.densityModels, activations);
-    const evidence = evidenceFor(neighbors, densities, rows, this.parts.referenceLabels, classes);
-    const predictions = evidence.map((ev, i): Prediction => {
+    return scored.evidence.map((ev, i): Prediction => {
       const predicted = argmax(probabilities.data, i * classes, classes);
-      const scored = this.parts.calibrator.score(ev, predicted);
+      const result = this.parts.calibrator.score(ev, predicted);
       return {
         label: this.info.labels[predicted],
         class_index: predicted,
         probabilities: Array.from(probabilities.data.subarray(i * classes, (i + 1) * classes)),
-        outlier_score: scored.outlierScore,
-        is_outlier: scored.pValues.combined <= this.info.significance,
-        credibility: scored.credibility,
-        confidence: scored.confidence,
-        knn_label: this.info.labels[scored.knnLabel],
-        p_values: scored.pValues,
+        outlier_score: result.outlierScore,
+        is_outlier: result.pValues.combined <= this.info.significance,
+        credibility: result.credibility,
+        confidence: result.confidence,
+        knn_label: this.info.labels[result.knnLabel],
+        p_values: result.pValues,
         layers: this.info.layers.map((name, l) => ({
           name,
-          k: neighbors[l][i].ids.length,
+          k: neighborsFound(ev, l),
           in_class_neighbors: ev.counts[l][predicted],
           nearest_distance: ev.nearestDistances[l],
           mean_knn_distance: ev.meanDistances[l],
           mahalanobis_distance: ev.densities[l],
-          ...(options.includeNeighbors ? { neighbor_ids: Array.from(neighbors[l][i].ids) } : {}),
+          ...(scored.neighborIds ? { neighbor_ids: Array.from(scored.neighborIds[i][l]) } : {}),
         })),
       };
     });
-    return { predictions, searchSeconds };
   }
 
   dispose(): void {
-    for (const index of this.parts.indexes) index.dispose();
+    this.parts.scorer.dispose();
     this.parts.embedder.dispose();
   }
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fitMahalanobisYielding, prepareMahalanobis, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import { yieldToEventLoop } from '../event-loop.js';
@@ -15,7 +16,9 @@ import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type Cach
 import { loadReferenceSet, type ReferenceSet } from '../reference/load-reference-set.js';
 import { calibrate, Calibrator, SIGNALS, type CalibrationState } from './calibration.js';
 import { DeepKnnDetector, argmax } from './deep-knn-detector.js';
+import { InlineLayerScorer, type LayerScorer } from './layer-scorer.js';
 import { densityScores, evidenceFor, searchLayers } from './search.js';
+import { ThreadedLayerScorer } from './threaded-scorer.js';
 
 export interface DetectorSettings {
   modelsDir: string;
@@ -27,6 +30,14 @@ export interface DetectorSettings {
   hnsw: HnswParams;
   /** Share of the significance given to label disagreement (distance and density split the rest). */
   labelWeight: number;
+  /** Worker threads for the searches and density scores; 0 scores on the calling thread. */
+  scoringThreads: number;
+}
+
+/** One scoring thread per core, when there is more than one core to use. */
+export function defaultScoringThreads(): number {
+  const cores = availableParallelism();
+  return cores > 1 ? cores : 0;
 }
 
 /** Bump when what a cache entry holds is computed differently, so old entries are rebuilt. */
@@ -43,6 +54,7 @@ export function detectorSettings(config: Config): DetectorSettings {
     significance: config.significance,
     hnsw: HnswParamsSchema.parse({ efSearch: config.efSearch }),
     labelWeight: config.labelWeight,
+    scoringThreads: config.scoringThreads ?? defaultScoringThreads(),
   };
 }
 
@@ -96,7 +108,6 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     );
   }
   const calibration = entry.calibration as CalibrationState;
-  for (const model of entry.densityModels) await prepareMahalanobis(model);
   // The smallest p-value conformal calibration can give; below it nothing would ever be flagged.
   const floor = 1 / (calibration.held.combined.length + 1);
   if (settings.significance < floor) {
@@ -105,6 +116,18 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
       `significance ${settings.significance} is below ${floor.toPrecision(3)}, the smallest p-value ` +
         `${calibration.held.combined.length} held-out calibration points can give: no input could ever be flagged`,
     );
+  }
+  const layers = { classes: manifest.labels.length, k: settings.k, layerNames: manifest.layers };
+  const inline = new InlineLayerScorer({ indexes: entry.indexes, densityModels: entry.densityModels, referenceLabels: entry.referenceLabels, ...layers });
+  let scorer: LayerScorer = inline;
+  if (settings.scoringThreads > 0) {
+    scorer = await ThreadedLayerScorer.start({ entryDir, key, hnsw: settings.hnsw, ...layers }, settings.scoringThreads, (err) =>
+      log.error({ err }, 'a scoring thread failed'),
+    );
+    // Every thread holds its own copy now; this thread's would only take memory.
+    inline.dispose();
+  } else {
+    for (const model of entry.densityModels) await prepareMahalanobis(model);
   }
   return new DeepKnnDetector({
     info: {
@@ -122,9 +145,8 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
       ...(manifest.preprocessing ? { preprocessing: manifest.preprocessing } : {}),
     },
     embedder,
-    indexes: entry.indexes,
-    referenceLabels: entry.referenceLabels,
-    densityModels: entry.densityModels,
+    scorer,
+    parallelism: Math.max(1, settings.scoringThreads),
     calibrator: new Calibrator(calibration),
   });
 }

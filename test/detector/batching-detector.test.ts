@@ -146,3 +146,27 @@ describe('BatchingDetector', () => {
     assert.equal(inner.disposed, true);
   });
 });
+
+describe('BatchingDetector with concurrency', () => {
+  it('scores up to `concurrency` batches at once, and no more', async () => {
+    const inner = new EchoDetector(20);
+    let inFlight = 0;
+    let most = 0;
+    const counting: Detector = {
+      info: inner.info,
+      predict: async (inputs, rows, options) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await inner.predict(inputs, rows, options);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const batching = new BatchingDetector(counting, { maxRows: 2, maxDelayMs: 0, concurrency: 2 });
+    const results = await Promise.all(range(0, 8).map((v) => batching.predict(rowsFrom(v, 1), 1)));
+    assert.deepEqual(results.map(labels), range(0, 8).map((v) => [v]));
+    assert.equal(most, 2);
+    assert.deepEqual(inner.calls.map((c) => c.rows), [2, 2, 2, 2]);
+  });
+});

@@ -154,6 +154,25 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     }
   });
 
+  it('answers the same on scoring threads as on the calling thread', async () => {
+    const refset = await loadReferenceSet(settings.referenceSetsDir, 'mnist');
+    const rows = 40;
+    const x = refset.test.x.data.subarray(200 * 784, (200 + rows) * 784) as Float32Array;
+    const inline = await loadDetector({ ...settings, scoringThreads: 0 }, recordingLog());
+    const threaded = await loadDetector({ ...settings, scoringThreads: 2 }, recordingLog());
+    try {
+      const a = await inline.predict(x, rows, { includeNeighbors: true });
+      const b = await threaded.predict(x, rows, { includeNeighbors: true });
+      assert.deepEqual(b.predictions, a.predictions);
+      assert.equal(b.predictions[0].layers[0].neighbor_ids?.length, 75);
+      assert.deepEqual(Object.keys(b.searchSeconds).sort(), [...detector.info.layers].sort());
+    } finally {
+      inline.dispose();
+      threaded.dispose();
+    }
+    await assert.rejects(threaded.predict(x.subarray(0, 784), 1), /disposed/);
+  });
+
   it('flags uniform noise (AUROC >= 0.99)', async () => {
     const noise = await predictMatrix(detector, uniformNoise(500, 11));
     assert.ok(flaggedShare(noise) > 0.95, `flagged ${flaggedShare(noise)}`);

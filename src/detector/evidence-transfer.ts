@@ -1,0 +1,77 @@
+import type { ScoredLayers } from './layer-scorer.js';
+import type { Evidence } from './signals.js';
+
+/**
+ * ScoredLayers as a few flat typed arrays, the form in which a scoring thread hands its results
+ * back: one structured clone of five arrays instead of thousands of small objects.
+ */
+export interface PackedScores {
+  rows: number;
+  layers: number;
+  classes: number;
+  /** rows x layers x classes */
+  counts: Int32Array;
+  /** rows x layers, each */
+  nearest: Float64Array;
+  mean: Float64Array;
+  densities: Float64Array;
+  /** Every row's neighbour ids, layer after layer; each run is as long as its counts' sum. */
+  ids?: Int32Array;
+  searchSeconds: Record<string, number>;
+}
+
+export function packScores(scored: ScoredLayers, layers: number, classes: number): PackedScores {
+  const rows = scored.evidence.length;
+  const counts = new Int32Array(rows * layers * classes);
+  const nearest = new Float64Array(rows * layers);
+  const mean = new Float64Array(rows * layers);
+  const densities = new Float64Array(rows * layers);
+  scored.evidence.forEach((ev, i) => {
+    for (let l = 0; l < layers; l++) counts.set(ev.counts[l], (i * layers + l) * classes);
+    nearest.set(ev.nearestDistances, i * layers);
+    mean.set(ev.meanDistances, i * layers);
+    densities.set(ev.densities, i * layers);
+  });
+  let ids: Int32Array | undefined;
+  if (scored.neighborIds) {
+    ids = new Int32Array(scored.neighborIds.reduce((sum, row) => sum + row.reduce((s, found) => s + found.length, 0), 0));
+    let offset = 0;
+    for (const row of scored.neighborIds) {
+      for (const found of row) {
+        ids.set(found, offset);
+        offset += found.length;
+      }
+    }
+  }
+  return { rows, layers, classes, counts, nearest, mean, densities, ...(ids ? { ids } : {}), searchSeconds: scored.searchSeconds };
+}
+
+/** The inverse of packScores; the evidence views the packed arrays rather than copying them. */
+export function unpackScores(packed: PackedScores): ScoredLayers {
+  const { rows, layers, classes, counts, nearest, mean, densities, ids } = packed;
+  const evidence: Evidence[] = [];
+  const neighborIds: Int32Array[][] = [];
+  let offset = 0;
+  for (let i = 0; i < rows; i++) {
+    const rowCounts: Int32Array[] = [];
+    const rowIds: Int32Array[] = [];
+    for (let l = 0; l < layers; l++) {
+      const c = counts.subarray((i * layers + l) * classes, (i * layers + l + 1) * classes);
+      rowCounts.push(c);
+      if (ids) {
+        let found = 0;
+        for (const n of c) found += n;
+        rowIds.push(ids.subarray(offset, offset + found));
+        offset += found;
+      }
+    }
+    evidence.push({
+      counts: rowCounts,
+      nearestDistances: nearest.subarray(i * layers, (i + 1) * layers),
+      meanDistances: mean.subarray(i * layers, (i + 1) * layers),
+      densities: densities.subarray(i * layers, (i + 1) * layers),
+    });
+    neighborIds.push(rowIds);
+  }
+  return { evidence, searchSeconds: packed.searchSeconds, ...(ids ? { neighborIds } : {}) };
+}

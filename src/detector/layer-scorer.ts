@@ -1,0 +1,65 @@
+import type { MahalanobisModel } from '../baselines/mahalanobis.js';
+import type { NeighborIndex } from '../index/neighbor-index.js';
+import type { Matrix } from '../math/matrix.js';
+import { densityScores, evidenceFor, searchLayers } from './search.js';
+import type { Evidence } from './signals.js';
+
+/** What the indexed layers say about a batch of rows, before calibration. */
+export interface ScoredLayers {
+  /** One per row. */
+  evidence: Evidence[];
+  /** neighborIds[i][l]: the ids of row i's neighbours in layer l, nearest first; only when asked for. */
+  neighborIds?: Int32Array[][];
+  /** Seconds spent searching each layer, by layer name. */
+  searchSeconds: Record<string, number>;
+}
+
+/**
+ * The neighbour searches and density scores of a batch's activations: the costly, read-only
+ * half of a prediction. It runs on the calling thread (InlineLayerScorer) or on worker threads
+ * (ThreadedLayerScorer), and the detector cannot tell which.
+ */
+export interface LayerScorer {
+  score(activations: Matrix[], rows: number, withNeighbors: boolean): Promise<ScoredLayers>;
+  dispose(): void;
+}
+
+export interface LayerScorerParts {
+  /** One index per layer, over L2-normalised reference activations. */
+  indexes: NeighborIndex[];
+  /** One fit per layer, on raw reference activations. */
+  densityModels: MahalanobisModel[];
+  referenceLabels: Int32Array;
+  classes: number;
+  k: number;
+  layerNames: string[];
+}
+
+export class InlineLayerScorer implements LayerScorer {
+  constructor(private readonly parts: LayerScorerParts) {}
+
+  score(activations: Matrix[], rows: number, withNeighbors: boolean): Promise<ScoredLayers> {
+    return Promise.resolve(this.scoreNow(activations, rows, withNeighbors));
+  }
+
+  scoreNow(activations: Matrix[], rows: number, withNeighbors: boolean): ScoredLayers {
+    const { indexes, densityModels, referenceLabels, classes, k, layerNames } = this.parts;
+    const searchSeconds: Record<string, number> = {};
+    const neighbors = searchLayers(indexes, activations, k, layerNames, searchSeconds);
+    const densities = densityScores(densityModels, activations);
+    const evidence = evidenceFor(neighbors, densities, rows, referenceLabels, classes);
+    const neighborIds = withNeighbors ? evidence.map((_, i) => neighbors.map((layer) => layer[i].ids)) : undefined;
+    return { evidence, searchSeconds, ...(neighborIds ? { neighborIds } : {}) };
+  }
+
+  dispose(): void {
+    for (const index of this.parts.indexes) index.dispose();
+  }
+}
+
+/** Neighbours found in layer l: fewer than k only when the reference set is smaller than k. */
+export function neighborsFound(evidence: Evidence, layer: number): number {
+  let found = 0;
+  for (const c of evidence.counts[layer]) found += c;
+  return found;
+}

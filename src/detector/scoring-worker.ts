@@ -1,0 +1,48 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { prepareMahalanobis } from '../baselines/mahalanobis.js';
+import type { Matrix } from '../math/matrix.js';
+import { readCacheEntry } from '../reference/index-cache.js';
+import { packScores } from './evidence-transfer.js';
+import { InlineLayerScorer } from './layer-scorer.js';
+import type { ScoringWorkerInit, ScoringWorkerReply, ScoringWorkerRequest } from './threaded-scorer.js';
+
+/**
+ * One scoring thread: its own read-only copy of a detector's graphs and density fits, read
+ * from the cache entry the main thread has just written or checked, and searched on request.
+ */
+const port = parentPort;
+if (!port) throw new Error('scoring-worker.ts runs as a worker thread only');
+const init = workerData as ScoringWorkerInit;
+
+const ready = (async () => {
+  const { entry, miss } = await readCacheEntry(init.entryDir, init.key, init.hnsw, init.layerNames);
+  if (!entry) throw new Error(`cache entry ${init.entryDir} could not be read: ${miss?.reason ?? 'it is missing'}`);
+  for (const model of entry.densityModels) await prepareMahalanobis(model);
+  return new InlineLayerScorer({
+    indexes: entry.indexes,
+    densityModels: entry.densityModels,
+    referenceLabels: entry.referenceLabels,
+    classes: init.classes,
+    k: init.k,
+    layerNames: init.layerNames,
+  });
+})();
+
+const send = (reply: ScoringWorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+ready.then(
+  () => send({ type: 'ready' }),
+  (err: unknown) => send({ type: 'failed', error: message(err) }),
+);
+
+port.on('message', (request: ScoringWorkerRequest) => {
+  ready
+    .then((scorer) => {
+      const scored = scorer.scoreNow(request.activations as Matrix[], request.rows, request.withNeighbors);
+      const packed = packScores(scored, init.layerNames.length, init.classes);
+      const buffers = [packed.counts, packed.nearest, packed.mean, packed.densities, ...(packed.ids ? [packed.ids] : [])];
+      send({ type: 'scored', id: request.id, packed }, buffers.map((b) => b.buffer as ArrayBuffer));
+    })
+    .catch((err: unknown) => send({ type: 'error', id: request.id, error: message(err) }));
+});
