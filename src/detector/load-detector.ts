@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fitMahalanobisYielding, prepareMahalanobis, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import { yieldToEventLoop } from '../event-loop.js';
 import type { Config } from '../config.js';
 import { OodError } from '../errors.js';
+import { GraphBuilder } from '../index/graph-builder.js';
 import { HnswIndex, HnswParamsSchema, type HnswParams } from '../index/hnsw-index.js';
 import type { NeighborIndex, Neighbors } from '../index/neighbor-index.js';
 import type { Log } from '../log.js';
@@ -32,10 +34,12 @@ export interface DetectorSettings {
   labelWeight: number;
   /** Worker threads for the searches and density scores; 0 scores on the calling thread. */
   scoringThreads: number;
+  /** Worker threads that build HNSW graphs side by side in a cold build; 0 builds on the calling thread. */
+  buildThreads: number;
 }
 
-/** One scoring thread per core, when there is more than one core to use. */
-export function defaultScoringThreads(): number {
+/** One worker thread per core (for scoring, and for building graphs), when there is more than one core. */
+export function defaultWorkerThreads(): number {
   const cores = availableParallelism();
   return cores > 1 ? cores : 0;
 }
@@ -54,7 +58,8 @@ export function detectorSettings(config: Config): DetectorSettings {
     significance: config.significance,
     hnsw: HnswParamsSchema.parse({ efSearch: config.efSearch }),
     labelWeight: config.labelWeight,
-    scoringThreads: config.scoringThreads ?? defaultScoringThreads(),
+    scoringThreads: config.scoringThreads ?? defaultWorkerThreads(),
+    buildThreads: defaultWorkerThreads(),
   };
 }
 
@@ -171,25 +176,42 @@ async function buildLayer(
   hnsw: HnswParams,
   name: string,
   log: Log,
+  builder: GraphBuilder | undefined,
   progress?: BuildProgress,
 ): Promise<LayerArtifacts> {
-  let started = performance.now();
-  const seconds = () => +((performance.now() - started) / 1000).toFixed(1);
   const normalized = l2NormalizeRows(acts);
-  const index = HnswIndex.create(acts.cols, acts.rows, hnsw);
-  for (let start = 0; start < acts.rows; start += ROWS_PER_SLICE) {
-    const n = Math.min(ROWS_PER_SLICE, acts.rows - start);
-    index.addAll(normalized.data.subarray(start * acts.cols, (start + n) * acts.cols) as Float32Array, n);
-    progress?.(`graph ${name}`, start + n, acts.rows);
-    await yieldToEventLoop();
-  }
-  log.info({ layer: name, points: acts.rows, dim: acts.cols, seconds: seconds() }, 'built HNSW graph');
-  started = performance.now();
+  const vectors = normalized.data as Float32Array;
+  const graphStarted = performance.now();
+  const seconds = (since: number) => +((performance.now() - since) / 1000).toFixed(1);
+  const onProgress = (done: number) => progress?.(`graph ${name}`, done, acts.rows);
+  // On a thread the graph goes up while this thread fits the density (and other layers' graphs
+  // go up on the other threads).
+  const graph = (builder ? builder.build(vectors, acts.rows, acts.cols, hnsw, onProgress) : buildGraphHere(vectors, acts.rows, acts.cols, hnsw, onProgress)).then(
+    (index) => {
+      log.info({ layer: name, points: acts.rows, dim: acts.cols, seconds: seconds(graphStarted) }, 'built HNSW graph');
+      return index;
+    },
+  );
+  // Settled now too, so a density fit that throws first never leaves it unhandled.
+  graph.catch(() => {});
+  const densityStarted = performance.now();
   const density = await fitMahalanobisYielding(acts, labels, classes, {}, densityRowsPerSlice(acts.cols));
   // Now, in slices: the calibration's scoring would otherwise compute it in one piece.
   await prepareMahalanobis(density);
-  log.info({ layer: name, dim: acts.cols, seconds: seconds() }, 'fitted Mahalanobis density');
-  return { index, density };
+  log.info({ layer: name, dim: acts.cols, seconds: seconds(densityStarted) }, 'fitted Mahalanobis density');
+  return { index: await graph, density };
+}
+
+/** The graph on this thread, pausing for the event loop between slices of rows. */
+async function buildGraphHere(vectors: Float32Array, rows: number, dim: number, hnsw: HnswParams, onProgress: (done: number) => void): Promise<HnswIndex> {
+  const index = HnswIndex.create(dim, rows, hnsw);
+  for (let start = 0; start < rows; start += ROWS_PER_SLICE) {
+    const n = Math.min(ROWS_PER_SLICE, rows - start);
+    index.addAll(vectors.subarray(start * dim, (start + n) * dim), n);
+    onProgress(start + n);
+    await yieldToEventLoop();
+  }
+  return index;
 }
 
 /** Activations of many rows, a slice at a time, pausing for the event loop in between. */
@@ -219,14 +241,14 @@ async function embedYielding(embedder: EmbeddingModel, x: Matrix, stage = 'embed
  * trained on a reference set shares one copy under `<cacheDir>/_shared/`: a second model (or a
  * retrained one) skips the most expensive layer to build.
  */
-async function inputLayer(
-  acts: Matrix,
-  refset: ReferenceSet,
-  classes: number,
-  settings: DetectorSettings,
-  log: Log,
-  progress?: BuildProgress,
-): Promise<LayerArtifacts> {
+interface SharedInput {
+  /** The cached graph and density, when the shared entry was usable. */
+  cached?: LayerArtifacts;
+  /** Stores a freshly built input layer as the shared entry. */
+  save(built: LayerArtifacts): Promise<void>;
+}
+
+async function sharedInputLayer(refset: ReferenceSet, settings: DetectorSettings, log: Log): Promise<SharedInput> {
   const key = cacheKey({
     modelFingerprint: 'none: the raw input',
     dataFingerprint: refset.fingerprint,
@@ -239,20 +261,17 @@ async function inputLayer(
   // '_shared' cannot be a model name, so it never collides with a model's own folder.
   const prefix = `${refset.manifest.name}-input-`;
   const dir = join(settings.cacheDir, '_shared', `${prefix}${key}`);
+  const save = async (built: LayerArtifacts) => {
+    await writeCacheEntry(dir, key, [INPUT_LAYER], { indexes: [built.index], densityModels: [built.density], referenceLabels: refset.train.labels });
+    await pruneOtherEntries(dir, prefix);
+  };
   const cached = await readCacheEntry(dir, key, settings.hnsw, [INPUT_LAYER]);
   if (cached.entry) {
     log.info({ cache: dir }, 'reusing the shared input-layer graph and density');
-    return { index: cached.entry.indexes[0], density: cached.entry.densityModels[0] };
+    return { cached: { index: cached.entry.indexes[0], density: cached.entry.densityModels[0] }, save };
   }
   if (cached.miss) log.warn({ cache: dir, reason: cached.miss.reason }, 'shared input-layer entry unusable, rebuilding it');
-  const built = await buildLayer(acts, refset.train.labels, classes, settings.hnsw, INPUT_LAYER, log, progress);
-  await writeCacheEntry(dir, key, [INPUT_LAYER], {
-    indexes: [built.index],
-    densityModels: [built.density],
-    referenceLabels: refset.train.labels,
-  });
-  await pruneOtherEntries(dir, prefix);
-  return built;
+  return { save };
 }
 
 async function buildEntry(
@@ -268,14 +287,20 @@ async function buildEntry(
   const cal = refset.calibration;
   const { probabilities, activations } = await embedYielding(embedder, cal.x, 'embed calibration', progress);
   const classes = probabilities.cols;
-  const built: LayerArtifacts[] = [];
-  for (const [l, acts] of trainActs.entries()) {
-    built.push(
-      layers[l] === INPUT_LAYER
-        ? await inputLayer(acts, refset, classes, settings, log, progress)
-        : await buildLayer(acts, train.labels, classes, settings.hnsw, layers[l], log, progress),
-    );
-  }
+  await mkdir(settings.cacheDir, { recursive: true });
+  const builder = settings.buildThreads > 0 ? new GraphBuilder(settings.buildThreads, settings.cacheDir) : undefined;
+  const shared = layers.includes(INPUT_LAYER) ? await sharedInputLayer(refset, settings, log) : undefined;
+  const layerArtifacts = async (l: number): Promise<LayerArtifacts> => {
+    if (layers[l] === INPUT_LAYER && shared?.cached) return shared.cached;
+    const made = await buildLayer(trainActs[l], train.labels, classes, settings.hnsw, layers[l], log, builder, progress);
+    if (layers[l] === INPUT_LAYER) await shared?.save(made);
+    return made;
+  };
+  // Every layer at once, widest first: the graphs queue for the build threads in that order, so
+  // the longest one starts at once, and the density fits share this thread meanwhile.
+  const byWidth = trainActs.map((_, l) => l).sort((a, b) => trainActs[b].cols - trainActs[a].cols);
+  const started = new Map(byWidth.map((l) => [l, layerArtifacts(l)]));
+  const built = await Promise.all(trainActs.map((_, l) => started.get(l) as Promise<LayerArtifacts>));
   const indexes = built.map((b) => b.index);
   const densityModels = built.map((b) => b.density);
   const predicted = Int32Array.from({ length: cal.x.rows }, (_, i) => argmax(probabilities.data, i * classes, classes));

@@ -1,5 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { OodError } from '../errors.js';
+import { spawnSiblingWorker } from '../worker-threads.js';
 import type { HnswParams } from '../index/hnsw-index.js';
 import type { Matrix } from '../math/matrix.js';
 import { unpackScores, type PackedScores } from './evidence-transfer.js';
@@ -39,19 +40,6 @@ interface Thread {
   tasks: Map<number, Task>;
   /** Rows sent and not yet answered: new work goes to the thread with the fewest. */
   queuedRows: number;
-}
-
-/**
- * Under tsx (npm start, the tests) the worker is TypeScript and needs tsx's loader, which a
- * worker thread does not inherit from `--import`; the built image runs the compiled .js.
- */
-function spawn(init: ScoringWorkerInit): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./scoring-worker.js', here), { workerData: init });
-  const entry = new URL('./scoring-worker.ts', here).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: init });
 }
 
 /**
@@ -108,7 +96,7 @@ export class ThreadedLayerScorer implements LayerScorer {
   }
 
   private addThread(): Promise<void> {
-    const thread: Thread = { worker: spawn(this.init), tasks: new Map(), queuedRows: 0 };
+    const thread: Thread = { worker: spawnSiblingWorker(import.meta.url, 'scoring-worker', this.init), tasks: new Map(), queuedRows: 0 };
     return new Promise((resolve, reject) => {
       let started = false;
       thread.worker.on('message', (reply: ScoringWorkerReply) => {
