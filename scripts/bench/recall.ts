@@ -12,6 +12,8 @@ import { progress } from './stats.js';
 export interface LayerRecall {
   layer: string;
   dim: number;
+  /** The layer's own (the model manifest's ef_search) or the server's. */
+  efSearch: number;
   points: number;
   queries: number;
   buildMs: number;
@@ -41,8 +43,10 @@ export async function measureRecall(opts: { root: string; config: Config; maxQue
   const { manifest } = stored;
   const refset = await loadReferenceSet(resolve(opts.root, config.referenceSetsDir), manifest.reference_set);
   const embedder = new Embedder(stored.model, manifest);
-  // The service's default parameters: HnswParamsSchema defaults plus OOD_HNSW_EF_SEARCH (100).
+  // The service's parameters: HnswParamsSchema defaults plus OOD_HNSW_EF_SEARCH (100), and the
+  // model's own k and per-layer efSearch, as load-detector.ts takes them.
   const params = HnswParamsSchema.parse({ efSearch: config.efSearch });
+  const k = manifest.k ?? config.k;
 
   const train = refset.train.x;
   let queries = refset.calibration.x;
@@ -63,23 +67,25 @@ export async function measureRecall(opts: { root: string; config: Config; maxQue
     progress(`recall: layer ${name} (${ref.rows} x ${ref.cols}): building HNSW`);
 
     let started = performance.now();
-    const hnsw = HnswIndex.create(ref.cols, ref.rows, params);
+    const efSearch = manifest.ef_search?.[name] ?? params.efSearch;
+    const hnsw = HnswIndex.create(ref.cols, ref.rows, { ...params, efSearch });
     hnsw.addAll(refData, ref.rows);
     const buildMs = performance.now() - started;
     const exact = new ExactIndex(ref.cols, ref.rows);
     exact.addAll(refData, ref.rows);
 
     started = performance.now();
-    const approx = hnsw.searchBatch(qData, q.rows, config.k);
+    const approx = hnsw.searchBatch(qData, q.rows, k);
     const hnswMs = performance.now() - started;
     progress(`recall: layer ${name}: exact search`);
     started = performance.now();
-    const truth = exact.searchBatch(qData, q.rows, config.k);
+    const truth = exact.searchBatch(qData, q.rows, k);
     const exactMs = performance.now() - started;
 
     layers.push({
       layer: name,
       dim: ref.cols,
+      efSearch,
       points: ref.rows,
       queries: q.rows,
       buildMs,
@@ -90,5 +96,5 @@ export async function measureRecall(opts: { root: string; config: Config; maxQue
     hnsw.dispose();
     exact.dispose();
   }
-  return { model: manifest.name, k: config.k, params, backend: activeBackend(), layers };
+  return { model: manifest.name, k, params, backend: activeBackend(), layers };
 }

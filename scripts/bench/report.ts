@@ -82,13 +82,14 @@ export function renderReport(r: Report): string {
     '',
     ...sideBySideSection(r.sideBySide),
     `## HNSW recall@${recall.k} (model ${recall.model}, M=${recall.params.M}, efConstruction=${recall.params.efConstruction}, ` +
-      `efSearch=${recall.params.efSearch}, seed=${recall.params.seed}; in-process, tfjs ${recall.backend})`,
+      `seed=${recall.params.seed}; in-process, tfjs ${recall.backend})`,
     '',
     ...table(
-      ['layer', 'dim', 'indexed', 'queries', 'HNSW build (s)', `recall@${recall.k}`, 'HNSW (ms/query)', 'exact (ms/query)', 'speed-up'],
+      ['layer', 'dim', 'efSearch', 'indexed', 'queries', 'HNSW build (s)', `recall@${recall.k}`, 'HNSW (ms/query)', 'exact (ms/query)', 'speed-up'],
       recall.layers.map((l) => [
         l.layer,
         l.dim,
+        l.efSearch,
         l.points,
         l.queries,
         seconds(l.buildMs),

@@ -8,6 +8,7 @@ import { addModel } from '../onboarding/add-model.js';
 import { modelFileKind } from '../onboarding/describe-file.js';
 import { parseShape } from '../onboarding/options.js';
 import { discardAllStagingSync } from '../onboarding/staging.js';
+import { EfSearchArgSchema } from './ef-search-arg.js';
 import { Progress } from './progress.js';
 
 const USAGE = `usage:
@@ -21,6 +22,7 @@ const USAGE = `usage:
                            raised towards 2,000 rows, at most 0.3, for small data sets)
   --seed N                 seed of the calibration split (default 1)
   --k N                    neighbours per layer for this model (default: the server's OOD_K)
+  --ef-search L=N[,L=N]    HNSW efSearch for named layers, e.g. input=128 (default: OOD_HNSW_EF_SEARCH)
   --test-data F [--test-labels F]  held-out data (same format): the flag rate on them is measured
   --classes FILE           class names, one per line in the model's output order
   --ignore-columns a,b     CSV columns that are neither features nor the label
@@ -53,6 +55,7 @@ const ArgsSchema = z
     'calibration-share': z.coerce.number().gt(0).lt(1).optional(),
     seed: z.coerce.number().int().min(0).max(0xffffffff).default(1),
     k: z.coerce.number().int().positive().optional(),
+    'ef-search': EfSearchArgSchema.optional(),
     'reference-data': z.boolean().default(false),
     'input-shape': z.string().optional(),
     scale: z.coerce.number().positive().optional(),
@@ -71,6 +74,7 @@ export async function addModelCommand(argv: string[]): Promise<number> {
       labels: { type: 'string' }, 'label-column': { type: 'string' }, classes: { type: 'string' },
       'test-data': { type: 'string' }, 'test-labels': { type: 'string' }, 'ignore-columns': { type: 'string' },
       layers: { type: 'string' }, 'calibration-share': { type: 'string' }, seed: { type: 'string' }, k: { type: 'string' },
+      'ef-search': { type: 'string' },
       'reference-data': { type: 'boolean' }, 'input-shape': { type: 'string' }, scale: { type: 'string' },
       mean: { type: 'string' }, std: { type: 'string' }, version: { type: 'string' }, force: { type: 'boolean' },
       help: { type: 'boolean' },
@@ -123,6 +127,7 @@ export async function addModelCommand(argv: string[]): Promise<number> {
       calibrationShare: args['calibration-share'],
       seed: args.seed,
       k: args.k,
+      efSearch: args['ef-search'],
       copyData: !args['reference-data'],
       force: args.force,
       version: args.version,

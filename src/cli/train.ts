@@ -8,7 +8,8 @@ import { seededSample } from '../analysis/sample.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { createCliLogger } from '../log.js';
 import { activeBackend, initBackend, parseBackend } from '../model/backend.js';
-import { INPUT_LAYER, NAME_PATTERN, type ModelManifest } from '../model/manifest.js';
+import { INPUT_LAYER, NAME_PATTERN, unindexedEfSearchLayers, type ModelManifest } from '../model/manifest.js';
+import { EfSearchArgSchema } from './ef-search-arg.js';
 import { hiddenLayerName, PROBS_LAYER } from '../model/mlp.js';
 import { modelDir, saveStoredModel } from '../model/model-store.js';
 import { accuracy, TrainOptionsSchema, type EpochReport } from '../model/train.js';
@@ -27,6 +28,7 @@ const USAGE = `usage: npm run ood -- train --data REFSET --out NAME [options]
   --fixed-temperature    keep T0 instead of stepping an inverse temperature each batch
   --distance euclidean|cosine
   --no-index-input       do not index the raw input as a layer (it is indexed by default)
+  --ef-search L=N[,L=N]  efSearch for named indexed layers, e.g. input=128 (OOD_HNSW_EF_SEARCH for the rest)
   --version V            model version string (default 1)
   --entanglement-sample N  after each epoch, SNNL at the optimal temperature per hidden layer on a
                          seeded sample of N training points, into history.csv and entanglement.svg
@@ -46,6 +48,7 @@ const ArgsSchema = z.object({
   'fixed-temperature': z.boolean().optional(),
   distance: z.enum(['euclidean', 'cosine']).optional(),
   'no-index-input': z.boolean().optional(),
+  'ef-search': EfSearchArgSchema.optional(),
   version: z.string().default('1'),
   'entanglement-sample': z.coerce
     .number()
@@ -67,7 +70,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
       'snnl-factor': { type: 'string' }, 'snnl-temperature': { type: 'string' },
       'fixed-temperature': { type: 'boolean' }, distance: { type: 'string' }, 'no-index-input': { type: 'boolean' },
-      version: { type: 'string' }, 'entanglement-sample': { type: 'string' }, backend: { type: 'string' }, 'models-dir': { type: 'string' },
+      'ef-search': { type: 'string' }, version: { type: 'string' }, 'entanglement-sample': { type: 'string' }, backend: { type: 'string' }, 'models-dir': { type: 'string' },
       'reference-sets-dir': { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
@@ -99,6 +102,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     'reference set loaded',
   );
   const hiddenNames = options.hidden.map((_, i) => hiddenLayerName(i));
+  const indexed = args['no-index-input'] ? hiddenNames : [INPUT_LAYER, ...hiddenNames];
+  // Refused before training, not when the server later loads the model.
+  const unindexed = unindexedEfSearchLayers({ layers: indexed, ef_search: args['ef-search'] });
+  if (unindexed.length > 0) throw new Error(`--ef-search names ${unindexed.join(', ')}; the indexed layers are ${indexed.join(', ')}`);
   // A fixed sample, so that the curve over epochs follows the representation, not the sample.
   const probe = args['entanglement-sample'] > 0 ? seededSample(refset.train, args['entanglement-sample'], options.seed) : null;
   const progress = new Progress();
@@ -138,9 +145,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     version: args.version,
     input_shape: refset.manifest.input_shape,
     labels: refset.manifest.labels,
-    layers: args['no-index-input'] ? hiddenNames : [INPUT_LAYER, ...hiddenNames],
+    layers: indexed,
     reference_set: args.data,
     output_layer: PROBS_LAYER,
+    ...(args['ef-search'] ? { ef_search: args['ef-search'] } : {}),
   };
   const dir = modelDir(args['models-dir'], name);
   await saveStoredModel(dir, model, manifest);

@@ -86,17 +86,25 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   // A model's own k (set when it was onboarded) wins over the server's default.
   const settings = { ...serverSettings, k: manifest.k ?? serverSettings.k };
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
+  const layerHnsw = manifest.layers.map((layer) => ({ ...settings.hnsw, efSearch: manifest.ef_search?.[layer] ?? settings.hnsw.efSearch }));
   const key = cacheKey({
     modelFingerprint: stored.fingerprint,
     dataFingerprint: refset.fingerprint,
     layers: manifest.layers,
     k: settings.k,
     hnsw: settings.hnsw,
-    extra: { labelWeight: settings.labelWeight, signals: SIGNALS, scoring: SCORING_VERSION },
+    // The calibration's neighbours depend on each layer's efSearch. Only named when a layer has
+    // its own, so the entries of models without one keep their keys.
+    extra: {
+      labelWeight: settings.labelWeight,
+      signals: SIGNALS,
+      scoring: SCORING_VERSION,
+      ...(manifest.ef_search ? { efSearch: layerHnsw.map((p) => p.efSearch) } : {}),
+    },
   });
   // Under models/, so a model's name can never collide with other things kept in the cache.
   const entryDir = join(settings.cacheDir, 'models', manifest.name, key);
-  const cached = await readCacheEntry(entryDir, key, settings.hnsw, manifest.layers);
+  const cached = await readCacheEntry(entryDir, key, layerHnsw, manifest.layers);
   let entry: CacheEntry | undefined = cached.entry?.calibration ? cached.entry : undefined;
   const missReason = cached.entry && !entry ? 'calibration.json is missing' : cached.miss?.reason;
   if (entry) {
@@ -104,7 +112,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   } else {
     if (missReason) log.warn({ cache: entryDir, reason: missReason }, 'cache entry unusable, rebuilding it');
     const started = performance.now();
-    entry = await buildEntry(embedder, refset, manifest.layers, settings, log, progress);
+    entry = await buildEntry(embedder, refset, manifest.layers, layerHnsw, settings, log, progress);
     await writeCacheEntry(entryDir, key, manifest.layers, entry);
     const pruned = await pruneOtherEntries(entryDir);
     log.info(
@@ -126,7 +134,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   const inline = new InlineLayerScorer({ indexes: entry.indexes, densityModels: entry.densityModels, referenceLabels: entry.referenceLabels, ...layers });
   let scorer: LayerScorer = inline;
   if (settings.scoringThreads > 0) {
-    scorer = await ThreadedLayerScorer.start({ entryDir, key, hnsw: settings.hnsw, ...layers }, settings.scoringThreads, (err) =>
+    scorer = await ThreadedLayerScorer.start({ entryDir, key, hnsw: layerHnsw, ...layers }, settings.scoringThreads, (err) =>
       log.error({ err }, 'a scoring thread failed'),
     );
     // Every thread holds its own copy now; this thread's would only take memory.
@@ -248,14 +256,14 @@ interface SharedInput {
   save(built: LayerArtifacts): Promise<void>;
 }
 
-async function sharedInputLayer(refset: ReferenceSet, settings: DetectorSettings, log: Log): Promise<SharedInput> {
+async function sharedInputLayer(refset: ReferenceSet, hnsw: HnswParams, settings: DetectorSettings, log: Log): Promise<SharedInput> {
   const key = cacheKey({
     modelFingerprint: 'none: the raw input',
     dataFingerprint: refset.fingerprint,
     layers: [INPUT_LAYER],
     k: 0,
     // efSearch only matters when searching, so it must not split the shared entry.
-    hnsw: { ...settings.hnsw, efSearch: 0 },
+    hnsw: { ...hnsw, efSearch: 0 },
     extra: { density: 'mahalanobis-tied', scoring: SCORING_VERSION },
   });
   // '_shared' cannot be a model name, so it never collides with a model's own folder.
@@ -265,7 +273,7 @@ async function sharedInputLayer(refset: ReferenceSet, settings: DetectorSettings
     await writeCacheEntry(dir, key, [INPUT_LAYER], { indexes: [built.index], densityModels: [built.density], referenceLabels: refset.train.labels });
     await pruneOtherEntries(dir, prefix);
   };
-  const cached = await readCacheEntry(dir, key, settings.hnsw, [INPUT_LAYER]);
+  const cached = await readCacheEntry(dir, key, hnsw, [INPUT_LAYER]);
   if (cached.entry) {
     log.info({ cache: dir }, 'reusing the shared input-layer graph and density');
     return { cached: { index: cached.entry.indexes[0], density: cached.entry.densityModels[0] }, save };
@@ -278,6 +286,7 @@ async function buildEntry(
   embedder: EmbeddingModel,
   refset: ReferenceSet,
   layers: string[],
+  layerHnsw: HnswParams[],
   settings: DetectorSettings,
   log: Log,
   progress?: BuildProgress,
@@ -289,10 +298,11 @@ async function buildEntry(
   const classes = probabilities.cols;
   await mkdir(settings.cacheDir, { recursive: true });
   const builder = settings.buildThreads > 0 ? new GraphBuilder(settings.buildThreads, settings.cacheDir) : undefined;
-  const shared = layers.includes(INPUT_LAYER) ? await sharedInputLayer(refset, settings, log) : undefined;
+  const inputAt = layers.indexOf(INPUT_LAYER);
+  const shared = inputAt >= 0 ? await sharedInputLayer(refset, layerHnsw[inputAt], settings, log) : undefined;
   const layerArtifacts = async (l: number): Promise<LayerArtifacts> => {
     if (layers[l] === INPUT_LAYER && shared?.cached) return shared.cached;
-    const made = await buildLayer(trainActs[l], train.labels, classes, settings.hnsw, layers[l], log, builder, progress);
+    const made = await buildLayer(trainActs[l], train.labels, classes, layerHnsw[l], layers[l], log, builder, progress);
     if (layers[l] === INPUT_LAYER) await shared?.save(made);
     return made;
   };

@@ -10,7 +10,8 @@ import type { LayerScorer, ScoredLayers } from './layer-scorer.js';
 export interface ScoringWorkerInit {
   entryDir: string;
   key: string;
-  hnsw: HnswParams;
+  /** Per layer, in order. */
+  hnsw: HnswParams[];
   layerNames: string[];
   classes: number;
   k: number;

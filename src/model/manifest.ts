@@ -30,6 +30,12 @@ export const ModelManifestSchema = z.object({
   output_activation: z.enum(['none', 'softmax']).optional(),
   /** Neighbours per layer for this model; the server's OOD_K when absent. */
   k: z.number().int().positive().optional(),
+  /**
+   * efSearch for some of the indexed layers, keyed by layer name; OOD_HNSW_EF_SEARCH for the
+   * rest. A wide layer over many references may need a longer candidate list to keep its
+   * recall (`npm run bench` measures recall per layer).
+   */
+  ef_search: z.record(z.string().min(1), z.number().int().min(1).max(10_000)).optional(),
   /** How a client's PNG or JPEG (`{"b64": ...}`) becomes an input; only for image models. */
   preprocessing: ImagePreprocessingSchema.optional(),
 });
@@ -50,6 +56,11 @@ export const StoredManifestSchema = ModelManifestSchema.extend({
   files: z.record(z.string().regex(/^[\w][\w.-]*$/, 'must be a file name in the model folder'), FileDigestSchema),
 });
 export type StoredManifest = z.infer<typeof StoredManifestSchema>;
+
+/** Layers that ef_search names but the manifest does not index: a mistake worth refusing. */
+export function unindexedEfSearchLayers(manifest: Pick<ModelManifest, 'layers' | 'ef_search'>): string[] {
+  return Object.keys(manifest.ef_search ?? {}).filter((layer) => !manifest.layers.includes(layer));
+}
 
 export function inputSize(manifest: Pick<ModelManifest, 'input_shape'>): number {
   return manifest.input_shape.reduce((a, b) => a * b, 1);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
 import type { EmbeddingModel } from './embedding.js';
-import { NAME_PATTERN, StoredManifestSchema, type ModelManifest, type StoredManifest } from './manifest.js';
+import { NAME_PATTERN, StoredManifestSchema, unindexedEfSearchLayers, type ModelManifest, type StoredManifest } from './manifest.js';
 import { runtimeOf } from './runtimes.js';
 import { buildLayersModel, parseJson, TFJS_FILES, tfjsArtifactFiles } from './tfjs-model-file.js';
 
@@ -88,6 +88,10 @@ async function readVerified(modelsDir: string, name: string): Promise<VerifiedFi
   const manifest = parsed.data;
   if (manifest.name !== name) {
     throw new OodError('MODEL_INVALID', `${manifestFile} names model "${manifest.name}", expected "${name}"`);
+  }
+  const unindexed = unindexedEfSearchLayers(manifest);
+  if (unindexed.length > 0) {
+    throw new OodError('MODEL_INVALID', `${manifestFile}: ef_search: names ${unindexed.join(', ')}, which layers does not list`);
   }
   const runtime = runtimeOf(manifest, manifestFile);
   const missing = runtime.files.filter((file) => !Object.hasOwn(manifest.files, file));

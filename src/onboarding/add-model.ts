@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
-import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
+import { INPUT_LAYER, unindexedEfSearchLayers, type ModelManifest } from '../model/manifest.js';
 import { saveStoredModel, writeModelFolder } from '../model/model-store.js';
 import type { ModelDescription } from '../model/model-description.js';
 import { ONNX_FILE } from '../model/onnx/onnx-file.js';
@@ -31,6 +31,8 @@ export interface AddModelOptions {
   calibrationShare?: number;
   seed: number;
   k?: number;
+  /** efSearch for named layers (the manifest's ef_search). */
+  efSearch?: Record<string, number>;
   copyData: boolean;
   force: boolean;
   version: string;
@@ -75,6 +77,10 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const layers = options.layers ?? description.defaults.layers;
     const layerReasons = options.layers ? ['named with --layers'] : description.defaults.reasons;
     checkLayers(layers, description, options.modelFile);
+    const unindexed = unindexedEfSearchLayers({ layers, ef_search: options.efSearch });
+    if (unindexed.length > 0) {
+      throw new OodError('CONFIG_INVALID', `--ef-search names ${unindexed.join(', ')}; the indexed layers are ${layers.join(', ')}`);
+    }
     const preprocessing = imagePreprocessingFor(description.input.shape, options.image);
     const plan = await planData(options.data, description.classOutput.classes, preprocessing);
     if (plan.labels.length !== description.classOutput.classes) {
@@ -105,6 +111,7 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
       runtime: options.kind,
       output_activation: activation,
       ...(options.k ? { k: options.k } : {}),
+      ...(options.efSearch ? { ef_search: options.efSearch } : {}),
       ...(preprocessing ? { preprocessing } : {}),
     };
     if (options.kind === 'onnx') {

@@ -89,10 +89,13 @@ const sha256 = (buf: Uint8Array) => createHash('sha256').update(buf).digest('hex
 /** Why an entry was not usable, for the log line; undefined when there was simply none. */
 export type CacheMiss = { reason: string } | undefined;
 
+const isPerLayer = (hnsw: HnswParams | readonly HnswParams[]): hnsw is readonly HnswParams[] => Array.isArray(hnsw);
+
+/** `hnsw` holds either one set of parameters for every layer, or one per layer in order. */
 export async function readCacheEntry(
   entryDir: string,
   key: string,
-  hnsw: HnswParams,
+  hnsw: HnswParams | readonly HnswParams[],
   expectedLayers?: string[],
 ): Promise<{ entry?: CacheEntry; miss?: CacheMiss }> {
   let metaText: string;
@@ -138,7 +141,12 @@ export async function readCacheEntry(
         return { miss: { reason: `${layer.file} or ${layer.density.file} is not checksummed` } };
       }
       densityModels.push(densityFromBytes(densityBuf, layer.dim, layer.density.classes, layer.density.ridge));
-      const index = await HnswIndex.load(join(entryDir, layer.file), layer.dim, hnsw);
+      const params = isPerLayer(hnsw) ? hnsw[l] : hnsw;
+      if (!params) {
+        indexes.forEach((i) => i.dispose());
+        return { miss: { reason: `meta.json lists ${meta.layers.length} layers, but search parameters were given for fewer` } };
+      }
+      const index = await HnswIndex.load(join(entryDir, layer.file), layer.dim, params);
       if (index.size !== referenceLabels.length) {
         const reason = `${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}`;
         indexes.forEach((i) => i.dispose());

@@ -18,7 +18,7 @@ describe('ood train: per-epoch entanglement', () => {
   it('records SNNL at the optimal temperature per hidden layer in history.csv and draws entanglement.svg', async () => {
     const run = await runOod([
       'train', '--data', 'mnist', '--out', 'tiny-mnist', '--hidden', '12,6', '--epochs', '2', '--batch-size', '256',
-      '--entanglement-sample', '200', '--backend', 'wasm', '--models-dir', modelsDir,
+      '--entanglement-sample', '200', '--ef-search', 'input=128,hidden2=90', '--backend', 'wasm', '--models-dir', modelsDir,
     ]);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, '', 'the training command prints no data');
@@ -47,5 +47,16 @@ describe('ood train: per-epoch entanglement', () => {
     assert.match(card, /snnl_opt_\*.*entanglement\.svg.*200 training points/s);
     assert.match(card, /training time \| [\d.]+ s on the wasm backend, plus [\d.]+ s measuring entanglement after each epoch/);
     assert.ok((await stat(join(dir, 'weights.bin'))).size > 0);
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    assert.deepEqual(manifest.ef_search, { input: 128, hidden2: 90 });
+  });
+
+  it('refuses --ef-search for a layer it does not index, before training', async () => {
+    const run = await runOod([
+      'train', '--data', 'mnist', '--out', 'never', '--hidden', '12,6', '--ef-search', 'hidden3=100', '--backend', 'wasm', '--models-dir', modelsDir,
+    ]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /--ef-search names hidden3; the indexed layers are input, hidden1, hidden2/);
+    await assert.rejects(stat(join(modelsDir, 'never')));
   });
 });

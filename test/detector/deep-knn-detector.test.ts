@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -211,5 +211,34 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     // The raw input's graph depends on the data alone, so the rebuild takes it from the shared entry.
     assert.ok(coldLog.lines.some((l) => l.msg.includes('reusing the shared input-layer')));
     assert.deepEqual((await rebuilt.predict(probe, 3)).predictions, expected);
+  });
+
+  // Last: it replaces the default entry in the shared cache folder.
+  it("builds its own cache entry for a model whose manifest sets a layer's efSearch", async () => {
+    const modelsDir = await mkdtemp(join(tmpdir(), 'ood-models-'));
+    try {
+      await cp(join(settings.modelsDir, 'mnist'), join(modelsDir, 'mnist'), { recursive: true });
+      const manifestFile = join(modelsDir, 'mnist', 'manifest.json');
+      const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
+      await writeFile(manifestFile, JSON.stringify({ ...manifest, ef_search: { input: 160 } }));
+      const entriesBefore = await readdir(join(cacheDir, 'models', 'mnist'));
+      const log = recordingLog();
+      const tuned = await loadDetector({ ...settings, modelsDir }, log);
+      try {
+        assert.ok(log.lines.some((l) => l.msg.startsWith('built and cached')), 'the calibration depends on efSearch, so it is rebuilt');
+        assert.ok(log.lines.some((l) => l.msg.includes('reusing the shared input-layer')), 'the graph itself does not depend on it');
+        const entriesAfter = await readdir(join(cacheDir, 'models', 'mnist'));
+        assert.equal(entriesAfter.length, 1);
+        assert.notDeepEqual(entriesAfter, entriesBefore);
+        const refset = await loadReferenceSet(settings.referenceSetsDir, 'mnist');
+        const held = await predictMatrix(tuned, refset.test.x);
+        const share = flaggedShare(held);
+        assert.ok(share >= 0.02 && share <= 0.08, `flagged share ${share}`);
+      } finally {
+        tuned.dispose();
+      }
+    } finally {
+      await rm(modelsDir, { recursive: true, force: true });
+    }
   });
 });

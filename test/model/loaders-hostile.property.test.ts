@@ -55,6 +55,7 @@ const MISFITS: { [K in keyof ModelManifest]-?: unknown[] } = {
   runtime: ['onnx', 'pytorch', 'constructor', '', 7],
   output_activation: ['relu', 'Softmax', '', 1],
   k: [0, -1, 2.5, '75'],
+  ef_search: [{ hidden9: 100 }, { probs: 100 }, { input: 0 }, { input: 2.5 }, { input: '100' }, [100], 100],
   preprocessing: [{ width: 0 }, 'png', { width: 28, height: 28, channels: 2, layout: 'nchw' }],
 };
 

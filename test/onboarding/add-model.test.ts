@@ -145,10 +145,11 @@ describe('add-model', () => {
   });
 
   it('onboards a CSV table with named classes, leaving out ignored columns, and refuses a taken name unless --force', async () => {
-    const csv = options({ name: 'blobs-csv', copyData: false, data: { data: join(inputs, 'table.csv'), labels: undefined, labelColumn: 'species', ignoreColumns: ['id'] } });
+    const csv = options({ name: 'blobs-csv', copyData: false, efSearch: { input: 64 }, data: { data: join(inputs, 'table.csv'), labels: undefined, labelColumn: 'species', ignoreColumns: ['id'] } });
     const result = await addModel(csv, config, log);
     assert.deepEqual(result.manifest.labels, ['cat', 'dog', 'eel']);
     assert.equal(result.referenceSet.data, 'referenced');
+    assert.deepEqual(result.manifest.ef_search, { input: 64 });
     await assert.rejects(addModel(csv, config, log), isOodError('CONFIG_INVALID', join(config.modelsDir, 'blobs-csv'), 'already exists', '--force'));
     const replaced = await addModel({ ...csv, force: true, version: '2' }, config, log);
     assert.equal(replaced.manifest.version, '2');
@@ -165,6 +166,7 @@ describe('add-model', () => {
     ['a class count unlike the model\'s', { data: { classes: 'classes4.txt' } }, ['DATA_INVALID', 'outputs 3 classes', 'have 4', 'classes4.txt']],
     ['NaN in the data', { data: { data: 'nan_x.npy' } }, ['DATA_INVALID', 'nan_x.npy', 'row 37']],
     ['a layer that does not exist', { layers: ['input', 'hidden7'] }, ['CONFIG_INVALID', '"hidden7"', 'hidden']],
+    ['an efSearch for a layer it does not index', { efSearch: { hidden7: 120 } }, ['CONFIG_INVALID', '--ef-search names hidden7', 'input, hidden']],
   ];
   for (const [what, overrides, expected] of refusals) {
     it(`refuses ${what}, naming it, and leaves nothing behind`, async () => {

@@ -230,6 +230,26 @@ describe('cache entries', () => {
     }
   });
 
+  it('gives each layer its own search parameters when given one set per layer', async () => {
+    const perLayer = [
+      { ...hnsw, efSearch: 40 },
+      { ...hnsw, efSearch: 150 },
+    ];
+    const result = await readCacheEntry(entryDir, key, perLayer);
+    assert.ok(result.entry, result.miss?.reason);
+    try {
+      assert.deepEqual(
+        result.entry.indexes.map((index) => (index as HnswIndex).params.efSearch),
+        [40, 150],
+      );
+    } finally {
+      result.entry.indexes.forEach((i) => i.dispose());
+    }
+    const tooFew = await readCacheEntry(entryDir, key, [hnsw]);
+    assert.equal(tooFew.entry, undefined);
+    assert.match(tooFew.miss?.reason ?? '', /search parameters were given for fewer/);
+  });
+
   it('overwrites an existing entry in place', async () => {
     const dir = join(tmp.dir, 'overwrite', key);
     await writeCacheEntry(dir, key, ['hidden1', 'hidden2'], entry);
