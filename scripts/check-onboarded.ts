@@ -77,7 +77,7 @@ async function main(): Promise<number> {
 
   const server = (await ServerProcess.start({ root: resolve('.'), cacheDir: config.cacheDir, model })).server;
   try {
-    const info = JSON.parse((await httpRequest(`${server.baseUrl}/v1/models/default`)).body) as { input_shape: number[] };
+    const info = JSON.parse((await httpRequest(`${server.baseUrl}/models/default`)).body) as { input_shape: number[] };
     const zeros = info.input_shape.reduceRight<unknown>((inner, dim) => Array.from({ length: dim }, () => inner), 0);
     const numeric = await httpRequest(`${server.baseUrl}/predict`, { method: 'POST', body: JSON.stringify({ instances: [zeros] }) });
     checks.push({ what: `served: a nested [${info.input_shape.join(', ')}] instance answers ${numeric.status}`, ok: numeric.status === 200 });

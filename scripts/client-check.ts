@@ -44,7 +44,7 @@ async function scores(x: Matrix): Promise<{ outlier: number[]; flagged: number }
   return { outlier, flagged: flagged / outlier.length };
 }
 
-const info = (await (await fetch(`${values.url}/v1/models/default`)).json()) as { name: string; version: string };
+const info = (await (await fetch(`${values.url}/models/default`)).json()) as { name: string; version: string };
 const inSet = await loadReferenceSet('reference-sets', values.in as string);
 const [oodSet] = await loadOodSets('reference-sets', values.in as string, { limit, seed: 7, include: [values.ood as string] });
 if (!oodSet) throw new Error(`no OOD set named ${values.ood} for ${values.in}`);

@@ -9,6 +9,7 @@ export const ERRORS = {
   UNAUTHORIZED: { statusCode: 401, message: 'Missing or invalid bearer token' },
   ADMIN_DISABLED: { statusCode: 403, message: 'Admin endpoints need bearer tokens (OOD_API_TOKENS or OOD_API_TOKENS_FILE)' },
   NOT_FOUND: { statusCode: 404, message: 'No such route' },
+  MODEL_NOT_FOUND: { statusCode: 404, message: 'No such model is served' },
   METHOD_NOT_ALLOWED: { statusCode: 405, message: 'Method not allowed' },
   RELOAD_IN_PROGRESS: { statusCode: 409, message: 'A reload is already running' },
   PAYLOAD_TOO_LARGE: { statusCode: 413, message: 'The request body is too large' },

@@ -7,14 +7,14 @@ export interface Machine {
   memoryGiB: number;
   os: string;
   node: string;
-  /** As reported by the running server's GET /v1/models/default. */
+  /** As reported by the running server's GET /models/default. */
   serverBackend: string;
 }
 
 export async function describeMachine(baseUrl: string): Promise<Machine> {
   const cpus = os.cpus();
   let serverBackend = 'unknown';
-  const res = await httpRequest(`${baseUrl}/v1/models/default`);
+  const res = await httpRequest(`${baseUrl}/models/default`);
   if (res.status === 200) serverBackend = String((JSON.parse(res.body) as { backend?: unknown }).backend ?? 'unknown');
   return {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',

@@ -147,6 +147,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
       name: manifest.name,
       version: manifest.version,
       input_shape: manifest.input_shape,
+      input_name: embedder.inputName,
       labels: manifest.labels,
       layers: manifest.layers,
       k: settings.k,

@@ -36,6 +36,8 @@ export const ModelInfoSchema = z.object({
   name: z.string(),
   version: z.string(),
   input_shape: z.array(z.number().int()),
+  /** The model's own name for its input, which protocol clients may key instances by. */
+  input_name: z.string(),
   labels: z.array(z.string()),
   layers: z.array(z.string()),
   k: z.number().int(),

@@ -13,10 +13,14 @@ import metricsRoute from './routes/metrics.js';
 import modelsRoute from './routes/models.js';
 import predictRoute from './routes/predict.js';
 import readyzRoute from './routes/readyz.js';
+import scoringPlugin from './plugins/scoring.js';
+import tfServingRoutes from './routes/tf-serving.js';
+import v2Routes from './routes/v2.js';
+import { SERVICE_VERSION } from '../service-version.js';
 
 export interface BuildAppOptions {
   host: DetectorHost;
-  /** Most instances accepted in one POST /predict. */
+  /** Most instances accepted in one inference request, whichever the protocol. */
   maxBatch: number;
   bodyLimitBytes: number;
   /** Bearer tokens for /predict; none (the default) means no authentication. */
@@ -55,12 +59,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);
+  await app.register(scoringPlugin, { maxBatch: opts.maxBatch });
 
   await app.register(healthzRoute);
   await app.register(readyzRoute);
   if (opts.exposeMetrics ?? true) await app.register(metricsRoute);
   await app.register(modelsRoute);
-  await app.register(predictRoute, { maxBatch: opts.maxBatch });
+  await app.register(predictRoute);
+  await app.register(v2Routes, { serverVersion: SERVICE_VERSION });
+  await app.register(tfServingRoutes);
   if (opts.admin) await app.register(adminRoutes, opts.admin);
 
   return app;

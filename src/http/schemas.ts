@@ -37,6 +37,10 @@ export const ErrorResponseSchema = z.object({
   }),
 });
 
+/** The error body of the Open Inference Protocol and of TensorFlow Serving. */
+export const PlainErrorResponseSchema = z.object({ error: z.string() });
+
 export type PredictRequest = z.infer<typeof PredictRequestSchema>;
 export type PredictResponse = z.infer<typeof PredictResponseSchema>;
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
+export type PlainErrorResponse = z.infer<typeof PlainErrorResponseSchema>;

@@ -38,7 +38,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const slot = new DetectorSlot((err) => server.log.error({ err }, 'freeing a retired detector failed'));
   let loadError: string | undefined;
   let closed = false;
-  const host: DetectorHost = { detector: () => slot.detector(), acquire: () => slot.acquire(), lastError: () => loadError };
+  const host: DetectorHost = {
+    names: () => [servingModel()],
+    detector: () => slot.detector(),
+    acquire: () => slot.acquire(),
+    lastError: () => loadError,
+  };
 
   // The reloader reports to the server's log and metrics; it starts no load before the server exists.
   const reloader = new Reloader({

@@ -18,6 +18,7 @@ export class Embedder implements EmbeddingModel {
   private readonly layerNames: string[];
   private readonly inputShape: number[];
   readonly inputSize: number;
+  readonly inputName: string;
   readonly backend = activeBackend();
 
   private readonly indexedCount: number;
@@ -28,6 +29,7 @@ export class Embedder implements EmbeddingModel {
     this.layerNames = [...manifest.layers, ...extraLayers];
     this.indexedCount = manifest.layers.length;
     this.inputSize = inputSize(manifest);
+    this.inputName = model.inputLayers[0]?.name ?? INPUT_LAYER;
     const modelShape = model.inputs[0].shape.slice(1);
     const modelInput = modelShape.reduce<number>((a, b) => a * (b ?? 1), 1);
     if (modelInput !== this.inputSize) {

@@ -17,7 +17,9 @@ export interface Embedding {
 export interface EmbeddingModel {
   /** Values per instance: prod(input_shape). */
   readonly inputSize: number;
-  /** What runs the model, for /v1/models and the logs (e.g. "tfjs-wasm", "onnxruntime-cpu"). */
+  /** The model's own name for its input (tfjs input layer, ONNX graph input), for protocol metadata. */
+  readonly inputName: string;
+  /** What runs the model, for /models and the logs (e.g. "tfjs-wasm", "onnxruntime-cpu"). */
   readonly backend: string;
   /** `inputs` is rows x inputSize, row-major. */
   embed(inputs: Float32Array, rows: number): Embedding | Promise<Embedding>;

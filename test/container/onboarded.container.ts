@@ -73,7 +73,7 @@ describe('the image with an onboarded ONNX model mounted', () => {
   });
 
   it('serves it on onnxruntime, numbers and {"b64": PNG} alike', async () => {
-    const info = (await (await fetch(`${base}/v1/models/default`)).json()) as { name: string; backend: string; input_shape: number[] };
+    const info = (await (await fetch(`${base}/models/default`)).json()) as { name: string; backend: string; input_shape: number[] };
     assert.equal(info.name, MODEL);
     assert.equal(info.backend, 'onnxruntime-cpu');
     assert.deepEqual(info.input_shape, [1, 4, 4]);

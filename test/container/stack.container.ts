@@ -104,7 +104,7 @@ describe('the ood-service image', () => {
     assert.equal(body.predictions.length, 2);
     assert.equal(body.predictions[1].is_outlier, true);
     assert.ok(body.predictions[1].outlier_score > body.predictions[0].outlier_score);
-    const info = await getJson<{ backend: string; reference_size: number }>(`${base}/v1/models/default`);
+    const info = await getJson<{ backend: string; reference_size: number }>(`${base}/models/default`);
     assert.equal(info.status, 200);
     assert.ok(['tensorflow', 'wasm'].includes(info.body.backend), info.body.backend);
     assert.equal(info.body.reference_size, 7000);

@@ -6,6 +6,7 @@ export const FAKE_INFO: ModelInfo = {
   name: 'fake',
   version: '1.2.3',
   input_shape: [4],
+  input_name: 'features',
   labels: ['a', 'b'],
   layers: ['dense_1', 'dense_2'],
   k: 3,
@@ -13,7 +14,7 @@ export const FAKE_INFO: ModelInfo = {
   reference_size: 100,
   calibration_size: 20,
   backend: 'cpu',
-  signals: ['dense_1', 'dense_2', 'combined'],
+  signals: ['label', 'distance', 'density'],
 };
 
 export interface PredictCall {
@@ -73,7 +74,7 @@ export class FakeDetector implements Detector {
         credibility,
         confidence: 0.5,
         knn_label: label,
-        p_values: { dense_1: credibility, dense_2: credibility, combined: credibility },
+        p_values: { combined: credibility, label: credibility, distance: credibility, density: credibility },
         layers: this.info.layers.map((name) => ({
           name,
           k: this.info.k,
@@ -96,6 +97,10 @@ export class FakeHost implements DetectorHost {
 
   constructor(detector?: Detector) {
     this.current = detector;
+  }
+
+  names(): string[] {
+    return [this.current?.info.name ?? FAKE_INFO.name];
   }
 
   detector(): Detector | undefined {

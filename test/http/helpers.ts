@@ -23,3 +23,14 @@ export function assertError(res: LightMyRequestResponse, statusCode: number, cod
   assert.equal(body.error.code, code, res.body);
   return body;
 }
+
+/** Asserts a protocol error (Open Inference Protocol, TF Serving): `{"error": "message"}` only. */
+export function assertPlainError(res: LightMyRequestResponse, statusCode: number, message?: RegExp): string {
+  assert.equal(res.statusCode, statusCode, res.body);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const body = res.json() as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body), ['error'], res.body);
+  assert.equal(typeof body.error, 'string');
+  if (message) assert.match(body.error as string, message);
+  return body.error as string;
+}

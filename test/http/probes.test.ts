@@ -11,7 +11,7 @@ describe('probes and model info', () => {
     try {
       assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
       assertError(await app.inject({ method: 'GET', url: '/readyz' }), 503, 'NOT_READY');
-      assertError(await app.inject({ method: 'GET', url: '/v1/models/default' }), 503, 'NOT_READY');
+      assertError(await app.inject({ method: 'GET', url: '/models/default' }), 503, 'NOT_READY');
       assertError(
         await app.inject({ method: 'POST', url: '/predict', payload: { instances: [[0, 0, 0, 0]] } }),
         503,
@@ -40,12 +40,17 @@ describe('probes and model info', () => {
     }
   });
 
-  it('describes the loaded model at /v1/models/default', async () => {
+  it('describes the loaded model at /models/default and /models/NAME, and lists the models at /models', async () => {
     const app = await buildTestApp(new FakeHost(new FakeDetector()));
     try {
-      const res = await app.inject({ method: 'GET', url: '/v1/models/default' });
-      assert.equal(res.statusCode, 200);
-      assert.deepEqual(ModelInfoSchema.parse(res.json()), FAKE_INFO);
+      for (const url of ['/models/default', '/models/fake']) {
+        const res = await app.inject({ method: 'GET', url });
+        assert.equal(res.statusCode, 200, url);
+        assert.deepEqual(ModelInfoSchema.parse(res.json()), FAKE_INFO);
+      }
+      assert.deepEqual((await app.inject({ method: 'GET', url: '/models' })).json(), { default: 'fake', models: ['fake'] });
+      const missing = assertError(await app.inject({ method: 'GET', url: '/models/other' }), 404, 'MODEL_NOT_FOUND');
+      assert.equal(missing.error.message, 'No model "other" is served here; the served models are fake');
     } finally {
       await app.close();
     }

@@ -86,7 +86,7 @@ describe('reload under load', () => {
       assert.equal(built[0].disposed, true, 'v1 is freed once its last request is done');
       assert.equal(built[1].disposed, false);
 
-      const info = (await (await fetch(`${base}/v1/models/default`)).json()) as { version: string };
+      const info = (await (await fetch(`${base}/models/default`)).json()) as { version: string };
       assert.equal(info.version, 'v2');
       const metrics = await (await fetch(`${base}/metrics`)).text();
       assert.match(metrics, /^ood_model_reloads_total\{outcome="success"\} 1$/m);
@@ -124,7 +124,7 @@ describe('reload under load', () => {
       assert.equal(status.model, 'fashion-mnist');
       assert.match(status.error ?? '', /models\/fashion-mnist\/manifest\.json/);
       assert.equal((await fetch(`${base}/readyz`)).status, 200, 'still ready on the old version');
-      const info = (await (await fetch(`${base}/v1/models/default`)).json()) as { version: string };
+      const info = (await (await fetch(`${base}/models/default`)).json()) as { version: string };
       assert.equal(info.version, 'v1');
       assert.match(await (await fetch(`${base}/metrics`)).text(), /^ood_model_reloads_total\{outcome="failure"\} 1$/m);
     } finally {

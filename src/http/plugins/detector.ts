@@ -4,19 +4,23 @@ import type { Detector } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
 import type { DetectorHost } from '../detector-host.js';
 
+export const DEFAULT_ALIAS = 'default';
+
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The detector when the server is ready: loaded, and not shutting down. */
-    readyDetector(): Detector | undefined;
-    /** Throws NOT_READY, saying why, unless the server is ready. */
-    requireReady(): void;
+    /** The served models' names, the default first. */
+    servedModels(): string[];
+    /** The detector when the server is ready for it: loaded, and not shutting down. */
+    readyDetector(model?: string): Detector | undefined;
+    /** Throws NOT_READY, saying why, unless the server is ready for every model (or this one). */
+    requireReady(model?: string): void;
     /** The detector, or a NOT_READY error saying why there is none. */
-    requireDetector(): Detector;
+    requireDetector(model?: string): Detector;
     /**
      * The detector held for one request until release(), so a reload during the request can
      * neither switch versions under it nor dispose what it is using; NOT_READY when there is none.
      */
-    leaseDetector(): DetectorLease;
+    leaseDetector(model?: string): DetectorLease;
   }
 }
 
@@ -25,33 +29,46 @@ export interface DetectorPluginOptions {
 }
 
 /**
- * Readiness and the detector, per request. While the server drains on shutdown it is no longer
- * ready, but it still serves: the detector is released only once every request has finished.
+ * Readiness and the detectors, per request. While the server drains on shutdown it is no longer
+ * ready, but it still serves: a detector is released only once every request has finished.
+ * Every lookup by name checks the name first, so an unknown model is a 404 whatever the state.
  */
 export default fp<DetectorPluginOptions>(
   async (app, { host }) => {
-    const notReady = () => {
+    const served = (model: string | undefined) => {
+      if (model === undefined || host.names().includes(model)) return model;
+      // TF Serving clients and our own older ones ask for "default": the default model, unless
+      // a model of that name is served.
+      if (model === DEFAULT_ALIAS) return undefined;
+      throw new OodError('MODEL_NOT_FOUND', `No model "${model}" is served here; the served models are ${host.names().join(', ')}`);
+    };
+    const notReady = (model: string | undefined) => {
       if (app.isDraining()) return new OodError('NOT_READY', 'The server is shutting down');
-      const failure = host.lastError?.();
-      return new OodError('NOT_READY', failure ? `The model failed to load: ${failure}` : undefined);
+      const failure = host.lastError?.(model);
+      const name = model ?? host.names()[0];
+      return new OodError('NOT_READY', failure ? `The model ${name} failed to load: ${failure}` : `The model ${name} or its indexes are not loaded yet`);
     };
 
-    app.decorate('readyDetector', () => (app.isDraining() ? undefined : host.detector()));
+    app.decorate('servedModels', () => host.names());
 
-    app.decorate('requireReady', () => {
-      if (!app.readyDetector()) throw notReady();
+    app.decorate('readyDetector', (model?: string) => (app.isDraining() ? undefined : host.detector(served(model))));
+
+    app.decorate('requireReady', (model?: string) => {
+      for (const name of model === undefined ? host.names() : [served(model) as string]) {
+        if (!app.readyDetector(name)) throw notReady(name);
+      }
     });
 
-    app.decorate('requireDetector', () => {
-      const detector = host.detector();
+    app.decorate('requireDetector', (model?: string) => {
+      const detector = host.detector(served(model));
       if (detector) return detector;
-      throw notReady();
+      throw notReady(model);
     });
 
-    app.decorate('leaseDetector', () => {
-      const lease = host.acquire();
+    app.decorate('leaseDetector', (model?: string) => {
+      const lease = host.acquire(served(model));
       if (lease) return lease;
-      throw notReady();
+      throw notReady(model);
     });
   },
   { name: 'ood-detector', fastify: '5.x', dependencies: ['ood-drain'] },

@@ -1,13 +1,26 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERRORS, isOodError, type ErrorCode } from '../../errors.js';
-import type { ErrorResponse } from '../schemas.js';
+import type { ErrorResponse, PlainErrorResponse } from '../schemas.js';
 
 /**
- * The one place errors become HTTP answers, always `{"error": {"code", "message"}}`: our own
- * OodErrors, fastify's client errors (body parsing, limits, media type), schema validation, and
- * anything unexpected, which is logged in full but answered with a generic 500.
+ * The one place errors become HTTP answers: our own OodErrors, fastify's client errors (body
+ * parsing, limits, media type), schema validation, and anything unexpected, which is logged in
+ * full but answered with a generic 500. The body is `{"error": {"code", "message"}}` on the
+ * service's own routes, and `{"error": "message"}` on the routes of protocols that define it so
+ * (Open Inference Protocol v2, TensorFlow Serving): a route says which with `errorBody`.
  */
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'plain' for `{"error": "message"}`; the service's own envelope otherwise. */
+    errorBody?: 'plain';
+  }
+}
+
+/** Unmatched paths under these prefixes belong to protocols whose errors are plain. */
+const PLAIN_ERROR_PREFIXES = ['/v2/', '/v2?', '/v1/models/'];
+const isPlainPath = (url: string) => url === '/v2' || PLAIN_ERROR_PREFIXES.some((prefix) => url.startsWith(prefix));
 
 interface HttpError {
   statusCode: number;
@@ -73,8 +86,8 @@ function formatPath(root: string, instancePath: string): string {
     .reduce((path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : `${path}.${segment}`), root);
 }
 
-function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
-  const body: ErrorResponse = { error: { code: error.code, message: error.message } };
+function sendError(reply: FastifyReply, error: HttpError, plain: boolean): FastifyReply {
+  const body: ErrorResponse | PlainErrorResponse = plain ? { error: error.message } : { error: { code: error.code, message: error.message } };
   return reply.code(error.statusCode).type('application/json; charset=utf-8').send(body);
 }
 
@@ -95,16 +108,12 @@ export default fp(
       } else {
         request.log.info({ code: error.code, reason: error.message }, 'request rejected');
       }
-      return sendError(reply, error);
+      return sendError(reply, error, request.routeOptions.config?.errorBody === 'plain');
     });
 
     app.setNotFoundHandler((request, reply) => {
       const path = request.url.split('?', 1)[0];
-      return sendError(reply, {
-        statusCode: 404,
-        code: 'NOT_FOUND',
-        message: `No route ${request.method} ${path}`,
-      });
+      return sendError(reply, { statusCode: 404, code: 'NOT_FOUND', message: `No route ${request.method} ${path}` }, isPlainPath(request.url));
     });
   },
   { name: 'ood-error-handler', fastify: '5.x' },

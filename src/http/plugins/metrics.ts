@@ -80,7 +80,7 @@ export default fp(
     });
 
     // Gauges below describe the loaded detector; they are read at scrape time, so they can never
-    // disagree with what /readyz and /v1/models/default say.
+    // disagree with what /readyz and /models/default say.
     new Gauge({
       name: 'ood_model_ready',
       help: '1 when the model and every index are loaded and requests are served, else 0',

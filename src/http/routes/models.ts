@@ -1,9 +1,19 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { ModelInfoSchema } from '../../detector/types.js';
 
+const ModelParamsSchema = z.object({ name: z.string().min(1) });
+
+/** The service's own view of its models: everything the detector says about itself. */
 const modelsRoute: FastifyPluginAsyncZod = async (app) => {
-  app.get('/v1/models/default', { schema: { response: { 200: ModelInfoSchema } } }, async () => {
-    return app.requireDetector().info;
+  app.get(
+    '/models',
+    { schema: { response: { 200: z.object({ default: z.string(), models: z.array(z.string()) }) } } },
+    async () => ({ default: app.servedModels()[0], models: app.servedModels() }),
+  );
+  // "default" names the default model.
+  app.get('/models/:name', { schema: { params: ModelParamsSchema, response: { 200: ModelInfoSchema } } }, async (request) => {
+    return app.requireDetector(request.params.name).info;
   });
 };
 

@@ -52,6 +52,7 @@ export function modelInput(info: OnnxGraphInfo, fallback?: readonly number[]): O
  */
 export class OnnxEmbedder implements EmbeddingModel {
   readonly inputSize: number;
+  readonly inputName: string;
   readonly backend = 'onnxruntime-cpu';
   private readonly session: ort.InferenceSession;
   private readonly input: OnnxModelInput;
@@ -63,6 +64,7 @@ export class OnnxEmbedder implements EmbeddingModel {
   private constructor(session: ort.InferenceSession, input: OnnxModelInput, manifest: ModelManifest, extraLayers: string[]) {
     this.session = session;
     this.input = input;
+    this.inputName = input.name;
     this.inputSize = inputSize(manifest);
     this.layerNames = [...manifest.layers, ...extraLayers];
     this.indexedCount = manifest.layers.length;

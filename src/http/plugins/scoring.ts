@@ -1,0 +1,62 @@
+import fp from 'fastify-plugin';
+import type { ModelInfo, PredictResult } from '../../detector/types.js';
+import { OodError } from '../../errors.js';
+
+/** A request's rows, decoded for the model that will score them. */
+export interface DecodedBatch {
+  inputs: Float32Array;
+  rows: number;
+}
+
+export interface ScoreCall {
+  /** A served model's name; the default model when absent. */
+  model?: string;
+  /**
+   * Turns the request body into the model's input. It runs once the detector is leased, so it
+   * decodes for the very model and version that will score (a reload cannot come between).
+   * `maxRows` lets it refuse an oversized batch before decoding it.
+   */
+  decode(info: ModelInfo, maxRows: number): DecodedBatch | Promise<DecodedBatch>;
+  includeNeighbors?: boolean;
+}
+
+export interface Scored {
+  /** The model that scored, as it was at the time. */
+  info: ModelInfo;
+  result: PredictResult;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The one scoring path every protocol's routes take: lease, decode, predict, count, release. */
+    score(call: ScoreCall): Promise<Scored>;
+  }
+}
+
+export interface ScoringPluginOptions {
+  /** Most rows one request may score. */
+  maxBatch: number;
+}
+
+export function batchTooLarge(rows: number, maxBatch: number, what = 'The request'): OodError {
+  return new OodError('BATCH_TOO_LARGE', `${what} holds ${rows} instances; at most ${maxBatch} are allowed per request`);
+}
+
+export default fp<ScoringPluginOptions>(
+  async (app, { maxBatch }) => {
+    app.decorate('score', async (call: ScoreCall): Promise<Scored> => {
+      const lease = app.leaseDetector(call.model);
+      try {
+        const { detector } = lease;
+        const { inputs, rows } = await call.decode(detector.info, maxBatch);
+        if (rows > maxBatch) throw batchTooLarge(rows, maxBatch);
+        const result = await detector.predict(inputs, rows, { includeNeighbors: call.includeNeighbors ?? false });
+        app.metrics.recordPrediction(result);
+        return { info: detector.info, result };
+      } finally {
+        lease.release();
+      }
+    });
+  },
+  { name: 'ood-scoring', fastify: '5.x', dependencies: ['ood-detector', 'ood-metrics'] },
+);

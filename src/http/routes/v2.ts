@@ -1,0 +1,150 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ModelInfo } from '../../detector/types.js';
+import { OodError } from '../../errors.js';
+import { BINARY_CONTENT_TYPES, binaryInput, splitBinaryBody } from '../protocols/binary-tensors.js';
+import { checkVersion, modelPaths } from '../protocols/model-version.js';
+import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
+import { decodeV2Input } from '../protocols/v2-tensors.js';
+import { PlainErrorResponseSchema } from '../schemas.js';
+
+/**
+ * The Open Inference Protocol v2 over REST (KServe, Triton, MLServer): health, metadata and
+ * inference, so a client of those servers reaches this one by changing the host. Every answer
+ * carries the class probabilities and, as tensors of their own, the detector's results.
+ */
+
+const Parameters = z.record(z.string(), z.unknown());
+const TensorMetadataSchema = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) });
+
+export const V2InferRequestSchema = z.object({
+  id: z.string().optional(),
+  parameters: Parameters.optional(),
+  inputs: z
+    .array(
+      z.object({
+        name: z.string(),
+        shape: z.array(z.number().int().min(0)).min(1).max(9),
+        datatype: z.string(),
+        parameters: Parameters.optional(),
+        // Checked value by value while it is copied into the model's input (v2-tensors.ts).
+        data: z.unknown().optional(),
+      }),
+    )
+    .min(1, 'must hold the input tensor'),
+  outputs: z.array(z.object({ name: z.string(), parameters: Parameters.optional() })).optional(),
+});
+
+export const V2InferResponseSchema = z.object({
+  model_name: z.string(),
+  model_version: z.string(),
+  id: z.string().optional(),
+  outputs: z.array(
+    TensorMetadataSchema.extend({ data: z.array(z.union([z.number(), z.boolean(), z.string()])) }),
+  ),
+});
+
+const ModelMetadataSchema = z.object({
+  name: z.string(),
+  versions: z.array(z.string()),
+  platform: z.string(),
+  inputs: z.array(TensorMetadataSchema),
+  outputs: z.array(TensorMetadataSchema),
+});
+
+const plain = { errorBody: 'plain' as const };
+const errors = { 400: PlainErrorResponseSchema, 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
+
+function metadata(info: ModelInfo): z.infer<typeof ModelMetadataSchema> {
+  return {
+    name: info.name,
+    versions: [info.version],
+    platform: `ood-service (${info.backend})`,
+    inputs: [{ name: info.input_name, datatype: 'FP32', shape: [-1, ...info.input_shape] }],
+    outputs: outputSpecs(info).map(({ name, datatype, shape }) => ({ name, datatype, shape: [-1, ...shape] })),
+  };
+}
+
+export interface V2RoutesOptions {
+  serverVersion: string;
+}
+
+const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVersion }) => {
+  // Binary tensor data arrives as one buffer: its JSON part is split off before validation.
+  app.addContentTypeParser(BINARY_CONTENT_TYPES, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.get('/v2/health/live', { schema: { response: { 200: z.object({ live: z.boolean() }) } }, config: plain }, async () => ({ live: true }));
+
+  app.get(
+    '/v2/health/ready',
+    { schema: { response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) } }, config: plain },
+    async (_request, reply) => {
+      const ready = app.servedModels().every((name) => app.readyDetector(name) !== undefined);
+      return reply.code(ready ? 200 : 503).send({ ready });
+    },
+  );
+
+  app.get(
+    '/v2',
+    { schema: { response: { 200: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }) } }, config: plain },
+    async () => ({ name: 'ood-service', version: serverVersion, extensions: ['binary_tensor_data'] }),
+  );
+
+  for (const { path: base, params, versionOf } of modelPaths('/v2/models')) {
+
+    app.get(base, { schema: { params, response: { 200: ModelMetadataSchema, ...errors } }, config: plain }, async (request) => {
+      const info = app.requireDetector(request.params.name).info;
+      checkVersion(info, versionOf(request.params));
+      return metadata(info);
+    });
+
+    app.get(
+      `${base}/ready`,
+      { schema: { params, response: { 200: z.object({ name: z.string(), ready: z.boolean() }), 503: z.object({ name: z.string(), ready: z.boolean() }), 404: PlainErrorResponseSchema } }, config: plain },
+      async (request, reply) => {
+        const detector = app.readyDetector(request.params.name);
+        if (detector) checkVersion(detector.info, versionOf(request.params));
+        return reply.code(detector ? 200 : 503).send({ name: request.params.name, ready: detector !== undefined });
+      },
+    );
+
+    app.post(
+      `${base}/infer`,
+      {
+        schema: { params, body: V2InferRequestSchema, response: { 200: V2InferResponseSchema, ...errors } },
+        config: { ...plain, requiresAuth: true, shedUnderPressure: true },
+        preValidation: async (request) => splitBinaryBody(request),
+      },
+      async (request) => {
+        const { inputs, outputs, id } = request.body;
+        const selected = outputs?.map((o) => o.name);
+        const { info, result } = await app.score({
+          model: request.params.name,
+          decode: (model, maxRows) => {
+            checkVersion(model, versionOf(request.params));
+            if (inputs.length !== 1) {
+              throw new OodError('INVALID_INSTANCE', `inputs holds ${inputs.length} tensors; model ${model.name} takes one, ${model.input_name}`);
+            }
+            const unknown = selected ? unknownOutputs(model, selected) : [];
+            if (unknown.length > 0) {
+              throw new OodError('BAD_REQUEST', `outputs names ${unknown.join(', ')}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
+            }
+            const binary = binaryInput(request, 0);
+            if (!binary && inputs[0].data === undefined) {
+              throw new OodError('INVALID_INSTANCE', 'inputs[0] has no data, and no binary_data_size for binary tensor data');
+            }
+            return decodeV2Input(inputs[0], model, maxRows, binary);
+          },
+        });
+        return {
+          model_name: info.name,
+          model_version: info.version,
+          ...(id !== undefined ? { id } : {}),
+          outputs: outputTensors(result.predictions, info, selected),
+        };
+      },
+    );
+  }
+};
+
+export default v2Routes;

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../src/config.js';
+import type { Detector } from '../../src/detector/types.js';
+import { detectorSettings, loadDetector } from '../../src/detector/load-detector.js';
+import { initBackend } from '../../src/model/backend.js';
+import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
+import { uniformNoise } from '../../src/reference/synthetic.js';
+import { FakeHost } from './fake-detector.js';
+import { buildTestApp } from './helpers.js';
+
+/**
+ * The protocols on the embedded mnist model: a held-out digit and a noise image, sent the way a
+ * KServe or TF Serving client sends them, come back with the class and the outlier outputs, and
+ * agree with POST /predict.
+ */
+describe('v2 infer and TF Serving :predict on the mnist model', () => {
+  let cacheDir: string;
+  let detector: Detector;
+  let app: FastifyInstance;
+  let rows: number[][];
+
+  before(async () => {
+    await initBackend('wasm');
+    cacheDir = await mkdtemp(join(tmpdir(), 'ood-protocols-'));
+    const config = loadConfig({ OOD_CACHE_DIR: cacheDir, OOD_SCORING_THREADS: '0' });
+    detector = await loadDetector(detectorSettings(config), { info() {}, warn() {}, error() {}, debug() {} } as never);
+    app = await buildTestApp(new FakeHost(detector), { bodyLimitBytes: 1_000_000 });
+    const refset = await loadReferenceSet(config.referenceSetsDir, 'mnist');
+    rows = [Array.from(refset.test.x.data.subarray(0, 784)), Array.from(uniformNoise(1, 3).data)];
+  });
+  after(async () => {
+    await app?.close();
+    detector?.dispose?.();
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+
+  it('answers the same classes and outlier decisions over all three routes', async () => {
+    const own = (await app.inject({ method: 'POST', url: '/predict', payload: { instances: rows } })).json() as {
+      predictions: { label: string; outlier_score: number; is_outlier: boolean }[];
+    };
+    assert.deepEqual(own.predictions.map((p) => p.is_outlier), [false, true], 'a held-out digit passes, noise is flagged');
+
+    const v2 = await app.inject({
+      method: 'POST',
+      url: '/v2/models/mnist/infer',
+      payload: { id: 'digits', inputs: [{ name: 'pixels', shape: [2, 28, 28], datatype: 'FP32', data: rows.flat() }], outputs: [{ name: 'label' }, { name: 'outlier_score' }, { name: 'is_outlier' }, { name: 'in_class_neighbors' }] },
+    });
+    assert.equal(v2.statusCode, 200, v2.body);
+    const body = v2.json() as { id: string; model_name: string; outputs: { name: string; shape: number[]; data: unknown[] }[] };
+    assert.equal(body.id, 'digits');
+    assert.equal(body.model_name, 'mnist');
+    const out = Object.fromEntries(body.outputs.map((o) => [o.name, o]));
+    assert.deepEqual(out.label.data, own.predictions.map((p) => p.label));
+    assert.deepEqual(out.outlier_score.data, own.predictions.map((p) => p.outlier_score));
+    assert.deepEqual(out.is_outlier.data, [false, true]);
+    assert.deepEqual(out.in_class_neighbors.shape, [2, 4]);
+
+    const tf = await app.inject({ method: 'POST', url: '/v1/models/mnist:predict', payload: { instances: rows } });
+    assert.equal(tf.statusCode, 200, tf.body);
+    const { predictions } = tf.json() as { predictions: { label: string; is_outlier: boolean; probabilities: number[] }[] };
+    assert.deepEqual(predictions.map((p) => p.label), own.predictions.map((p) => p.label));
+    assert.deepEqual(predictions.map((p) => p.is_outlier), [false, true]);
+    assert.equal(predictions[0].probabilities.length, 10);
+  });
+});
