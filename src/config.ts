@@ -36,6 +36,15 @@ const EnvSchema = z.object({
     .string()
     .regex(MODEL_NAME_PATTERN, `must match ${MODEL_NAME_PATTERN}`)
     .default('mnist'),
+  OOD_MODELS: z
+    .string()
+    .transform((text) => text.split(',').map((name) => name.trim()))
+    .pipe(
+      z
+        .array(z.string().regex(MODEL_NAME_PATTERN, `each name must match ${MODEL_NAME_PATTERN}`))
+        .refine((names) => new Set(names).size === names.length, 'names a model twice'),
+    )
+    .optional(),
   OOD_MODELS_DIR: z.string().default('models'),
   OOD_REFERENCE_SETS_DIR: z.string().default('reference-sets'),
   OOD_CACHE_DIR: z.string().default('.cache'),
@@ -66,7 +75,10 @@ const ENV_NAMES = Object.keys(EnvSchema.shape) as EnvName[];
 export interface Config {
   port: number;
   host: string;
+  /** The default model: the first of `models`. It also answers POST /predict. */
   model: string;
+  /** Every model served (OOD_MODELS, or OOD_MODEL alone), the default first. */
+  models: string[];
   modelsDir: string;
   referenceSetsDir: string;
   cacheDir: string;
@@ -130,7 +142,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     port: e.PORT,
     host: e.HOST,
-    model: e.OOD_MODEL,
+    // OOD_MODELS wins over OOD_MODEL: its first name is the default model.
+    model: e.OOD_MODELS?.[0] ?? e.OOD_MODEL,
+    models: e.OOD_MODELS ?? [e.OOD_MODEL],
     modelsDir: e.OOD_MODELS_DIR,
     referenceSetsDir: e.OOD_REFERENCE_SETS_DIR,
     cacheDir: e.OOD_CACHE_DIR,

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
       port: 8080,
       host: '0.0.0.0',
       model: 'mnist',
+      models: ['mnist'],
       modelsDir: 'models',
       referenceSetsDir: 'reference-sets',
       cacheDir: '.cache',

@@ -1,17 +1,16 @@
 import closeWithGrace from 'close-with-grace';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import { DetectorSlot } from '../detector/detector-slot.js';
-import { Reloader, type ReloadStatus } from '../detector/reloader.js';
+import type { ReloadStatus } from '../detector/reloader.js';
 import type { Detector } from '../detector/types.js';
 import { loadApiTokens } from './api-tokens.js';
 import { buildApp } from './app.js';
-import type { DetectorHost } from './detector-host.js';
 import { buildMetricsApp } from './metrics-app.js';
+import { ServedModels, type ServedModel } from './served-models.js';
 
 export interface StartServerOptions {
   config: Config;
-  /** Loads the named model and builds or reads every index; may take a while on a cold cache. */
+  /** Loads the named model and builds or reads every index; may take a while on a cold cache. Called once per served model. */
   loadDetector: (model: string, log: FastifyBaseLogger) => Promise<Detector>;
   /** Called with 1 when the detector fails to load at start-up; defaults to process.exit. */
   exit?: (code: number) => void;
@@ -21,7 +20,7 @@ export interface RunningServer {
   app: FastifyInstance;
   /** Set when /metrics has a port of its own (OOD_METRICS_PORT). */
   metricsApp?: FastifyInstance;
-  reloader: Reloader;
+  models: ServedModels;
   close: () => Promise<void>;
 }
 
@@ -35,28 +34,21 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const { config } = opts;
   const exit = opts.exit ?? ((code: number) => process.exit(code));
 
-  const slot = new DetectorSlot((err) => server.log.error({ err }, 'freeing a retired detector failed'));
-  let loadError: string | undefined;
   let closed = false;
-  const host: DetectorHost = {
-    names: () => [servingModel()],
-    detector: () => slot.detector(),
-    acquire: () => slot.acquire(),
-    lastError: () => loadError,
-  };
-
-  // The reloader reports to the server's log and metrics; it starts no load before the server exists.
-  const reloader = new Reloader({
-    slot,
+  const models: ServedModels = new ServedModels({
+    models: config.models,
+    // The reloaders report to the server's log and metrics; none starts before the server exists.
     load: (model) => opts.loadDetector(model, server.log.child({ model })),
-    onOutcome: (outcome, status, loadSeconds) => onLoaded(outcome, status, loadSeconds),
+    onOutcome: (served, outcome, status, loadSeconds) => onLoaded(served, outcome, status, loadSeconds),
+    onDisposeError: (err) => server.log.error({ err }, 'freeing a retired detector failed'),
   });
 
-  const onLoaded = (outcome: 'success' | 'failure', status: ReloadStatus, loadSeconds: number) => {
+  const onLoaded = (served: ServedModel, outcome: 'success' | 'failure', status: ReloadStatus, loadSeconds: number) => {
     const { trigger, model, version, error } = status;
-    if (trigger !== 'startup') server.metrics.recordReload(outcome);
+    if (trigger !== 'startup') server.metrics.recordReload(outcome, served.name());
     if (outcome === 'success') {
-      const info = slot.detector()?.info;
+      served.loadError = undefined;
+      const info = served.slot.detector()?.info;
       server.log.info(
         { trigger, model, version, backend: info?.backend, referenceSize: info?.reference_size, loadSeconds },
         trigger === 'startup' ? 'model ready' : 'reload done: serving the new model',
@@ -65,12 +57,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
     // A shutdown during a load aborts it; that is neither a start-up nor a reload failure.
     if (closed) return;
-    if (slot.detector()) {
+    if (served.slot.detector()) {
       server.log.error({ trigger, model, error }, 'reload failed: the previous model keeps serving');
       return;
     }
-    // Nothing serves, whichever load this was (a SIGHUP can beat the start-up load to it).
-    loadError = error;
+    // Nothing serves this model, whichever load this was (a SIGHUP can beat the start-up load
+    // to it): a server that cannot serve every model it was given should restart, not linger.
+    served.loadError = error;
     server.log.fatal({ model }, `failed to load model "${model}": ${error}`);
     const bound = new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
     Promise.race([closeAll(), bound])
@@ -78,18 +71,15 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       .finally(() => exit(1));
   };
 
-  /** A reload without a model name reloads what serves now (after a switch, the new one). */
-  const servingModel = () => slot.detector()?.info.name ?? config.model;
-
   const apiTokens = await loadApiTokens(config.apiTokens, config.apiTokensFile);
   const logger = { level: config.logLevel };
   const server = await buildApp({
-    host,
+    host: models,
     maxBatch: config.maxBatch,
     bodyLimitBytes: config.bodyLimitBytes,
     apiTokens,
     loadShedding: config.loadShedding,
-    admin: { reloader, defaultModel: servingModel },
+    admin: { reloads: models },
     exposeMetrics: config.metricsPort === undefined,
     drainDelayMs: config.drainDelayMs,
     logger,
@@ -101,10 +91,14 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     apiTokens.length ? 'bearer authentication on for /predict and /admin' : 'authentication off; /admin answers 403',
   );
 
+  // Every model reloads what serves in its slot now (after a switch, the new one).
   const onHangup = () => {
-    const model = servingModel();
-    if (reloader.start(model, 'sighup')) server.log.info({ model }, 'SIGHUP: reloading in the background');
-    else server.log.warn({ status: reloader.status() }, 'SIGHUP ignored: a load is already running or the server is closing');
+    for (const served of models.all()) {
+      const model = served.name();
+      const start = models.start(model, 'sighup');
+      if (start?.started) server.log.info({ model }, 'SIGHUP: reloading in the background');
+      else server.log.warn({ status: start?.status }, 'SIGHUP ignored: a load is already running or the server is closing');
+    }
   };
   // close-with-grace would treat SIGHUP as "exit"; here it means "reload".
   const graceful = closeWithGrace(
@@ -124,15 +118,15 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   // finished, and its result would be thrown away. Also on onClose, for an app.close() made directly.
   const stopReloads = () => {
     process.removeListener('SIGHUP', onHangup);
-    reloader.close();
+    models.closeReloads();
   };
 
   server.addHook('onClose', async () => {
     closed = true;
     graceful.uninstall();
     stopReloads();
-    // onClose runs after in-flight requests finish; the slot disposes once the last lease is back.
-    slot.swap(undefined);
+    // onClose runs after in-flight requests finish; a slot disposes once its last lease is back.
+    models.retireAll();
   });
 
   // The metrics port closes last, so the drain's own series can still be scraped.
@@ -150,8 +144,11 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     throw err;
   }
 
-  if (reloader.start(config.model, 'startup')) server.log.info({ model: config.model }, 'loading the model and its indexes');
-  else server.log.info({ status: reloader.status() }, 'a load started by a signal or request is already running; it is the first');
+  for (const model of config.models) {
+    const start = models.start(model, 'startup');
+    if (start?.started) server.log.info({ model }, 'loading the model and its indexes');
+    else server.log.info({ status: start?.status }, 'a load started by a signal or request is already running; it is the first');
+  }
 
-  return { app: server, ...(metricsApp ? { metricsApp } : {}), reloader, close: closeAll };
+  return { app: server, ...(metricsApp ? { metricsApp } : {}), models, close: closeAll };
 }

@@ -112,9 +112,9 @@ describe('the ood-service image', () => {
 
   it('exposes its metrics', async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
-    assert.match(text, /^ood_model_ready 1$/m);
+    assert.match(text, /^ood_model_ready\{model="mnist"\} 1$/m);
     assert.match(text, /^ood_tfjs_backend_info\{backend="(wasm|tensorflow)",model="mnist",version="[^"]+"\} 1$/m);
-    assert.match(text, /^ood_predictions_total\{outcome="outlier"\} [1-9]/m);
+    assert.match(text, /^ood_predictions_total\{model="mnist",outcome="outlier"\} [1-9]/m);
   });
 
   it('ships a compose file docker-compose accepts', async () => {

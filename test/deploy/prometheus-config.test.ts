@@ -147,12 +147,16 @@ describe('Grafana provisioning', () => {
     const topics: Record<string, (exprs: string[]) => boolean> = {
       'request rate by route and status': (e) =>
         e.some((x) => /ood_http_request_duration_seconds_count/.test(x) && /route/.test(x) && /status_code/.test(x)),
-      '/predict latency p50/p90/p99': (e) =>
+      'inference latency p50/p90/p99 (every POST but /admin/reload)': (e) =>
         ['0.5', '0.9', '0.99'].every((q) =>
-          e.some((x) => x.includes(`histogram_quantile(${q},`) && /ood_http_request_duration_seconds_bucket\{[^}]*route="\/predict"/.test(x)),
+          e.some(
+            (x) =>
+              x.includes(`histogram_quantile(${q},`) &&
+              /ood_http_request_duration_seconds_bucket\{[^}]*method="POST"[^}]*route!="\/admin\/reload"/.test(x),
+          ),
         ),
-      'outlier share vs significance': (e) =>
-        e.some((x) => /ood_predictions_total\{[^}]*outcome="outlier"/.test(x)) && e.some((x) => /ood_significance/.test(x)),
+      'outlier share vs significance, per model': (e) =>
+        e.some((x) => /by \(model\) \(increase\(ood_predictions_total\{[^}]*outcome="outlier"/.test(x)) && e.some((x) => /ood_significance/.test(x)),
       'outlier score distribution': (e) => e.some((x) => /ood_outlier_score_bucket/.test(x)),
       'layer search time by layer': (e) =>
         ['0.5', '0.99'].every((q) =>

@@ -46,17 +46,17 @@ describe('GET /metrics', () => {
       'unmatched requests under one label',
       /^ood_http_request_duration_seconds_count\{method="GET",route="unmatched",status_code="404"\} 1$/m,
     ],
-    ['predictions by outcome (inlier)', /^ood_predictions_total\{outcome="inlier"\} 1$/m],
-    ['predictions by outcome (outlier)', /^ood_predictions_total\{outcome="outlier"\} 1$/m],
-    ['outlier scores', /^ood_outlier_score_count 2$/m],
-    ['per-layer search latency', /^ood_layer_search_duration_seconds_count\{layer="dense_2"\} 1$/m],
+    ['predictions by outcome (inlier)', /^ood_predictions_total\{model="fake",outcome="inlier"\} 1$/m],
+    ['predictions by outcome (outlier)', /^ood_predictions_total\{model="fake",outcome="outlier"\} 1$/m],
+    ['outlier scores', /^ood_outlier_score_count\{model="fake"\} 2$/m],
+    ['per-layer search latency', /^ood_layer_search_duration_seconds_count\{model="fake",layer="dense_2"\} 1$/m],
     ['reference-set size', /^ood_reference_set_size\{model="fake"\} 100$/m],
     ['calibration-set size', /^ood_calibration_set_size\{model="fake"\} 20$/m],
     ['active tfjs backend', /^ood_tfjs_backend_info\{backend="cpu",model="fake",version="1\.2\.3"\} 1$/m],
-    ['readiness', /^ood_model_ready 1$/m],
+    ['readiness', /^ood_model_ready\{model="fake"\} 1$/m],
     ['the significance the outlier share is bounded by', /^ood_significance\{model="fake"\} 0\.05$/m],
     ['live tfjs tensors', /^ood_tfjs_tensors \d+$/m],
-    ['reloads by outcome, from zero', /^ood_model_reloads_total\{outcome="failure"\} 0$/m],
+    ['reloads by outcome, from zero', /^ood_model_reloads_total\{model="fake",outcome="failure"\} 0$/m],
   ];
   for (const [what, pattern] of expected) {
     it(`exposes ${what}`, () => assert.match(text, pattern));
@@ -79,9 +79,9 @@ describe('GET /metrics', () => {
     const fresh = await buildTestApp(new FakeHost());
     try {
       const body = (await fresh.inject({ method: 'GET', url: '/metrics' })).body;
-      assert.match(body, /^ood_model_ready 0$/m);
+      assert.match(body, /^ood_model_ready\{model="fake"\} 0$/m);
       assert.doesNotMatch(body, /^ood_reference_set_size\{/m);
-      assert.match(body, /^ood_predictions_total\{outcome="outlier"\} 0$/m);
+      assert.match(body, /^ood_predictions_total\{model="fake",outcome="outlier"\} 0$/m);
     } finally {
       await fresh.close();
     }

@@ -69,7 +69,7 @@ describe('reload of the served detector (scoring threads and dynamic batching)',
         for (const p of parsed.predictions) assert.ok(p.layers.length === 4 && Number.isFinite(p.outlier_score));
       }
       const metrics = await (await fetch(`${base}/metrics`)).text();
-      assert.match(metrics, /^ood_model_reloads_total\{outcome="success"\} 1$/m);
+      assert.match(metrics, /^ood_model_reloads_total\{model="mnist",outcome="success"\} 1$/m);
     } finally {
       await close();
       await rm(cacheDir, { recursive: true, force: true });

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { DetectorSlot } from '../../src/detector/detector-slot.js';
-import { Reloader } from '../../src/detector/reloader.js';
 import type { Detector } from '../../src/detector/types.js';
+import { ServedModels } from '../../src/http/served-models.js';
 import { startServer } from '../../src/http/server.js';
 import { PredictResponseSchema } from '../../src/http/schemas.js';
 import { FakeDetector, FakeHost } from './fake-detector.js';
@@ -89,7 +88,7 @@ describe('reload under load', () => {
       const info = (await (await fetch(`${base}/models/default`)).json()) as { version: string };
       assert.equal(info.version, 'v2');
       const metrics = await (await fetch(`${base}/metrics`)).text();
-      assert.match(metrics, /^ood_model_reloads_total\{outcome="success"\} 1$/m);
+      assert.match(metrics, /^ood_model_reloads_total\{model="fake",outcome="success"\} 1$/m);
       assert.match(metrics, /^ood_tfjs_backend_info\{backend="cpu",model="fake",version="v2"\} 1$/m);
     } finally {
       await close();
@@ -126,7 +125,7 @@ describe('reload under load', () => {
       assert.equal((await fetch(`${base}/readyz`)).status, 200, 'still ready on the old version');
       const info = (await (await fetch(`${base}/models/default`)).json()) as { version: string };
       assert.equal(info.version, 'v1');
-      assert.match(await (await fetch(`${base}/metrics`)).text(), /^ood_model_reloads_total\{outcome="failure"\} 1$/m);
+      assert.match(await (await fetch(`${base}/metrics`)).text(), /^ood_model_reloads_total\{model="fake",outcome="failure"\} 1$/m);
     } finally {
       await close();
     }
@@ -185,8 +184,8 @@ describe('reload and shutdown together', () => {
 });
 
 describe('admin endpoints', () => {
-  const reloaderFor = (load: () => Promise<Detector>) => new Reloader({ slot: new DetectorSlot(), load });
-  const admin = (reloader: Reloader) => ({ reloader, defaultModel: () => 'mnist' });
+  const reloaderFor = (load: () => Promise<Detector>) => new ServedModels({ models: ['mnist'], load, onOutcome: () => {}, onDisposeError: () => {} });
+  const admin = (reloads: ServedModels) => ({ reloads });
 
   it('are closed (403) when no tokens are configured, and say how to open them', async () => {
     const app = await buildTestApp(new FakeHost(new FakeDetector()), { admin: admin(reloaderFor(async () => new FakeDetector())) });
@@ -230,7 +229,7 @@ describe('admin endpoints', () => {
       const second = await app.inject({ method: 'POST', url: '/admin/reload', headers: auth, payload: { model: 'fashion-mnist' } });
       assert.match(assertError(second, 409, 'RELOAD_IN_PROGRESS').error.message, /"mnist" is already running/);
       finish(new FakeDetector());
-      await reloader.settled();
+      await reloader.all()[0].reloader.settled();
       assert.equal((await app.inject({ method: 'GET', url: '/admin/reload', headers: auth })).json().state, 'succeeded');
     } finally {
       await app.close();
@@ -252,7 +251,7 @@ describe('/metrics on its own port', () => {
       assert.equal((await fetch(`${apiBase}/metrics`)).status, 404);
       const res = await fetch(`${metricsBase}/metrics`);
       assert.equal(res.status, 200);
-      assert.match(await res.text(), /^ood_model_ready 1$/m);
+      assert.match(await res.text(), /^ood_model_ready\{model="fake"\} 1$/m);
       assert.equal((await fetch(`${metricsBase}/predict`, { method: 'POST' })).status, 404);
     } finally {
       await close();

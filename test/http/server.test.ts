@@ -132,7 +132,7 @@ describe('the server process', () => {
       server.child.kill('SIGHUP');
       await waitFor(async () => /"trigger":"sighup".*"msg":"reload done: serving the new model"/.test(server.output()));
       assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
-      assert.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^ood_model_reloads_total\{outcome="success"\} 1$/m);
+      assert.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^ood_model_reloads_total\{model="fake",outcome="success"\} 1$/m);
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
     } finally {

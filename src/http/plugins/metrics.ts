@@ -11,8 +11,8 @@ import type { ShedReason } from './load-shedding.js';
 export interface OodMetrics {
   readonly registry: Registry;
   /** The one place every answered inference is counted, whichever route served it. */
-  recordPrediction(result: PredictResult): void;
-  recordReload(outcome: 'success' | 'failure'): void;
+  recordPrediction(result: PredictResult, model: string): void;
+  recordReload(outcome: 'success' | 'failure', model: string): void;
   recordShed(reason: ShedReason): void;
 }
 
@@ -49,48 +49,61 @@ export default fp(
 
     const predictions = new Counter({
       name: 'ood_predictions_total',
-      help: 'Instances scored, by whether they were flagged as out of distribution',
-      labelNames: ['outcome'] as const,
+      help: 'Instances scored, by model and by whether they were flagged as out of distribution',
+      labelNames: ['model', 'outcome'] as const,
       registers: [registry],
     });
     // Both outcomes exist from the start, so rate() and ratios work before the first outlier.
-    predictions.inc({ outcome: 'inlier' }, 0);
-    predictions.inc({ outcome: 'outlier' }, 0);
+    for (const model of app.servedModels()) {
+      predictions.inc({ model, outcome: 'inlier' }, 0);
+      predictions.inc({ model, outcome: 'outlier' }, 0);
+    }
 
     const outlierScore = new Histogram({
       name: 'ood_outlier_score',
-      help: 'Outlier score of each scored instance (1 - the combined conformal p-value)',
+      help: 'Outlier score of each scored instance (1 - the combined conformal p-value), by model',
+      labelNames: ['model'] as const,
       buckets: [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
       registers: [registry],
     });
 
     const layerSearchDuration = new Histogram({
       name: 'ood_layer_search_duration_seconds',
-      help: 'Nearest-neighbour search time for one request batch, by layer',
-      labelNames: ['layer'] as const,
+      help: 'Nearest-neighbour search time for one request batch, by model and layer',
+      labelNames: ['model', 'layer'] as const,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     });
 
     const batchRows = new Histogram({
       name: 'ood_scored_batch_rows',
-      help: 'Rows scored in one pass with each request: its own, plus those of requests batched with it',
+      help: 'Rows scored in one pass with each request: its own, plus those of requests batched with it; by model',
+      labelNames: ['model'] as const,
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: [registry],
     });
 
-    // Gauges below describe the loaded detector; they are read at scrape time, so they can never
-    // disagree with what /readyz and /models/default say.
+    // Gauges below describe the loaded detectors; they are read at scrape time, so they can never
+    // disagree with what /readyz and /models/NAME say.
     new Gauge({
       name: 'ood_model_ready',
-      help: '1 when the model and every index are loaded and requests are served, else 0',
+      help: '1 when the model and every index are loaded and requests are served, else 0; by model',
+      labelNames: ['model'] as const,
       registers: [registry],
       collect() {
-        this.set(app.readyDetector() ? 1 : 0);
+        this.reset();
+        for (const model of app.servedModels()) this.set({ model }, app.readyDetector(model) ? 1 : 0);
       },
     });
 
-    /** A gauge read from the serving model's info at scrape time, labelled with the model's name. */
+    /** The served, ready models' info, for gauges read at scrape time. */
+    const readyInfos = () =>
+      app
+        .servedModels()
+        .map((model) => app.readyDetector(model)?.info)
+        .filter((info): info is ModelInfo => info !== undefined);
+
+    /** A gauge read from each serving model's info at scrape time, labelled with the model's name. */
     const modelGauge = (name: string, help: string, read: (info: ModelInfo) => number) =>
       new Gauge({
         name,
@@ -99,8 +112,7 @@ export default fp(
         registers: [registry],
         collect() {
           this.reset();
-          const info = app.readyDetector()?.info;
-          if (info) this.set({ model: info.name }, read(info));
+          for (const info of readyInfos()) this.set({ model: info.name }, read(info));
         },
       });
     modelGauge('ood_reference_set_size', 'Points in the reference set the neighbours are searched in', (i) => i.reference_size);
@@ -123,8 +135,7 @@ export default fp(
       registers: [registry],
       collect() {
         this.reset();
-        const info = app.readyDetector()?.info;
-        if (info) this.set({ backend: info.backend, model: info.name, version: info.version }, 1);
+        for (const info of readyInfos()) this.set({ backend: info.backend, model: info.name, version: info.version }, 1);
       },
     });
 
@@ -139,12 +150,14 @@ export default fp(
 
     const reloads = new Counter({
       name: 'ood_model_reloads_total',
-      help: 'Model reloads (SIGHUP or POST /admin/reload), by outcome',
-      labelNames: ['outcome'] as const,
+      help: 'Model reloads (SIGHUP or POST /admin/reload), by model and outcome',
+      labelNames: ['model', 'outcome'] as const,
       registers: [registry],
     });
-    reloads.inc({ outcome: 'success' }, 0);
-    reloads.inc({ outcome: 'failure' }, 0);
+    for (const model of app.servedModels()) {
+      reloads.inc({ model, outcome: 'success' }, 0);
+      reloads.inc({ model, outcome: 'failure' }, 0);
+    }
 
     const shed = new Counter({
       name: 'ood_requests_shed_total',
@@ -159,21 +172,21 @@ export default fp(
       recordShed(reason) {
         shed.inc({ reason });
       },
-      recordReload(outcome) {
-        reloads.inc({ outcome });
+      recordReload(outcome, model) {
+        reloads.inc({ model, outcome });
       },
       registry,
-      recordPrediction({ predictions: scored, searchSeconds, batchRows: rows }) {
-        batchRows.observe(rows ?? scored.length);
+      recordPrediction({ predictions: scored, searchSeconds, batchRows: rows }, model) {
+        batchRows.observe({ model }, rows ?? scored.length);
         let outliers = 0;
         for (const prediction of scored) {
           if (prediction.is_outlier) outliers++;
-          outlierScore.observe(prediction.outlier_score);
+          outlierScore.observe({ model }, prediction.outlier_score);
         }
-        predictions.inc({ outcome: 'outlier' }, outliers);
-        predictions.inc({ outcome: 'inlier' }, scored.length - outliers);
+        predictions.inc({ model, outcome: 'outlier' }, outliers);
+        predictions.inc({ model, outcome: 'inlier' }, scored.length - outliers);
         for (const [layer, seconds] of Object.entries(searchSeconds)) {
-          layerSearchDuration.observe({ layer }, seconds);
+          layerSearchDuration.observe({ model, layer }, seconds);
         }
       },
     };

@@ -51,7 +51,7 @@ export default fp<ScoringPluginOptions>(
         const { inputs, rows } = await call.decode(detector.info, maxBatch);
         if (rows > maxBatch) throw batchTooLarge(rows, maxBatch);
         const result = await detector.predict(inputs, rows, { includeNeighbors: call.includeNeighbors ?? false });
-        app.metrics.recordPrediction(result);
+        app.metrics.recordPrediction(result, detector.info.name);
         return { info: detector.info, result };
       } finally {
         lease.release();

@@ -1,0 +1,114 @@
+import type { DetectorLease } from '../detector/detector-slot.js';
+import { DetectorSlot } from '../detector/detector-slot.js';
+import { Reloader, type ReloadStatus, type ReloadTrigger } from '../detector/reloader.js';
+import type { Detector } from '../detector/types.js';
+import type { DetectorHost } from './detector-host.js';
+
+/** One served model: the slot its detector serves from, and the reloader that fills it. */
+export interface ServedModel {
+  /** The name it was configured with; `name()` follows a switch to another model. */
+  readonly configured: string;
+  readonly slot: DetectorSlot;
+  readonly reloader: Reloader;
+  /** Why its last load failed while nothing served, for /readyz. */
+  loadError?: string;
+  /** The model serving in this slot, or the configured one until something does. */
+  name(): string;
+}
+
+export interface ServedModelsOptions {
+  /** The models to serve, the default first. */
+  models: string[];
+  load(model: string): Promise<Detector>;
+  onOutcome(served: ServedModel, outcome: 'success' | 'failure', status: ReloadStatus, loadSeconds: number): void;
+  onDisposeError(err: unknown): void;
+}
+
+/** Whether a reload started, and the status of the one that runs now. */
+export interface ReloadStart {
+  started: boolean;
+  status: ReloadStatus;
+}
+
+/** What the admin endpoints and SIGHUP need: start reloads and report them, per model. */
+export interface ReloadControl {
+  /**
+   * Reloads `model` (the default one when absent). With a single model served, a name that is
+   * not served switches the slot to that model instead; with several, it is MODEL_NOT_FOUND
+   * (undefined here).
+   */
+  start(model: string | undefined, trigger: ReloadTrigger): ReloadStart | undefined;
+  status(model?: string): ReloadStatus | undefined;
+  names(): string[];
+}
+
+/**
+ * Every served model, each in its own slot with its own reloader, so one model's reload (or
+ * failure) never touches another's requests. Serves as the HTTP layer's DetectorHost.
+ */
+export class ServedModels implements DetectorHost, ReloadControl {
+  private readonly served: ServedModel[];
+
+  constructor(opts: ServedModelsOptions) {
+    this.served = opts.models.map((configured) => {
+      const slot = new DetectorSlot(opts.onDisposeError);
+      const model: ServedModel = {
+        configured,
+        slot,
+        reloader: new Reloader({
+          slot,
+          load: (name) => opts.load(name),
+          onOutcome: (outcome, status, seconds) => opts.onOutcome(model, outcome, status, seconds),
+        }),
+        name: () => slot.detector()?.info.name ?? configured,
+      };
+      return model;
+    });
+  }
+
+  names(): string[] {
+    return this.served.map((m) => m.name());
+  }
+
+  /** The served model by name, or the default one. */
+  find(model?: string): ServedModel | undefined {
+    return model === undefined ? this.served[0] : this.served.find((m) => m.name() === model);
+  }
+
+  all(): readonly ServedModel[] {
+    return this.served;
+  }
+
+  detector(model?: string): Detector | undefined {
+    return this.find(model)?.slot.detector();
+  }
+
+  acquire(model?: string): DetectorLease | undefined {
+    return this.find(model)?.slot.acquire();
+  }
+
+  lastError(model?: string): string | undefined {
+    return this.find(model)?.loadError;
+  }
+
+  start(model: string | undefined, trigger: ReloadTrigger): ReloadStart | undefined {
+    const target = this.find(model) ?? (this.served.length === 1 ? this.served[0] : undefined);
+    if (!target) return undefined;
+    const started = target.reloader.start(model ?? target.name(), trigger);
+    return { started, status: target.reloader.status() };
+  }
+
+  status(model?: string): ReloadStatus | undefined {
+    return this.find(model)?.reloader.status();
+  }
+
+  /** No reload starts from now on; one running disposes what it built. */
+  closeReloads(): void {
+    for (const m of this.served) m.reloader.close();
+  }
+
+  /** Retires every detector; each is disposed once its last request is done. */
+  retireAll(): void {
+    for (const m of this.served) m.slot.swap(undefined);
+  }
+}
