@@ -7,6 +7,7 @@ import drainPlugin from './plugins/drain.js';
 import errorHandlerPlugin from './plugins/error-handler.js';
 import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
 import metricsPlugin from './plugins/metrics.js';
+import openApiPlugin from './plugins/openapi.js';
 import adminRoutes, { type AdminRoutesOptions } from './routes/admin.js';
 import healthzRoute from './routes/healthz.js';
 import metricsRoute from './routes/metrics.js';
@@ -60,6 +61,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);
   await app.register(scoringPlugin, { maxBatch: opts.maxBatch });
+
+  await app.register(openApiPlugin, { version: SERVICE_VERSION });
 
   await app.register(healthzRoute);
   await app.register(readyzRoute);

@@ -110,6 +110,25 @@ describe('the ood-service image', () => {
     assert.equal(info.body.reference_size, 7000);
   });
 
+  it('speaks the Open Inference Protocol v2 and TF Serving, and serves its OpenAPI document', async () => {
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
+    const own = ((await (await predict([digits[0]])).json()) as { predictions: { is_outlier: boolean }[] }).predictions[0].is_outlier;
+    const v2 = await fetch(`${base}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ id: 'c1', inputs: [{ name: 'pixels', shape: [1, 784], datatype: 'FP32', data: digits[0] }], outputs: [{ name: 'is_outlier' }] }),
+    });
+    assert.equal(v2.status, 200);
+    assert.deepEqual(((await v2.json()) as { outputs: unknown[] }).outputs, [{ name: 'is_outlier', datatype: 'BOOL', shape: [1], data: [own] }]);
+    const tf = await fetch(`${base}/v1/models/mnist:predict`, { method: 'POST', headers, body: JSON.stringify({ instances: [digits[0]] }) });
+    assert.equal(tf.status, 200);
+    assert.equal(((await tf.json()) as { predictions: { is_outlier: boolean }[] }).predictions[0].is_outlier, own);
+    const openapi = await getJson<{ openapi: string; paths: Record<string, unknown> }>(`${base}/openapi.json`);
+    assert.match(openapi.body.openapi, /^3\./);
+    assert.ok(openapi.body.paths['/v2/models/{name}/infer']);
+    assert.equal((await fetch(`${base}/docs/static/swagger-ui-bundle.js`)).status, 200);
+  });
+
   it('exposes its metrics', async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     assert.match(text, /^ood_model_ready\{model="mnist"\} 1$/m);

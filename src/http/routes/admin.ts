@@ -31,7 +31,7 @@ const adminRoutes: FastifyPluginAsyncZod<AdminRoutesOptions> = async (app, { rel
 
   app.post(
     '/admin/reload',
-    { schema: { body: ReloadRequestSchema, response: { 202: ReloadAcceptedSchema } }, config },
+    { schema: { tags: ['operations'], summary: 'Reload a model in the background', security: [{ bearer: [] }], body: ReloadRequestSchema, response: { 202: ReloadAcceptedSchema } }, config },
     async (request, reply) => {
       if (app.isDraining()) throw new OodError('NOT_READY', 'The server is shutting down; it starts no reload');
       const model = request.body?.model;
@@ -47,7 +47,7 @@ const adminRoutes: FastifyPluginAsyncZod<AdminRoutesOptions> = async (app, { rel
 
   app.get(
     '/admin/reload',
-    { schema: { querystring: z.object({ model: ModelName.optional() }), response: { 200: ReloadStatusSchema } }, config },
+    { schema: { tags: ['operations'], summary: 'The progress of a model\'s reload', security: [{ bearer: [] }], querystring: z.object({ model: ModelName.optional() }), response: { 200: ReloadStatusSchema } }, config },
     async (request) => {
       const status = reloads.status(request.query.model);
       if (!status) throw notServed(request.query.model, reloads);

@@ -7,7 +7,7 @@ export interface MetricsRouteOptions {
 }
 
 const metricsRoute: FastifyPluginAsync<MetricsRouteOptions> = async (app, opts) => {
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
     const registry = opts.registry ?? app.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());
   });

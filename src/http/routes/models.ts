@@ -8,11 +8,11 @@ const ModelParamsSchema = z.object({ name: z.string().min(1) });
 const modelsRoute: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/models',
-    { schema: { response: { 200: z.object({ default: z.string(), models: z.array(z.string()) }) } } },
+    { schema: { tags: ['ood-service'], summary: 'The served models, the default first', response: { 200: z.object({ default: z.string(), models: z.array(z.string()) }) } } },
     async () => ({ default: app.servedModels()[0], models: app.servedModels() }),
   );
   // "default" names the default model.
-  app.get('/models/:name', { schema: { params: ModelParamsSchema, response: { 200: ModelInfoSchema } } }, async (request) => {
+  app.get('/models/:name', { schema: { tags: ['ood-service'], summary: 'One model: labels, layers, k, significance, backend ("default" names the default model)', params: ModelParamsSchema, response: { 200: ModelInfoSchema } } }, async (request) => {
     return app.requireDetector(request.params.name).info;
   });
 };

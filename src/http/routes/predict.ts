@@ -8,7 +8,7 @@ import { PredictRequestSchema, PredictResponseSchema } from '../schemas.js';
 const predictRoute: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/predict',
-    { schema: { body: PredictRequestSchema, response: { 200: PredictResponseSchema } }, config: { requiresAuth: true, shedUnderPressure: true } },
+    { schema: { tags: ['ood-service'], summary: 'Score instances on the default model', security: [{ bearer: [] }], body: PredictRequestSchema, response: { 200: PredictResponseSchema } }, config: { requiresAuth: true, shedUnderPressure: true } },
     async (request) => {
       const { instances, include_neighbors: includeNeighbors = false } = request.body;
       const { info, result } = await app.score({

@@ -39,6 +39,7 @@ const StatusSchema = z.object({
 
 const SIGNATURE = 'serving_default';
 const plain = { errorBody: 'plain' as const };
+const tags = ['TensorFlow Serving'];
 const errors = { 400: PlainErrorResponseSchema, 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
 
 const tensorInfo = (name: string, dtype: string, shape: number[]) => ({
@@ -67,13 +68,13 @@ function metadata(info: ModelInfo) {
 const tfServingRoutes: FastifyPluginAsyncZod = async (app) => {
   for (const { path: base, params, versionOf } of modelPaths('/v1/models')) {
 
-    app.get(base, { schema: { params, response: { 200: StatusSchema, ...errors } }, config: plain }, async (request) => {
+    app.get(base, { schema: { tags, summary: 'Model version status', params, response: { 200: StatusSchema, ...errors } }, config: plain }, async (request) => {
       const info = app.requireDetector(request.params.name).info;
       checkVersion(info, versionOf(request.params));
       return { model_version_status: [{ version: info.version, state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] };
     });
 
-    app.get(`${base}/metadata`, { schema: { params, response: { 200: z.record(z.string(), z.unknown()), ...errors } }, config: plain }, async (request) => {
+    app.get(`${base}/metadata`, { schema: { tags, summary: 'Model metadata: the serving_default signature', params, response: { 200: z.record(z.string(), z.unknown()), ...errors } }, config: plain }, async (request) => {
       const info = app.requireDetector(request.params.name).info;
       checkVersion(info, versionOf(request.params));
       return metadata(info);
@@ -84,7 +85,14 @@ const tfServingRoutes: FastifyPluginAsyncZod = async (app) => {
     app.post(
       predictPath,
       {
-        schema: { params, body: TfPredictRequestSchema, response: { 200: TfPredictResponseSchema, ...errors } },
+        schema: {
+          tags,
+          summary: 'Predict, in the row (instances) or columnar (inputs) format, with the outlier outputs',
+          security: [{ bearer: [] }],
+          params,
+          body: TfPredictRequestSchema,
+          response: { 200: TfPredictResponseSchema, ...errors },
+        },
         config: { ...plain, requiresAuth: true, shedUnderPressure: true },
       },
       async (request) => {

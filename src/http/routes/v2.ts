@@ -53,6 +53,7 @@ const ModelMetadataSchema = z.object({
 });
 
 const plain = { errorBody: 'plain' as const };
+const tags = ['Open Inference Protocol v2'];
 const errors = { 400: PlainErrorResponseSchema, 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
 
 function metadata(info: ModelInfo): z.infer<typeof ModelMetadataSchema> {
@@ -73,11 +74,11 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
   // Binary tensor data arrives as one buffer: its JSON part is split off before validation.
   app.addContentTypeParser(BINARY_CONTENT_TYPES, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.get('/v2/health/live', { schema: { response: { 200: z.object({ live: z.boolean() }) } }, config: plain }, async () => ({ live: true }));
+  app.get('/v2/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: z.object({ live: z.boolean() }) } }, config: plain }, async () => ({ live: true }));
 
   app.get(
     '/v2/health/ready',
-    { schema: { response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) } }, config: plain },
+    { schema: { tags, summary: 'Server readiness: every model loaded', response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) } }, config: plain },
     async (_request, reply) => {
       const ready = app.servedModels().every((name) => app.readyDetector(name) !== undefined);
       return reply.code(ready ? 200 : 503).send({ ready });
@@ -86,13 +87,13 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
 
   app.get(
     '/v2',
-    { schema: { response: { 200: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }) } }, config: plain },
+    { schema: { tags, summary: 'Server metadata', response: { 200: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }) } }, config: plain },
     async () => ({ name: 'ood-service', version: serverVersion, extensions: ['binary_tensor_data'] }),
   );
 
   for (const { path: base, params, versionOf } of modelPaths('/v2/models')) {
 
-    app.get(base, { schema: { params, response: { 200: ModelMetadataSchema, ...errors } }, config: plain }, async (request) => {
+    app.get(base, { schema: { tags, summary: 'Model metadata: the input, and every output with its type and shape', params, response: { 200: ModelMetadataSchema, ...errors } }, config: plain }, async (request) => {
       const info = app.requireDetector(request.params.name).info;
       checkVersion(info, versionOf(request.params));
       return metadata(info);
@@ -100,7 +101,7 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
 
     app.get(
       `${base}/ready`,
-      { schema: { params, response: { 200: z.object({ name: z.string(), ready: z.boolean() }), 503: z.object({ name: z.string(), ready: z.boolean() }), 404: PlainErrorResponseSchema } }, config: plain },
+      { schema: { tags, summary: 'Model readiness', params, response: { 200: z.object({ name: z.string(), ready: z.boolean() }), 503: z.object({ name: z.string(), ready: z.boolean() }), 404: PlainErrorResponseSchema } }, config: plain },
       async (request, reply) => {
         const detector = app.readyDetector(request.params.name);
         if (detector) checkVersion(detector.info, versionOf(request.params));
@@ -111,7 +112,18 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
     app.post(
       `${base}/infer`,
       {
-        schema: { params, body: V2InferRequestSchema, response: { 200: V2InferResponseSchema, ...errors } },
+        schema: {
+          tags,
+          summary: 'Inference with the outlier outputs',
+          description:
+            'One input tensor holding the batch, its first dimension counting the instances. JSON data may be flat or nested. ' +
+            'With the binary tensor data extension the body is application/octet-stream: the JSON request (its length in the ' +
+            'Inference-Header-Content-Length header) followed by the tensor in little-endian, sized by parameters.binary_data_size.',
+          security: [{ bearer: [] }],
+          params,
+          body: V2InferRequestSchema,
+          response: { 200: V2InferResponseSchema, ...errors },
+        },
         config: { ...plain, requiresAuth: true, shedUnderPressure: true },
         preValidation: async (request) => splitBinaryBody(request),
       },
