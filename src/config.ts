@@ -67,6 +67,7 @@ const EnvSchema = z.object({
   OOD_METRICS_PORT: integer(0, 65535).optional(),
   OOD_SHUTDOWN_TIMEOUT_MS: integer(1).default(10_000),
   OOD_DRAIN_DELAY_MS: integer(0).default(500),
+  OOD_REVIEW_SIZE: integer(0, 100_000).default(0),
 });
 
 type EnvName = keyof typeof EnvSchema.shape;
@@ -108,6 +109,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** After SIGTERM, how long to keep serving with /readyz at 503 before the listener closes. */
   drainDelayMs: number;
+  /** Flagged inputs kept per model for GET /review; 0 turns the review off. */
+  reviewSize: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -165,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiTokens: parseTokens(e.OOD_API_TOKENS ?? ''),
     shutdownTimeoutMs: e.OOD_SHUTDOWN_TIMEOUT_MS,
     drainDelayMs: e.OOD_DRAIN_DELAY_MS,
+    reviewSize: e.OOD_REVIEW_SIZE,
     ...(e.OOD_METRICS_PORT === undefined ? {} : { metricsPort: e.OOD_METRICS_PORT }),
     ...(e.OOD_API_TOKENS_FILE === undefined ? {} : { apiTokensFile: e.OOD_API_TOKENS_FILE }),
     ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, retryAfterSeconds: 1 },
       shutdownTimeoutMs: 10_000,
       drainDelayMs: 500,
+      reviewSize: 0,
     });
   });
 

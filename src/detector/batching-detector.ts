@@ -1,4 +1,4 @@
-import type { Detector, ModelInfo, PredictOptions, PredictResult } from './types.js';
+import type { Detector, ModelInfo, PredictOptions, PredictResult, ReferenceExample } from './types.js';
 
 export interface BatchingOptions {
   /** A coalesced batch stops growing at this many rows; a larger request is scored on its own. */
@@ -59,6 +59,14 @@ export class BatchingDetector implements Detector {
       }
       this.schedule();
     });
+  }
+
+  reference(id: number): ReferenceExample | undefined {
+    return this.inner.reference?.(id);
+  }
+
+  featureScale(): Float64Array | undefined {
+    return this.inner.featureScale?.();
   }
 
   dispose(): void {

@@ -4,7 +4,8 @@ import type { Matrix } from '../math/matrix.js';
 import type { EmbeddingModel } from '../model/embedding.js';
 import type { Calibrator } from './calibration.js';
 import { neighborsFound, type LayerScorer, type ScoredLayers } from './layer-scorer.js';
-import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult } from './types.js';
+import { columnStd } from '../math/feature-deviation.js';
+import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult, ReferenceExample } from './types.js';
 
 /** Rows embedded between pauses for the event loop: about 50 ms of work on the default model. */
 const PREDICT_SLICE_ROWS = 32;
@@ -19,6 +20,8 @@ export interface DeepKnnParts {
   /** How many slices the scorer can work on at once (its threads; 1 on the calling thread). */
   parallelism: number;
   calibrator: Calibrator;
+  /** The reference inputs and labels, kept only when someone will look at them (the review). */
+  references?: { x: Matrix; labels: Int32Array };
 }
 
 /**
@@ -49,6 +52,7 @@ export function argmax(row: ArrayLike<number>, offset: number, length: number): 
 export class DeepKnnDetector implements Detector {
   readonly info: ModelInfo;
   private readonly parts: DeepKnnParts;
+  private scale: Float64Array | undefined;
 
   constructor(parts: DeepKnnParts) {
     this.parts = parts;
@@ -117,6 +121,20 @@ export class DeepKnnDetector implements Detector {
         })),
       };
     });
+  }
+
+  reference(id: number): ReferenceExample | undefined {
+    const refs = this.parts.references;
+    if (!refs || !Number.isInteger(id) || id < 0 || id >= refs.x.rows) return undefined;
+    const values = Float32Array.from(refs.x.data.subarray(id * refs.x.cols, (id + 1) * refs.x.cols));
+    return { id, label: this.info.labels[refs.labels[id]], values };
+  }
+
+  featureScale(): Float64Array | undefined {
+    const refs = this.parts.references;
+    if (!refs) return undefined;
+    this.scale ??= columnStd(refs.x);
+    return this.scale;
   }
 
   dispose(): void {

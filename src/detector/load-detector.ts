@@ -34,6 +34,8 @@ export interface DetectorSettings {
   labelWeight: number;
   /** Worker threads for the searches and density scores; 0 scores on the calling thread. */
   scoringThreads: number;
+  /** Keep the reference inputs in memory, for the review of flagged inputs. */
+  keepReferences: boolean;
   /** Worker threads that build HNSW graphs side by side in a cold build; 0 builds on the calling thread. */
   buildThreads: number;
 }
@@ -60,6 +62,7 @@ export function detectorSettings(config: Config): DetectorSettings {
     labelWeight: config.labelWeight,
     scoringThreads: config.scoringThreads ?? defaultWorkerThreads(),
     buildThreads: defaultWorkerThreads(),
+    keepReferences: config.reviewSize > 0,
   };
 }
 
@@ -162,6 +165,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     scorer,
     parallelism: Math.max(1, settings.scoringThreads),
     calibrator: new Calibrator(calibration),
+    ...(settings.keepReferences ? { references: { x: refset.train.x, labels: refset.train.labels } } : {}),
   });
 }
 

@@ -66,6 +66,14 @@ export interface PredictResult {
   batchRows?: number;
 }
 
+/** One training example the neighbours are searched among, by its id in the graphs. */
+export interface ReferenceExample {
+  id: number;
+  label: string;
+  /** The example as the model takes it: prod(input_shape) values. */
+  values: Float32Array;
+}
+
 /** What a transport needs from a loaded detector; it knows nothing of HTTP. */
 export interface Detector {
   readonly info: ModelInfo;
@@ -73,4 +81,11 @@ export interface Detector {
   predict(inputs: Float32Array, rows: number, options?: PredictOptions): Promise<PredictResult>;
   /** Frees weights and graphs; the detector is unusable afterwards. */
   dispose?(): void;
+  /**
+   * The reference example behind a neighbour id, when the detector keeps its reference inputs
+   * (only for the review of flagged inputs: they cost memory); undefined for an unknown id.
+   */
+  reference?(id: number): ReferenceExample | undefined;
+  /** Each input feature's spread over the reference set, when the detector keeps its inputs. */
+  featureScale?(): Float64Array | undefined;
 }

@@ -17,6 +17,8 @@ import readyzRoute from './routes/readyz.js';
 import scoringPlugin from './plugins/scoring.js';
 import tfServingRoutes from './routes/tf-serving.js';
 import v2Routes from './routes/v2.js';
+import reviewRoutes from './routes/review.js';
+import { ReviewStore } from './review/review-store.js';
 import { SERVICE_VERSION } from '../service-version.js';
 
 export interface BuildAppOptions {
@@ -34,6 +36,8 @@ export interface BuildAppOptions {
   admin?: AdminRoutesOptions;
   /** False when /metrics is served on its own port instead (see server.ts). */
   exposeMetrics?: boolean;
+  /** Flagged inputs kept per model for the review page; 0 or absent turns it off. */
+  reviewSize?: number;
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
 }
@@ -60,7 +64,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);
-  await app.register(scoringPlugin, { maxBatch: opts.maxBatch });
+  await app.register(scoringPlugin, { maxBatch: opts.maxBatch, ...(opts.reviewSize ? { review: new ReviewStore(opts.reviewSize) } : {}) });
 
   await app.register(openApiPlugin, { version: SERVICE_VERSION });
 
@@ -71,6 +75,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(predictRoute);
   await app.register(v2Routes, { serverVersion: SERVICE_VERSION });
   await app.register(tfServingRoutes);
+  await app.register(reviewRoutes);
   if (opts.admin) await app.register(adminRoutes, opts.admin);
 
   return app;

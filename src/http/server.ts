@@ -82,6 +82,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     admin: { reloads: models },
     exposeMetrics: config.metricsPort === undefined,
     drainDelayMs: config.drainDelayMs,
+    reviewSize: config.reviewSize,
     logger,
   });
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(server.metrics.registry, logger);

@@ -1,4 +1,4 @@
-import type { Detector, ModelInfo, PredictOptions, PredictResult, Prediction } from '../../src/detector/types.js';
+import type { Detector, ModelInfo, PredictOptions, PredictResult, Prediction, ReferenceExample } from '../../src/detector/types.js';
 import type { DetectorLease } from '../../src/detector/detector-slot.js';
 import type { DetectorHost } from '../../src/http/detector-host.js';
 
@@ -33,6 +33,8 @@ export interface FakeDetectorOptions {
   info?: Partial<ModelInfo>;
   /** Each predict waits this long, as a forward pass and search would, so requests overlap. */
   delayMs?: number;
+  /** Reference examples by id (row r of the fake's neighbours is r, r + 1, r + 2), for the review. */
+  references?: { label: string; values: number[] }[];
 }
 
 export class FakeDetector implements Detector {
@@ -40,10 +42,21 @@ export class FakeDetector implements Detector {
   readonly calls: PredictCall[] = [];
   disposed = false;
   private readonly delayMs: number;
+  private readonly references: FakeDetectorOptions['references'];
 
   constructor(opts: FakeDetectorOptions = {}) {
     this.info = { ...FAKE_INFO, ...opts.info };
     this.delayMs = opts.delayMs ?? 0;
+    this.references = opts.references;
+  }
+
+  reference(id: number): ReferenceExample | undefined {
+    const ref = this.references?.[id];
+    return ref && { id, label: ref.label, values: Float32Array.from(ref.values) };
+  }
+
+  featureScale(): Float64Array | undefined {
+    return this.references ? new Float64Array(this.info.input_shape.reduce((a, b) => a * b, 1)).fill(1) : undefined;
   }
 
   dispose(): void {

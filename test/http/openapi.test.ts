@@ -30,6 +30,9 @@ const ROUTES: [string, string][] = [
   ['post', '/v1/models/{name}/versions/{version}:predict'],
   ['post', '/admin/reload'],
   ['get', '/admin/reload'],
+  ['get', '/review'],
+  ['get', '/v1/models/{name}/outliers'],
+  ['get', '/v1/models/{name}/references/{id}'],
 ];
 
 interface Operation {

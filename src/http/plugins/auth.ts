@@ -9,6 +9,11 @@ declare module 'fastify' {
     requiresAuth?: boolean;
     /** Routes closed (403) unless tokens are configured: an admin action is never left open. */
     admin?: boolean;
+    /**
+     * Pages a browser opens: they also take HTTP Basic credentials with a token as the password,
+     * and challenge for them, so the browser asks once and sends them with the page's own requests.
+     */
+    basicAuth?: boolean;
   }
 }
 
@@ -32,12 +37,21 @@ export function tokenMatches(presented: string, digests: Buffer[]): boolean {
   return matched;
 }
 
-function bearerToken(request: FastifyRequest): string | undefined {
+function bearerToken(request: FastifyRequest, basic: boolean): string | undefined {
   const header = request.headers.authorization;
   if (typeof header !== 'string') return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match?.[1];
+  if (match) return match[1];
+  if (!basic) return undefined;
+  const credentials = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!credentials) return undefined;
+  // Any user name: the password is the token.
+  const decoded = Buffer.from(credentials[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined;
 }
+
+export const BASIC_REALM = 'Basic realm="ood-service", charset="UTF-8"';
 
 export default fp<AuthPluginOptions>(
   async (app, { tokens }) => {
@@ -49,9 +63,9 @@ export default fp<AuthPluginOptions>(
         return;
       }
       if (!config?.requiresAuth && !config?.admin) return;
-      const token = bearerToken(request);
+      const token = bearerToken(request, config.basicAuth === true);
       if (token === undefined || !tokenMatches(token, digests)) {
-        reply.header('www-authenticate', 'Bearer');
+        reply.header('www-authenticate', config.basicAuth ? BASIC_REALM : 'Bearer');
         throw new OodError(
           'UNAUTHORIZED',
           token === undefined ? 'This route needs an Authorization: Bearer <token> header' : 'The bearer token is not valid',

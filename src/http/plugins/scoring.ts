@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
-import type { ModelInfo, PredictResult } from '../../detector/types.js';
+import type { ModelInfo, Prediction, PredictResult } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
+import type { ReviewStore } from '../review/review-store.js';
 
 /** A request's rows, decoded for the model that will score them. */
 export interface DecodedBatch {
@@ -28,14 +29,23 @@ export interface Scored {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The one scoring path every protocol's routes take: lease, decode, predict, count, release. */
+    /** The one scoring path every protocol's routes take: lease, decode, predict, count, keep for review, release. */
     score(call: ScoreCall): Promise<Scored>;
+    /** The flagged inputs kept for review; undefined when the review is off. */
+    review: ReviewStore | undefined;
   }
 }
 
 export interface ScoringPluginOptions {
   /** Most rows one request may score. */
   maxBatch: number;
+  /** Keeps flagged inputs for review; absent when the review is off. */
+  review?: ReviewStore;
+}
+
+/** Answers carry neighbour ids only when the client asked, even when the review needed them. */
+function withoutNeighborIds(predictions: Prediction[]): Prediction[] {
+  return predictions.map((p) => ({ ...p, layers: p.layers.map(({ neighbor_ids: _ids, ...layer }) => layer) }));
 }
 
 export function batchTooLarge(rows: number, maxBatch: number, what = 'The request'): OodError {
@@ -43,15 +53,22 @@ export function batchTooLarge(rows: number, maxBatch: number, what = 'The reques
 }
 
 export default fp<ScoringPluginOptions>(
-  async (app, { maxBatch }) => {
+  async (app, { maxBatch, review }) => {
+    app.decorate('review', review);
     app.decorate('score', async (call: ScoreCall): Promise<Scored> => {
       const lease = app.leaseDetector(call.model);
       try {
         const { detector } = lease;
         const { inputs, rows } = await call.decode(detector.info, maxBatch);
         if (rows > maxBatch) throw batchTooLarge(rows, maxBatch);
-        const result = await detector.predict(inputs, rows, { includeNeighbors: call.includeNeighbors ?? false });
+        const asked = call.includeNeighbors ?? false;
+        // The review shows a flagged input's neighbours, so it needs their ids for every row.
+        const result = await detector.predict(inputs, rows, { includeNeighbors: asked || review !== undefined });
         app.metrics.recordPrediction(result, detector.info.name);
+        if (review) {
+          review.record(detector, inputs, result.predictions);
+          if (!asked) result.predictions = withoutNeighborIds(result.predictions);
+        }
         return { info: detector.info, result };
       } finally {
         lease.release();

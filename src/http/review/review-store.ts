@@ -1,0 +1,83 @@
+import type { Detector, Prediction } from '../../detector/types.js';
+import { featureDeviations, type FeatureDeviation } from '../../math/feature-deviation.js';
+import { INPUT_LAYER } from '../../model/manifest.js';
+import { inputDisplay } from './display.js';
+
+/** Nearest reference examples kept per layer of a flagged input: the ones the page shows. */
+export const NEIGHBORS_SHOWN = 5;
+
+export interface FlaggedEntry {
+  /** Increases with every flagged input, across models, so the page can tell new ones. */
+  id: number;
+  time: string;
+  model: string;
+  version: string;
+  label: string;
+  class_index: number;
+  outlier_score: number;
+  p_values: Record<string, number>;
+  /** The input as the model took it. */
+  input: number[];
+  layers: { name: string; k: number; in_class_neighbors: number; nearest: { id: number; label: string }[] }[];
+  /** Tabular inputs: each feature against the nearest examples' mean, the furthest marked. */
+  features?: FeatureDeviation[];
+}
+
+/**
+ * The last flagged inputs of every model, kept in memory for review: at most `capacity` per
+ * model, the oldest dropped first, so the memory is bounded by capacity x input size.
+ */
+export class ReviewStore {
+  private readonly byModel = new Map<string, FlaggedEntry[]>();
+  private next = 1;
+
+  constructor(readonly capacity: number) {}
+
+  /** Keeps the flagged rows of one scored batch; the predictions must carry neighbour ids. */
+  record(detector: Detector, inputs: Float32Array, predictions: readonly Prediction[]): void {
+    const { info } = detector;
+    const width = inputs.length / predictions.length;
+    const table = inputDisplay(info).kind === 'table';
+    predictions.forEach((p, row) => {
+      if (!p.is_outlier) return;
+      const input = inputs.subarray(row * width, (row + 1) * width);
+      const layers = p.layers.map((layer) => ({
+        name: layer.name,
+        k: layer.k,
+        in_class_neighbors: layer.in_class_neighbors,
+        nearest: (layer.neighbor_ids ?? []).slice(0, NEIGHBORS_SHOWN).map((id) => ({ id, label: detector.reference?.(id)?.label ?? '?' })),
+      }));
+      const entry: FlaggedEntry = {
+        id: this.next++,
+        time: new Date().toISOString(),
+        model: info.name,
+        version: info.version,
+        label: p.label,
+        class_index: p.class_index,
+        outlier_score: p.outlier_score,
+        p_values: p.p_values,
+        input: Array.from(input),
+        layers,
+        ...(table ? { features: this.features(detector, input, layers) } : {}),
+      };
+      const kept = this.byModel.get(info.name) ?? [];
+      kept.push(entry);
+      if (kept.length > this.capacity) kept.splice(0, kept.length - this.capacity);
+      this.byModel.set(info.name, kept);
+    });
+  }
+
+  /** Newest first. */
+  entries(model: string): FlaggedEntry[] {
+    return [...(this.byModel.get(model) ?? [])].reverse();
+  }
+
+  /** Compared in the raw input's space, with the input layer's neighbours when it is indexed. */
+  private features(detector: Detector, input: Float32Array, layers: FlaggedEntry['layers']): FeatureDeviation[] | undefined {
+    const scale = detector.featureScale?.();
+    const layer = layers.find((l) => l.name === INPUT_LAYER) ?? layers[0];
+    if (!scale || !layer) return undefined;
+    const neighbors = layer.nearest.map((n) => detector.reference?.(n.id)?.values).filter((v): v is Float32Array => v !== undefined);
+    return featureDeviations(input, neighbors, scale);
+  }
+}

@@ -1,0 +1,106 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { OodError } from '../../errors.js';
+import { checkVersion } from '../protocols/model-version.js';
+import { inputDisplay } from '../review/display.js';
+import { REVIEW_HTML, REVIEW_JS } from '../review/page.js';
+import { PlainErrorResponseSchema } from '../schemas.js';
+
+const tags = ['review'];
+// A browser opens these: they take Basic credentials too (see the auth plugin).
+const pageConfig = { requiresAuth: true, basicAuth: true };
+const jsonConfig = { ...pageConfig, errorBody: 'plain' as const };
+const errors = { 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
+
+const DisplaySchema = z.union([
+  z.object({ kind: z.literal('image'), width: z.number().int(), height: z.number().int(), channels: z.number().int(), layout: z.enum(['nchw', 'nhwc']) }),
+  z.object({ kind: z.literal('table') }),
+]);
+
+const FlaggedEntrySchema = z.object({
+  id: z.number().int(),
+  time: z.string(),
+  model: z.string(),
+  version: z.string(),
+  label: z.string(),
+  class_index: z.number().int(),
+  outlier_score: z.number(),
+  p_values: z.record(z.string(), z.number()),
+  input: z.array(z.number()),
+  layers: z.array(
+    z.object({
+      name: z.string(),
+      k: z.number().int(),
+      in_class_neighbors: z.number().int(),
+      nearest: z.array(z.object({ id: z.number().int(), label: z.string() })),
+    }),
+  ),
+  features: z
+    .array(z.object({ index: z.number().int(), value: z.number(), neighbor_mean: z.number(), deviation: z.number(), marked: z.boolean() }))
+    .optional(),
+});
+
+const OutliersSchema = z.object({
+  model: z.string(),
+  version: z.string(),
+  capacity: z.number().int(),
+  display: DisplaySchema,
+  entries: z.array(FlaggedEntrySchema),
+});
+
+const ReferenceSchema = z.object({ id: z.number().int(), label: z.string(), model: z.string(), version: z.string(), display: DisplaySchema, values: z.array(z.number()) });
+
+/**
+ * The review of flagged inputs (OOD_REVIEW_SIZE > 0): the page at /review, and the JSON behind
+ * it. With the review off, every route here answers 404 saying how to turn it on.
+ */
+const reviewRoutes: FastifyPluginAsyncZod = async (app) => {
+  const store = () => {
+    if (!app.review) throw new OodError('NOT_FOUND', 'The review of flagged inputs is off: start the service with OOD_REVIEW_SIZE=N to keep the last N per model');
+    return app.review;
+  };
+
+  app.get('/review', { schema: { tags, summary: 'The review page: flagged inputs with their nearest training examples' }, config: pageConfig }, async (_request, reply) => {
+    store();
+    return reply.type('text/html; charset=utf-8').send(REVIEW_HTML);
+  });
+  app.get('/review/review.js', { schema: { hide: true }, config: pageConfig }, async (_request, reply) => {
+    store();
+    return reply.type('text/javascript; charset=utf-8').send(REVIEW_JS);
+  });
+
+  app.get(
+    '/v1/models/:name/outliers',
+    { schema: { tags, summary: 'The last flagged inputs of a model, newest first', params: z.object({ name: z.string().min(1) }), response: { 200: OutliersSchema, ...errors } }, config: jsonConfig },
+    async (request) => {
+      const review = store();
+      const { info } = app.requireDetector(request.params.name);
+      return { model: info.name, version: info.version, capacity: review.capacity, display: inputDisplay(info), entries: review.entries(info.name) };
+    },
+  );
+
+  app.get(
+    '/v1/models/:name/references/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One training example the neighbours are searched among',
+        params: z.object({ name: z.string().min(1), id: z.coerce.number().int().min(0) }),
+        querystring: z.object({ version: z.string().optional() }),
+        response: { 200: ReferenceSchema, ...errors },
+      },
+      config: jsonConfig,
+    },
+    async (request) => {
+      store();
+      const detector = app.requireDetector(request.params.name);
+      // Ids name rows of the version that found them; after a reload they may be other examples.
+      checkVersion(detector.info, request.query.version);
+      const example = detector.reference?.(request.params.id);
+      if (!example) throw new OodError('NOT_FOUND', `Model ${detector.info.name} has no reference example ${request.params.id}`);
+      return { id: example.id, label: example.label, model: detector.info.name, version: detector.info.version, display: inputDisplay(detector.info), values: Array.from(example.values) };
+    },
+  );
+};
+
+export default reviewRoutes;
