@@ -68,7 +68,11 @@ export default fp<AuthPluginOptions>(
         reply.header('www-authenticate', config.basicAuth ? BASIC_REALM : 'Bearer');
         throw new OodError(
           'UNAUTHORIZED',
-          token === undefined ? 'This route needs an Authorization: Bearer <token> header' : 'The bearer token is not valid',
+          token !== undefined
+            ? 'The token is not valid'
+            : config.basicAuth
+              ? 'This page needs a token: an Authorization: Bearer <token> header, or the token as the password a browser asks for'
+              : 'This route needs an Authorization: Bearer <token> header',
         );
       }
     });
