@@ -67,11 +67,12 @@ const EnvSchema = z.object({
   OOD_METRICS_PORT: integer(0, 65535).optional(),
   OOD_SHUTDOWN_TIMEOUT_MS: integer(1).default(10_000),
   OOD_DRAIN_DELAY_MS: integer(0).default(500),
-  OOD_REVIEW_SIZE: integer(0, 100_000).default(0),
+  OOD_REVIEW_SIZE: integer(0, 10_000).default(0),
 });
 
 type EnvName = keyof typeof EnvSchema.shape;
-const ENV_NAMES = Object.keys(EnvSchema.shape) as EnvName[];
+/** Every environment variable the service reads. */
+export const ENV_NAMES = Object.keys(EnvSchema.shape) as EnvName[];
 
 export interface Config {
   port: number;

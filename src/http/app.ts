@@ -4,7 +4,7 @@ import type { DetectorHost } from './detector-host.js';
 import detectorPlugin from './plugins/detector.js';
 import authPlugin from './plugins/auth.js';
 import drainPlugin from './plugins/drain.js';
-import errorHandlerPlugin from './plugins/error-handler.js';
+import errorHandlerPlugin, { sendFrameworkError } from './plugins/error-handler.js';
 import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
 import metricsPlugin from './plugins/metrics.js';
 import openApiPlugin from './plugins/openapi.js';
@@ -50,6 +50,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // Fastify's closing fast path answers with its own 503 body; the detector plugin answers
     // NOT_READY in our format instead.
     return503OnClosing: false,
+    frameworkErrors: sendFrameworkError,
   });
 
   app.setValidatorCompiler(validatorCompiler);

@@ -93,6 +93,10 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   );
 
   // Every model reloads what serves in its slot now (after a switch, the new one).
+  if (config.reviewSize > 0 && apiTokens.length === 0) {
+    server.log.warn('OOD_REVIEW_SIZE is set without tokens: anyone who reaches the port can see recent flagged inputs at /review');
+  }
+
   const onHangup = () => {
     for (const served of models.all()) {
       const model = served.name();
@@ -118,6 +122,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   // No reload may start a build once closing begins: it would compete with the requests being
   // finished, and its result would be thrown away. Also on onClose, for an app.close() made directly.
   const stopReloads = () => {
+    // From here a load that ends, however, is the shutdown's doing, not a failure to report.
+    closed = true;
     process.removeListener('SIGHUP', onHangup);
     models.closeReloads();
   };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { MAX_INPUT_BYTES_PER_MODEL, ReviewStore } from '../../src/http/review/review-store.js';
 import { FakeDetector, FakeHost } from './fake-detector.js';
 import { assertPlainError, buildTestApp } from './helpers.js';
 
@@ -30,11 +31,13 @@ describe('the review of flagged inputs (OOD_REVIEW_SIZE)', () => {
       const body = (await app.inject({ method: 'GET', url: '/v1/models/fake/outliers' })).json() as {
         model: string;
         capacity: number;
+        kept: number;
         display: { kind: string };
         entries: { id: number; input: number[]; is_outlier?: boolean; label: string; layers: { name: string; nearest: { id: number; label: string }[] }[]; features: { index: number; marked: boolean; neighbor_mean: number }[] }[];
       };
       assert.equal(body.model, 'fake');
       assert.equal(body.capacity, 2);
+      assert.equal(body.kept, 2);
       assert.deepEqual(body.display, { kind: 'table' });
       assert.deepEqual(body.entries.map((e) => e.input[0]), [12, 11], 'the oldest (10) was dropped; newest first');
       assert.ok(body.entries[0].id > body.entries[1].id);
@@ -44,6 +47,20 @@ describe('the review of flagged inputs (OOD_REVIEW_SIZE)', () => {
       const features = body.entries[0].features;
       assert.equal(features[0].neighbor_mean, 1, 'the mean of examples 0, 1 and 2 in feature 0');
       assert.deepEqual(features.filter((f) => f.marked).map((f) => f.index), [0], 'only the feature that differs is marked');
+    });
+  });
+
+  it('pages through the kept entries, newest first', async () => {
+    await withApp({ reviewSize: 10 }, async (app) => {
+      await app.inject({ method: 'POST', url: '/predict', payload: { instances: [outlier(10), outlier(11), outlier(12)] } });
+      const page = async (query: string) =>
+        (await app.inject({ method: 'GET', url: `/v1/models/fake/outliers${query}` })).json() as { kept: number; entries: { id: number; input: number[] }[] };
+      const first = await page('?limit=2');
+      assert.equal(first.kept, 3);
+      assert.deepEqual(first.entries.map((e) => e.input[0]), [12, 11]);
+      const rest = await page(`?limit=2&before=${first.entries[1].id}`);
+      assert.deepEqual(rest.entries.map((e) => e.input[0]), [10]);
+      assertPlainError(await app.inject({ method: 'GET', url: '/v1/models/fake/outliers?limit=1000' }), 400, /limit/);
     });
   });
 
@@ -87,5 +104,16 @@ describe('the review of flagged inputs (OOD_REVIEW_SIZE)', () => {
       const basic = `Basic ${Buffer.from('anyone:review-token').toString('base64')}`;
       assert.equal((await app.inject({ method: 'POST', url: '/predict', headers: { authorization: basic }, payload: { instances: [outlier(1)] } })).statusCode, 401);
     });
+  });
+
+  it('bounds the inputs it keeps per model by bytes as well as by count', async () => {
+    const width = 4_000_000;
+    const detector = new FakeDetector({ info: { input_shape: [width] } });
+    const [flagged] = (await detector.predict(Float32Array.from(outlier(10)), 1)).predictions;
+    const store = new ReviewStore(100);
+    for (let i = 0; i < 6; i++) store.record(detector, new Float32Array(width).fill(10 + i), [flagged]);
+    const { entries, kept } = store.page('fake', 100);
+    assert.equal(kept, Math.floor(MAX_INPUT_BYTES_PER_MODEL / (width * 4)));
+    assert.deepEqual(entries.map((e) => e.input[0]), [15, 14, 13, 12].slice(0, kept));
   });
 });

@@ -81,6 +81,24 @@ describe('several models in one process (OOD_MODELS)', () => {
     }
   });
 
+  it('closes cleanly, exit code untouched, when a model finishes loading during the drain', async () => {
+    const config = { ...loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_MODELS: 'alpha,beta' }), drainDelayMs: 400 };
+    const exits: number[] = [];
+    const { app, close } = await startServer({
+      config,
+      exit: (code) => exits.push(code),
+      loadDetector: async (model) => {
+        if (model === 'beta') await new Promise((resolve) => setTimeout(resolve, 150));
+        return new FakeDetector({ info: { name: model } });
+      },
+    });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await waitFor(async () => (await fetch(`${base}/models/alpha`)).status === 200);
+    await close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(exits, []);
+  });
+
   it('refuses a malformed or repeated name in OOD_MODELS', () => {
     assert.throws(() => loadConfig({ OOD_MODELS: 'mnist,../etc' }), /OOD_MODELS="mnist,..\/etc": each name must match/);
     assert.throws(() => loadConfig({ OOD_MODELS: 'mnist,mnist' }), /OOD_MODELS="mnist,mnist": names a model twice/);

@@ -164,7 +164,7 @@ describe('Open Inference Protocol v2 (REST)', () => {
     ['two input tensors', { inputs: [{ name: 'a', shape: [1, 4], datatype: 'FP32', data: ROWS[0] }, { name: 'b', shape: [1, 4], datatype: 'FP32', data: ROWS[0] }] }, 400, /takes one, features/],
     ['a shape that is not [N, 4]', { inputs: [{ name: 'x', shape: [4], datatype: 'FP32', data: ROWS[0] }] }, 400, /shape \[4\] does not hold instances.*\[N, 4\]/],
     ['fewer values than the shape', { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: ROWS[0] }] }, 400, /holds 4 values; its shape gives 8/],
-    ['more values than the shape', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS.flat() }] }, 400, /more than the 4 values/],
+    ['more values than the shape', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS.flat() }] }, 400, /holds 8 values; its shape gives 4/],
     ['a string value', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, '3', 4] }] }, 400, /data\[2\] must be a finite number/],
     ['a BYTES tensor', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'BYTES', data: ['a', 'b', 'c', 'd'] }] }, 400, /BYTES is not a numeric type/],
     ['an unknown output', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS[0] }], outputs: [{ name: 'logits' }] }, 400, /outputs names logits; model fake has probabilities/],
@@ -184,6 +184,8 @@ describe('Open Inference Protocol v2 (REST)', () => {
     assert.equal((await infer(body, '/v2/models/fake/versions/1.2.3/infer')).statusCode, 200);
     const res = await app.inject({ method: 'POST', url: '/v2/models/fake/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' });
     assertPlainError(res, 400);
+    assertPlainError(await app.inject({ method: 'POST', url: '/v2/models/%zz/infer', payload: body }), 400, /not a valid URL path/);
+    assertPlainError(await app.inject({ method: 'GET', url: '/v1/models' }), 404, /No route GET \/v1\/models/);
   });
 });
 
@@ -196,6 +198,49 @@ describe('Open Inference Protocol v2 with bearer tokens', () => {
       const ok = await app.inject({ method: 'POST', url: '/v2/models/fake/infer', payload, headers: { authorization: 'Bearer v2-token' } });
       assert.equal(ok.statusCode, 200);
       assert.equal((await app.inject({ method: 'GET', url: '/v2/models/fake' })).statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('Open Inference Protocol v2: what stock clients send', () => {
+  it("reads a body with Inference-Header-Content-Length as binary whatever its Content-Type, as Triton's Python client sends it", async () => {
+    const detector = new FakeDetector();
+    const app = await buildTestApp(new FakeHost(detector), { bodyLimitBytes: 100_000 });
+    try {
+      const tensor = Buffer.from(Float32Array.from(ROWS[0]).buffer);
+      const { payload, headers } = binaryBody({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: 16 } }] }, tensor);
+      for (const contentType of [undefined, 'application/json']) {
+        const res = await app.inject({
+          method: 'POST',
+          url: '/v2/models/fake/infer',
+          headers: { 'inference-header-content-length': headers['inference-header-content-length'], ...(contentType ? { 'content-type': contentType } : {}) },
+          payload,
+        });
+        assert.equal(res.statusCode, 200, `${contentType}: ${res.body}`);
+        assert.deepEqual(detector.calls.at(-1)?.inputs, Float32Array.from(ROWS[0]));
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses nested data that does not follow its shape, even with the right count', async () => {
+    const app = await buildTestApp(new FakeHost(new FakeDetector()), { maxBatch: 3 });
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v2/models/fake/infer',
+        payload: { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [[1, 2, 3], [4, 5, 6, 7, 8]] }] },
+      });
+      assertPlainError(res, 400, /inputs\[0\]\.data\[0\] holds 3 elements; the shape \[2, 4\] gives 4 there/);
+      const twice = await app.inject({
+        method: 'POST',
+        url: '/v2/models/fake/infer',
+        payload: { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS[0] }], outputs: [{ name: 'label' }, { name: 'label' }] },
+      });
+      assertPlainError(twice, 400, /outputs names label twice/);
     } finally {
       await app.close();
     }

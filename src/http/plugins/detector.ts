@@ -60,15 +60,17 @@ export default fp<DetectorPluginOptions>(
     });
 
     app.decorate('requireDetector', (model?: string) => {
-      const detector = host.detector(served(model));
+      const name = served(model);
+      const detector = host.detector(name);
       if (detector) return detector;
-      throw notReady(model);
+      throw notReady(name);
     });
 
     app.decorate('leaseDetector', (model?: string) => {
-      const lease = host.acquire(served(model));
+      const name = served(model);
+      const lease = host.acquire(name);
       if (lease) return lease;
-      throw notReady(model);
+      throw notReady(name);
     });
   },
   { name: 'ood-detector', fastify: '5.x', dependencies: ['ood-drain'] },

@@ -19,8 +19,19 @@ declare module 'fastify' {
 }
 
 /** Unmatched paths under these prefixes belong to protocols whose errors are plain. */
-const PLAIN_ERROR_PREFIXES = ['/v2/', '/v2?', '/v1/models/'];
-const isPlainPath = (url: string) => url === '/v2' || PLAIN_ERROR_PREFIXES.some((prefix) => url.startsWith(prefix));
+const PLAIN_ERROR_PREFIXES = ['/v2/', '/v2?', '/v1/models'];
+export const isPlainPath = (url: string) => url === '/v2' || PLAIN_ERROR_PREFIXES.some((prefix) => url.startsWith(prefix));
+
+/**
+ * For fastify's `frameworkErrors`: a URL it cannot decode (`/v2/models/%zz/infer`) is refused
+ * before any route or hook sees it, so the error handler never does; the body follows the same
+ * rule as the not-found handler.
+ */
+export function sendFrameworkError(err: Partial<FastifyError>, request: FastifyRequest, reply: FastifyReply): void {
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const message = err.code === 'FST_ERR_BAD_URL' ? `The URL ${request.url} is not a valid URL path` : (err.message ?? ERRORS.BAD_REQUEST.message);
+  void sendError(reply, { statusCode: status, code: 'BAD_REQUEST', message }, isPlainPath(request.url));
+}
 
 interface HttpError {
   statusCode: number;

@@ -4,8 +4,17 @@ import { OodError } from '../../errors.js';
 /** The header of the binary tensor data extension (Triton's): the JSON part's length in bytes. */
 export const HEADER_LENGTH = 'inference-header-content-length';
 
-/** Content types a binary request may come with. */
-export const BINARY_CONTENT_TYPES = ['application/octet-stream', 'application/vnd.sagemaker-triton.binary+json'];
+/** The content type a binary request is read as. */
+export const BINARY_CONTENT_TYPE = 'application/octet-stream';
+
+/**
+ * Triton reads any body with Inference-Header-Content-Length as binary, whatever its Content-Type,
+ * and its own Python client sends none: such a body is read as octet-stream here too. For an
+ * onRequest hook, which runs before the body is parsed.
+ */
+export function treatAsBinary(request: FastifyRequest): void {
+  if (request.headers[HEADER_LENGTH] !== undefined) request.headers['content-type'] = BINARY_CONTENT_TYPE;
+}
 
 const binaryParts = new WeakMap<FastifyRequest, Buffer[]>();
 
@@ -24,7 +33,7 @@ export function splitBinaryBody(request: FastifyRequest): void {
     return;
   }
   if (!Buffer.isBuffer(body)) {
-    throw new OodError('BAD_REQUEST', `Inference-Header-Content-Length needs a binary body (Content-Type ${BINARY_CONTENT_TYPES.join(' or ')})`);
+    throw new OodError('BAD_REQUEST', `Inference-Header-Content-Length needs a binary body (Content-Type ${BINARY_CONTENT_TYPE})`);
   }
   const length = Number(raw);
   if (!/^\d+$/.test(String(raw)) || length > body.byteLength) {

@@ -1,6 +1,5 @@
 import type { ModelInfo } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
-import { MAX_INSTANCE_DEPTH } from '../instances.js';
 import { batchTooLarge, type DecodedBatch } from '../plugins/scoring.js';
 
 /** Values beyond this become Infinity in a Float32Array, though they are finite in JSON. */
@@ -75,7 +74,7 @@ export function decodeV2Input(input: V2Input, info: ModelInfo, maxRows: number, 
   if (rows > maxRows) throw batchTooLarge(rows, maxRows, at);
   const out = new Float32Array(rows * width);
   if (binary) readBinary(binary, type, out, at, input.datatype);
-  else readJson(input.data, type, out, at, input.datatype);
+  else readJson(input.data, input.shape, type, out, at, input.datatype);
   return { inputs: out, rows };
 }
 
@@ -92,26 +91,34 @@ function readBinary(bytes: Buffer, type: NumericType, out: Float32Array, at: str
   }
 }
 
-/** Flat or nested: the values are taken in row-major order either way, as the spec allows. */
-function readJson(data: unknown, type: NumericType, out: Float32Array, at: string, datatype: string): void {
+/**
+ * Flat (every value in one list) or nested exactly as the shape says: either way the values are
+ * taken in row-major order, as the spec allows. Nested data whose lists disagree with the shape
+ * is refused even when the count is right, since its rows would not be the client's rows.
+ */
+function readJson(data: unknown, shape: readonly number[], type: NumericType, out: Float32Array, at: string, datatype: string): void {
   if (!Array.isArray(data)) throw new OodError('INVALID_INSTANCE', `${at}.data must be an array of numbers, flat or nested`);
+  if (!data.some(Array.isArray)) {
+    if (data.length !== out.length) throw new OodError('INVALID_INSTANCE', `${at}.data holds ${data.length} values; its shape gives ${out.length}`);
+    for (let i = 0; i < data.length; i++) out[i] = checked(data[i], type, `${at}.data[${i}]`, datatype);
+    return;
+  }
+  const shown = `[${shape.join(', ')}]`;
   let count = 0;
   const walk = (value: unknown[], depth: number, path: string) => {
-    if (depth > MAX_INSTANCE_DEPTH) throw new OodError('INVALID_INSTANCE', `${at}.data is nested deeper than ${MAX_INSTANCE_DEPTH} levels`);
+    if (value.length !== shape[depth]) {
+      throw new OodError('INVALID_INSTANCE', `${path} holds ${value.length} elements; the shape ${shown} gives ${shape[depth]} there`);
+    }
+    const leaf = depth === shape.length - 1;
     for (let i = 0; i < value.length; i++) {
       const x = value[i];
-      if (Array.isArray(x)) {
-        walk(x, depth + 1, `${path}[${i}]`);
-        continue;
-      }
-      if (count === out.length) throw new OodError('INVALID_INSTANCE', `${at}.data holds more than the ${out.length} values its shape gives`);
-      out[count++] = checked(x, type, `${path}[${i}]`, datatype);
+      if (leaf && Array.isArray(x)) throw new OodError('INVALID_INSTANCE', `${path}[${i}] is nested deeper than the shape ${shown}`);
+      if (!leaf && !Array.isArray(x)) throw new OodError('INVALID_INSTANCE', `${path}[${i}] should be a list of ${shape[depth + 1]} elements, as the shape ${shown} says`);
+      if (leaf) out[count++] = checked(x, type, `${path}[${i}]`, datatype);
+      else walk(x as unknown[], depth + 1, `${path}[${i}]`);
     }
   };
-  walk(data, 1, `${at}.data`);
-  if (count !== out.length) {
-    throw new OodError('INVALID_INSTANCE', `${at}.data holds ${count} values; its shape gives ${out.length}`);
-  }
+  walk(data, 0, `${at}.data`);
 }
 
 function checked(x: unknown, type: NumericType, path: string, datatype: string): number {

@@ -130,7 +130,7 @@ export const REVIEW_JS = String.raw`'use strict';
       root.replaceChildren();
       sections.forEach(function (s) {
         root.append(el('h2', {}, [s.model + ' (version ' + s.version + ')']));
-        root.append(el('p', { class: 'muted' }, [s.entries.length + ' flagged, the last ' + s.capacity + ' are kept']));
+        root.append(el('p', { class: 'muted' }, ['the newest ' + s.entries.length + ' of the ' + s.kept + ' flagged inputs kept (at most ' + s.capacity + ')']));
         s.entries.forEach(function (e) { root.append(entryCard(s.model, s.display, e)); });
       });
     }).catch(function (err) {

@@ -5,6 +5,8 @@ import { inputDisplay } from './display.js';
 
 /** Nearest reference examples kept per layer of a flagged input: the ones the page shows. */
 export const NEIGHBORS_SHOWN = 5;
+/** Whatever the entry count, the inputs kept per model stay under this (large images add up). */
+export const MAX_INPUT_BYTES_PER_MODEL = 64 * 1024 * 1024;
 
 export interface FlaggedEntry {
   /** Increases with every flagged input, across models, so the page can tell new ones. */
@@ -17,7 +19,7 @@ export interface FlaggedEntry {
   outlier_score: number;
   p_values: Record<string, number>;
   /** The input as the model took it. */
-  input: number[];
+  input: Float32Array;
   layers: { name: string; k: number; in_class_neighbors: number; nearest: { id: number; label: string }[] }[];
   /** Tabular inputs: each feature against the nearest examples' mean, the furthest marked. */
   features?: FeatureDeviation[];
@@ -56,20 +58,24 @@ export class ReviewStore {
         class_index: p.class_index,
         outlier_score: p.outlier_score,
         p_values: p.p_values,
-        input: Array.from(input),
+        input: Float32Array.from(input),
         layers,
         ...(table ? { features: this.features(detector, input, layers) } : {}),
       };
       const kept = this.byModel.get(info.name) ?? [];
       kept.push(entry);
-      if (kept.length > this.capacity) kept.splice(0, kept.length - this.capacity);
+      let drop = Math.max(0, kept.length - this.capacity);
+      while (drop < kept.length - 1 && (kept.length - drop) * entry.input.byteLength > MAX_INPUT_BYTES_PER_MODEL) drop++;
+      if (drop > 0) kept.splice(0, drop);
       this.byModel.set(info.name, kept);
     });
   }
 
-  /** Newest first. */
-  entries(model: string): FlaggedEntry[] {
-    return [...(this.byModel.get(model) ?? [])].reverse();
+  /** Newest first, at most `limit`, only those older than entry `before` when given; and how many are kept. */
+  page(model: string, limit: number, before?: number): { entries: FlaggedEntry[]; kept: number } {
+    const kept = this.byModel.get(model) ?? [];
+    const older = before === undefined ? kept : kept.filter((e) => e.id < before);
+    return { entries: older.slice(-limit).reverse(), kept: kept.length };
   }
 
   /** Compared in the raw input's space, with the input layer's neighbours when it is indexed. */

@@ -44,6 +44,8 @@ const OutliersSchema = z.object({
   model: z.string(),
   version: z.string(),
   capacity: z.number().int(),
+  /** Entries kept now; this answer holds the newest `limit` of them (older than `before`). */
+  kept: z.number().int(),
   display: DisplaySchema,
   entries: z.array(FlaggedEntrySchema),
 });
@@ -71,11 +73,28 @@ const reviewRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     '/v1/models/:name/outliers',
-    { schema: { tags, summary: 'The last flagged inputs of a model, newest first', params: z.object({ name: z.string().min(1) }), response: { 200: OutliersSchema, ...errors } }, config: jsonConfig },
+    {
+      schema: {
+        tags,
+        summary: 'The last flagged inputs of a model, newest first, a page at a time',
+        params: z.object({ name: z.string().min(1) }),
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), before: z.coerce.number().int().min(1).optional() }),
+        response: { 200: OutliersSchema, ...errors },
+      },
+      config: jsonConfig,
+    },
     async (request) => {
       const review = store();
       const { info } = app.requireDetector(request.params.name);
-      return { model: info.name, version: info.version, capacity: review.capacity, display: inputDisplay(info), entries: review.entries(info.name) };
+      const { entries, kept } = review.page(info.name, request.query.limit, request.query.before);
+      return {
+        model: info.name,
+        version: info.version,
+        capacity: review.capacity,
+        kept,
+        display: inputDisplay(info),
+        entries: entries.map((e) => ({ ...e, input: Array.from(e.input) })),
+      };
     },
   );
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ModelInfo } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
-import { BINARY_CONTENT_TYPES, binaryInput, splitBinaryBody } from '../protocols/binary-tensors.js';
+import { BINARY_CONTENT_TYPE, binaryInput, splitBinaryBody, treatAsBinary } from '../protocols/binary-tensors.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
 import { decodeV2Input } from '../protocols/v2-tensors.js';
@@ -72,7 +72,7 @@ export interface V2RoutesOptions {
 
 const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVersion }) => {
   // Binary tensor data arrives as one buffer: its JSON part is split off before validation.
-  app.addContentTypeParser(BINARY_CONTENT_TYPES, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(BINARY_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   app.get('/v2/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: z.object({ live: z.boolean() }) } }, config: plain }, async () => ({ live: true }));
 
@@ -125,6 +125,7 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
           response: { 200: V2InferResponseSchema, ...errors },
         },
         config: { ...plain, requiresAuth: true, shedUnderPressure: true },
+        onRequest: async (request) => treatAsBinary(request),
         preValidation: async (request) => splitBinaryBody(request),
       },
       async (request) => {
@@ -137,6 +138,8 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
             if (inputs.length !== 1) {
               throw new OodError('INVALID_INSTANCE', `inputs holds ${inputs.length} tensors; model ${model.name} takes one, ${model.input_name}`);
             }
+            const repeated = selected?.find((name, i) => selected.indexOf(name) !== i);
+            if (repeated) throw new OodError('BAD_REQUEST', `outputs names ${repeated} twice`);
             const unknown = selected ? unknownOutputs(model, selected) : [];
             if (unknown.length > 0) {
               throw new OodError('BAD_REQUEST', `outputs names ${unknown.join(', ')}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
