@@ -120,6 +120,13 @@ for (const dir of ['deploy/kubernetes/base', 'deploy/kubernetes/overlays/example
       assert.deepEqual(deployment().spec.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });
     });
 
+    it('runs one scoring thread per core of its CPU limit, not per core of the node', () => {
+      const { env } = config();
+      const cpuLimit = Number(server().resources.limits.cpu);
+      assert.ok(Number.isInteger(cpuLimit) && cpuLimit >= 1, `a whole-core CPU limit, got ${server().resources.limits.cpu}`);
+      assert.equal(loadConfig(env).scoringThreads, cpuLimit);
+    });
+
     it('runs as non-root on a read-only root filesystem, writing only to its cache and /tmp volumes', () => {
       assert.equal(pod().spec.securityContext.runAsNonRoot, true);
       for (const c of [...pod().spec.initContainers, ...pod().spec.containers]) {
