@@ -23,9 +23,6 @@ const probability = z
   .transform(Number)
   .pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1'));
 
-/** Model names are folder names under models/: this keeps them from escaping it. */
-export const MODEL_NAME_PATTERN = NAME_PATTERN;
-
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -34,14 +31,14 @@ const EnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   OOD_MODEL: z
     .string()
-    .regex(MODEL_NAME_PATTERN, `must match ${MODEL_NAME_PATTERN}`)
+    .regex(NAME_PATTERN, `must match ${NAME_PATTERN}`)
     .default('mnist'),
   OOD_MODELS: z
     .string()
     .transform((text) => text.split(',').map((name) => name.trim()))
     .pipe(
       z
-        .array(z.string().regex(MODEL_NAME_PATTERN, `each name must match ${MODEL_NAME_PATTERN}`))
+        .array(z.string().regex(NAME_PATTERN, `each name must match ${NAME_PATTERN}`))
         .refine((names) => new Set(names).size === names.length, 'names a model twice'),
     )
     .optional(),

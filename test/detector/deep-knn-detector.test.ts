@@ -21,7 +21,7 @@ import { uniformNoise } from '../../src/reference/synthetic.js';
 
 /**
  * End to end on the embedded default model: the conformal bound on held-out digits, and that
- * Fashion-MNIST and noise are flagged. These are the issue's acceptance figures, measured on the
+ * Fashion-MNIST and noise are flagged. These are the service's acceptance figures, measured on the
  * real reference data with a fresh cache, so they also exercise the cold build.
  */
 function recordingLog(): Log & { lines: { level: string; msg: string }[] } {

@@ -51,9 +51,19 @@ describe('PressureMonitor', () => {
     }
   });
 
-  it('samples the heap in use', () => {
+  it('samples the heap in use, and follows it as it grows', async () => {
     const monitor = new PressureMonitor({ intervalMs: 20, halfLifeMs: 50 });
-    monitor.stop();
-    assert.ok(monitor.heapUsedBytes() > 1e6);
+    try {
+      const before = monitor.heapUsedBytes();
+      // 64 MB of live JS objects: a change no sampling noise can hide.
+      const ballast = Array.from({ length: 1_000 }, () => Array.from({ length: 8_000 }, (_, i) => i + 0.5));
+      await sleep(200);
+      const after = monitor.heapUsedBytes();
+      assert.ok(after - before > 30e6, `heap read ${before} then ${after} bytes with ~64 MB more alive`);
+      assert.ok(Math.abs(after - process.memoryUsage().heapUsed) < 32e6, 'it reads the heap in use, not another figure');
+      assert.equal(ballast.length, 1_000);
+    } finally {
+      monitor.stop();
+    }
   });
 });
