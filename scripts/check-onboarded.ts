@@ -8,7 +8,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../src/config.js';
-import { detectorSettings } from '../src/detector/load-detector.js';
+import { detectorSettings } from '../src/detector-settings.js';
 import { evaluateModel } from '../src/evaluation/evaluate-model.js';
 import { evaluationMarkdown } from '../src/evaluation/format.js';
 import { createCliLogger } from '../src/log.js';

@@ -7,7 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
-import { detectorSettings, loadDetector } from '../src/detector/load-detector.js';
+import { loadDetector } from '../src/detector/load-detector.js';
+import { detectorSettings } from '../src/detector-settings.js';
 import { predictMatrix } from '../src/detector/predict-matrix.js';
 import type { Prediction } from '../src/detector/types.js';
 import { createCliLogger } from '../src/log.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../src/atomic-write.js';
 import { loadConfig } from '../src/config.js';
-import { detectorSettings } from '../src/detector/load-detector.js';
+import { detectorSettings } from '../src/detector-settings.js';
 import { evaluateModel, type ModelEvaluation } from '../src/evaluation/evaluate-model.js';
 import { renderResults } from '../src/evaluation/results-report.js';
 import { DATASETS, SEEDS, VARIANT_MODELS_DIR, VARIANTS, VARIANTS_DIR, variantModelName } from '../src/evaluation/variants.js';

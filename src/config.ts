@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { BACKENDS, type BackendName } from './model/backend-names.js';
 import { NAME_PATTERN } from './model/manifest.js';
 import { OodError } from './errors.js';
-import { parseTokens } from './http/api-tokens.js';
 
 /**
  * Server settings, read from the environment only (per-model settings live in each model's
@@ -23,6 +22,14 @@ const probability = z
   .transform(Number)
   .pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1'));
 
+
+/** Tokens are separated by commas or new lines; blanks and surrounding spaces are dropped. */
+export function parseTokens(text: string): string[] {
+  return text
+    .split(/[,\n]/)
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+}
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

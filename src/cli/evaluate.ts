@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadConfig } from '../config.js';
-import { detectorSettings } from '../detector/load-detector.js';
+import { detectorSettings } from '../detector-settings.js';
 import { evaluateModel } from '../evaluation/evaluate-model.js';
 import { evaluationMarkdown } from '../evaluation/format.js';
 import { createCliLogger } from '../log.js';

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from '../config.js';
 import { BatchingDetector } from '../detector/batching-detector.js';
-import { detectorSettings, loadDetector } from '../detector/load-detector.js';
+import { loadDetector } from '../detector/load-detector.js';
+import { detectorSettings } from '../detector-settings.js';
 import type { Detector } from '../detector/types.js';
 import type { Log } from '../log.js';
 import { startServer } from '../http/server.js';

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
-import { detectorSettings, loadDetector } from '../detector/load-detector.js';
+import { loadDetector } from '../detector/load-detector.js';
+import { detectorSettings } from '../detector-settings.js';
 import { createCliLogger } from '../log.js';
 import { initBackend } from '../model/backend.js';
 

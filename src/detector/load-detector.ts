@@ -3,10 +3,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fitMahalanobisYielding, prepareMahalanobis, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import { yieldToEventLoop } from '../event-loop.js';
-import type { Config } from '../config.js';
 import { OodError } from '../errors.js';
 import { GraphBuilder } from '../index/graph-builder.js';
-import { HnswIndex, HnswParamsSchema, type HnswParams } from '../index/hnsw-index.js';
+import { HnswIndex, type HnswParams } from '../index/hnsw-index.js';
 import type { NeighborIndex, Neighbors } from '../index/neighbor-index.js';
 import type { Log } from '../log.js';
 import { l2NormalizeRows } from '../math/normalize.js';
@@ -14,7 +13,7 @@ import type { Embedding, EmbeddingModel } from '../model/embedding.js';
 import { INPUT_LAYER } from '../model/manifest.js';
 import { concatRows, type Matrix } from '../math/matrix.js';
 import { loadModel, type LoadedModel } from '../model/model-store.js';
-import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from '../reference/index-cache.js';
+import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from './index-cache.js';
 import { loadReferenceSet, type ReferenceSet } from '../reference/load-reference-set.js';
 import { calibrate, Calibrator, SIGNALS, type CalibrationState } from './calibration.js';
 import { DeepKnnDetector, argmax } from './deep-knn-detector.js';
@@ -49,22 +48,6 @@ export function defaultWorkerThreads(): number {
 /** Bump when what a cache entry holds is computed differently, so old entries are rebuilt. */
 export const SCORING_VERSION = 4;
 
-/** The detector's share of the server settings. */
-export function detectorSettings(config: Config): DetectorSettings {
-  return {
-    modelsDir: config.modelsDir,
-    referenceSetsDir: config.referenceSetsDir,
-    cacheDir: config.cacheDir,
-    model: config.model,
-    k: config.k,
-    significance: config.significance,
-    hnsw: HnswParamsSchema.parse({ efSearch: config.efSearch }),
-    labelWeight: config.labelWeight,
-    scoringThreads: config.scoringThreads ?? defaultWorkerThreads(),
-    buildThreads: defaultWorkerThreads(),
-    keepReferences: config.reviewSize > 0,
-  };
-}
 
 /**
  * Start-up as a straight chain: load the model, load its reference set, then reuse the cached

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { prepareMahalanobis } from '../baselines/mahalanobis.js';
 import type { Matrix } from '../math/matrix.js';
-import { readCacheEntry } from '../reference/index-cache.js';
+import { readCacheEntry } from './index-cache.js';
 import { packScores } from './evidence-transfer.js';
 import { InlineLayerScorer } from './layer-scorer.js';
 import type { ScoringWorkerInit, ScoringWorkerReply, ScoringWorkerRequest } from './threaded-scorer.js';

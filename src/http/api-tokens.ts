@@ -1,13 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { parseTokens } from '../config.js';
 import { OodError } from '../errors.js';
-
-/** Tokens are separated by commas or new lines; blanks and surrounding spaces are dropped. */
-export function parseTokens(text: string): string[] {
-  return text
-    .split(/[,\n]/)
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0);
-}
 
 /** The tokens of OOD_API_TOKENS plus those of the file OOD_API_TOKENS_FILE names, if any. */
 export async function loadApiTokens(inline: string[], file: string | undefined): Promise<string[]> {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { detectorSettings } from '../../src/detector/load-detector.js';
+import { detectorSettings } from '../../src/detector-settings.js';
 import { SCORES, evaluateModel, type ModelEvaluation } from '../../src/evaluation/evaluate-model.js';
 import { evaluationMarkdown } from '../../src/evaluation/format.js';
 import type { Log } from '../../src/log.js';

@@ -9,7 +9,7 @@ import type { Evidence } from '../../src/detector/signals.js';
 import { OodError, type ErrorCode } from '../../src/errors.js';
 import { HnswIndex, HnswParamsSchema } from '../../src/index/hnsw-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
-import { cacheKey, readCacheEntry, writeCacheEntry, type CacheEntry } from '../../src/reference/index-cache.js';
+import { cacheKey, readCacheEntry, writeCacheEntry, type CacheEntry } from '../../src/detector/index-cache.js';
 import { loadReferenceSet, referenceSetDir, type ReferenceSet } from '../../src/reference/load-reference-set.js';
 import { canonicalManifest, ReferenceSetManifestSchema, type ReferenceSetManifest } from '../../src/reference/manifest.js';
 import {

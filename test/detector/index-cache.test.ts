@@ -15,7 +15,7 @@ import {
   writeCacheEntry,
   type CacheEntry,
   type CacheKeyParts,
-} from '../../src/reference/index-cache.js';
+} from '../../src/detector/index-cache.js';
 import { makeTmp } from '../fixtures/tiny-model.js';
 
 const POINTS = 50;

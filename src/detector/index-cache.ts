@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CalibrationStateSchema, type CalibrationState } from '../detector/calibration.js';
+import { CalibrationStateSchema, type CalibrationState } from './calibration.js';
 import { HnswIndex, type HnswParams } from '../index/hnsw-index.js';
 import type { NeighborIndex } from '../index/neighbor-index.js';
 import type { MahalanobisModel } from '../baselines/mahalanobis.js';
