@@ -6,11 +6,13 @@
  * and writes the latency plot as SVG (docs/cost-curve.svg unless --svg says otherwise).
  */
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { ExactIndex, HnswIndex, HnswParamsSchema, recallAtK } from '../src/index/index.js';
+import { ExactIndex } from '../src/neighbors/exact-index.js';
+import { HnswIndex, HnswParamsSchema } from '../src/neighbors/hnsw-index.js';
+import { recallAtK } from '../src/neighbors/recall.js';
 import { createRng, gaussian, type Rng } from '../src/math/random.js';
 import { l2NormalizeRows } from '../src/math/normalize.js';
 import { writeFileAtomic } from '../src/atomic-write.js';
-import { lineChartSvg } from '../src/report/index.js';
+import { lineChartSvg } from '../src/report/svg-line-chart.js';
 import { numberOption, parseScriptArgs, runMain } from './bench/cli.js';
 import { percentile } from './bench/stats.js';
 import { table } from './bench/table.js';

@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import { defaultWorkerThreads, type DetectorSettings } from './detector/load-detector.js';
-import { HnswParamsSchema } from './index/hnsw-index.js';
+import { HnswParamsSchema } from './neighbors/hnsw-index.js';
 
 /**
  * The detector's share of the server settings. Here, beside the settings, rather than in

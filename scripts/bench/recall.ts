@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Config } from '../../src/config.js';
-import { ExactIndex, HnswIndex, HnswParamsSchema, recallAtK, type HnswParams } from '../../src/index/index.js';
+import { ExactIndex } from '../../src/neighbors/exact-index.js';
+import { HnswIndex, HnswParamsSchema, type HnswParams } from '../../src/neighbors/hnsw-index.js';
+import { recallAtK } from '../../src/neighbors/recall.js';
 import { selectRows } from '../../src/math/matrix.js';
 import { l2NormalizeRows } from '../../src/math/normalize.js';
 import { activeBackend, initBackend } from '../../src/model/backend.js';

@@ -1,5 +1,5 @@
-import { HnswIndex, HnswParamsSchema } from '../index/hnsw-index.js';
-import type { NeighborIndex } from '../index/neighbor-index.js';
+import { HnswIndex, HnswParamsSchema } from '../neighbors/hnsw-index.js';
+import type { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Matrix } from '../math/matrix.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import { assertMatrix } from './assert-matrix.js';

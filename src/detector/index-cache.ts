@@ -3,8 +3,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CalibrationStateSchema, type CalibrationState } from './calibration.js';
-import { HnswIndex, type HnswParams } from '../index/hnsw-index.js';
-import type { NeighborIndex } from '../index/neighbor-index.js';
+import { HnswIndex, type HnswParams } from '../neighbors/hnsw-index.js';
+import type { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { MahalanobisModel } from '../baselines/mahalanobis.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { MahalanobisModel } from '../baselines/mahalanobis.js';
-import type { NeighborIndex } from '../index/neighbor-index.js';
+import type { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Matrix } from '../math/matrix.js';
 import { densityScores, evidenceFor, searchLayers } from './search.js';
 import type { Evidence } from './signals.js';

@@ -1,7 +1,7 @@
 import { mahalanobisOutlierScores, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import type { Matrix } from '../math/matrix.js';
 import { l2NormalizeRows } from '../math/normalize.js';
-import type { NeighborIndex, Neighbors } from '../index/neighbor-index.js';
+import type { NeighborIndex, Neighbors } from '../neighbors/neighbor-index.js';
 import { gatherEvidence, type Evidence } from './signals.js';
 
 /**

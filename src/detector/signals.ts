@@ -1,4 +1,4 @@
-import type { Neighbors } from '../index/neighbor-index.js';
+import type { Neighbors } from '../neighbors/neighbor-index.js';
 import { nonconformity } from '../math/conformal.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { OodError } from '../errors.js';
 import { spawnSiblingWorker } from '../worker-threads.js';
-import type { HnswParams } from '../index/hnsw-index.js';
+import type { HnswParams } from '../neighbors/hnsw-index.js';
 import type { Matrix } from '../math/matrix.js';
 import { unpackScores, type PackedScores } from './evidence-transfer.js';
 import type { LayerScorer, ScoredLayers } from './layer-scorer.js';

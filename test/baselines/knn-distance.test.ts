@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fitKnnDistance, knnDistanceOutlierScores, type IndexFactory } from '../../src/baselines/knn-distance.js';
-import { ExactIndex } from '../../src/index/exact-index.js';
+import { ExactIndex } from '../../src/neighbors/exact-index.js';
 import type { Matrix } from '../../src/math/matrix.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 

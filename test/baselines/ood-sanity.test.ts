@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  energyOutlierScores,
-  fitKnnDistance,
-  fitMahalanobis,
-  knnDistanceOutlierScores,
-  mahalanobisOutlierScores,
-  mspOutlierScores,
-} from '../../src/baselines/index.js';
-import { ExactIndex } from '../../src/index/exact-index.js';
+import { energyOutlierScores } from '../../src/baselines/energy.js';
+import { fitKnnDistance, knnDistanceOutlierScores } from '../../src/baselines/knn-distance.js';
+import { fitMahalanobis, mahalanobisOutlierScores } from '../../src/baselines/mahalanobis.js';
+import { mspOutlierScores } from '../../src/baselines/msp.js';
+import { ExactIndex } from '../../src/neighbors/exact-index.js';
 import type { Matrix } from '../../src/math/matrix.js';
 import { auroc } from '../../src/math/ood-metrics.js';
 import { createRng, gaussian, type Rng } from '../../src/math/random.js';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { fitMahalanobis, mahalanobisOutlierScores, type MahalanobisModel } from '../../src/baselines/mahalanobis.js';
 import { calibrate, type CalibrationState } from '../../src/detector/calibration.js';
 import type { Evidence } from '../../src/detector/signals.js';
-import { HnswIndex, HnswParamsSchema } from '../../src/index/hnsw-index.js';
+import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 import {
   cacheKey,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MahalanobisModel } from '../../src/baselines/mahalanobis.js';
-import { ExactIndex } from '../../src/index/exact-index.js';
-import type { Neighbors } from '../../src/index/neighbor-index.js';
+import { ExactIndex } from '../../src/neighbors/exact-index.js';
+import type { Neighbors } from '../../src/neighbors/neighbor-index.js';
 import { densityScores, evidenceFor, searchLayers } from '../../src/detector/search.js';
 import {
   gatherEvidence,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadReferenceSet } from '../../src/reference/index.js';
+import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 import { csvRecords, parseCsvPool, readCsvSummary, summarizeCsv } from '../../src/reference/sources/csv.js';
 import { makeTempDir, oodError, writeManifest } from './fixtures.js';
 

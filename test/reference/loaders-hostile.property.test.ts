@@ -7,7 +7,7 @@ import { fitMahalanobis } from '../../src/baselines/mahalanobis.js';
 import { calibrate } from '../../src/detector/calibration.js';
 import type { Evidence } from '../../src/detector/signals.js';
 import { OodError, type ErrorCode } from '../../src/errors.js';
-import { HnswIndex, HnswParamsSchema } from '../../src/index/hnsw-index.js';
+import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 import { cacheKey, readCacheEntry, writeCacheEntry, type CacheEntry } from '../../src/detector/index-cache.js';
 import { loadReferenceSet, referenceSetDir, type ReferenceSet } from '../../src/reference/load-reference-set.js';

@@ -3,13 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  canonicalManifest,
-  DEFAULT_IDX_DIR,
-  loadManifest,
-  loadReferenceSet,
-  ReferenceSetManifestSchema,
-} from '../../src/reference/index.js';
+import { canonicalManifest, DEFAULT_IDX_DIR, loadManifest, ReferenceSetManifestSchema } from '../../src/reference/manifest.js';
+import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 import { idxManifest, makeTempDir, oodError, writeManifest } from './fixtures.js';
 
 const REFERENCE_SETS = fileURLToPath(new URL('../../reference-sets/', import.meta.url));

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadReferenceSet, ReferenceSetManifestSchema } from '../../src/reference/index.js';
+import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
+import { ReferenceSetManifestSchema } from '../../src/reference/manifest.js';
 import { npyLabels, npyRows, parseNpy, readNpyPool } from '../../src/reference/sources/npy.js';
 import { makeTempDir, npyBytes, npyHeader, oodError, writeManifest } from './fixtures.js';
 

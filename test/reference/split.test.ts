@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { carve, splitIndices, type ReferenceSplit } from '../../src/reference/index.js';
+import { carve, splitIndices } from '../../src/reference/split.js';
+import type { ReferenceSplit } from '../../src/reference/manifest.js';
 import { oodError } from './fixtures.js';
 
 function assertDisjoint(parts: Int32Array[], total: number): void {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Matrix } from '../../src/math/matrix.js';
-import { boxBlur, gaussianNoise, invert, rotate90, uniformNoise } from '../../src/reference/index.js';
+import { boxBlur, gaussianNoise, invert, rotate90, uniformNoise } from '../../src/reference/synthetic.js';
 import { oodError } from './fixtures.js';
 
 function mean(m: Matrix): number {

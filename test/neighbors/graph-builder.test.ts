@@ -3,8 +3,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GraphBuilder } from '../../src/index/graph-builder.js';
-import { HnswIndex, HnswParamsSchema } from '../../src/index/hnsw-index.js';
+import { GraphBuilder } from '../../src/neighbors/graph-builder.js';
+import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
 import { createRng } from '../../src/math/random.js';
 
 const DIM = 16;

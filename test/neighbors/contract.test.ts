@@ -3,7 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ExactIndex, HnswIndex, type NeighborIndex, type Neighbors } from '../../src/index/index.js';
+import { ExactIndex } from '../../src/neighbors/exact-index.js';
+import { HnswIndex } from '../../src/neighbors/hnsw-index.js';
+import type { NeighborIndex, Neighbors } from '../../src/neighbors/neighbor-index.js';
 import { createRng, gaussian, permutation } from '../../src/math/random.js';
 
 interface IndexFactory {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { recallAtK, type Neighbors } from '../../src/index/index.js';
+import { recallAtK } from '../../src/neighbors/recall.js';
+import type { Neighbors } from '../../src/neighbors/neighbor-index.js';
 
 const neighbors = (...ids: number[]): Neighbors => ({
   ids: Int32Array.from(ids),

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HnswIndex, HnswParamsSchema } from '../../src/index/index.js';
+import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 
 // Offsets in hnswlib's file header (hnswalg.h saveIndex, 64-bit build).

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { it } from 'node:test';
-import { ExactIndex, HnswIndex, recallAtK } from '../../src/index/index.js';
+import { ExactIndex } from '../../src/neighbors/exact-index.js';
+import { HnswIndex } from '../../src/neighbors/hnsw-index.js';
+import { recallAtK } from '../../src/neighbors/recall.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 
 function randomVectors(rows: number, dim: number, seed: number): Float32Array {
