@@ -51,18 +51,12 @@ async function measure(model: string, seconds: number): Promise<Row> {
     const batch1 = await load(1, 16);
     const batch32 = await load(32, 4);
     const { peakRss } = await sampler.stop();
-    const widths = await layerWidths(server.baseUrl, model, info.input_shape);
-    return { model, references: info.reference_size, layers: widths, readyRss, peakRss, batch1, batch32 };
+    const input = info.input_shape.reduce((a, b) => a * b, 1);
+    const layers = info.layers.map((l) => (l === 'input' ? `input (${input})` : l)).join(', ');
+    return { model, references: info.reference_size, layers, readyRss, peakRss, batch1, batch32 };
   } finally {
     await server.stop();
   }
-}
-
-/** The indexed layers with their widths, from the v2 metadata (input) and the manifest's layer names. */
-async function layerWidths(baseUrl: string, model: string, inputShape: number[]): Promise<string> {
-  const meta = JSON.parse((await httpRequest(`${baseUrl}/models/${model}`)).body) as { layers: string[] };
-  const input = inputShape.reduce((a, b) => a * b, 1);
-  return meta.layers.map((l) => (l === 'input' ? `input (${input})` : l)).join(', ');
 }
 
 async function main(): Promise<number> {
