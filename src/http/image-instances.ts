@@ -1,5 +1,7 @@
 import { OodError } from '../errors.js';
+import type { ModelInfo } from '../detector/types.js';
 import { decodeImage, type ImagePreprocessing } from '../model/image-input.js';
+import { toInputBatch } from './instances.js';
 
 /** An instance sent as an encoded image, as TensorFlow Serving clients send binary inputs. */
 export interface B64Instance {
@@ -50,4 +52,9 @@ export async function decodeImageInstances(
     }
   }
   return out;
+}
+
+/** A request's instances, numbers or images, as the model's input rows: what every instance-based route decodes. */
+export async function instancesToBatch(instances: readonly unknown[], model: Pick<ModelInfo, 'name' | 'input_shape' | 'preprocessing'>): Promise<Float32Array> {
+  return toInputBatch(await decodeImageInstances(instances, model.preprocessing, model.name), model.input_shape);
 }

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { decodeImageInstances } from '../image-instances.js';
-import { toInputBatch } from '../instances.js';
+import { instancesToBatch } from '../image-instances.js';
 import { batchTooLarge } from '../plugins/scoring.js';
 import { PredictRequestSchema, PredictResponseSchema } from '../schemas.js';
 
@@ -15,8 +14,7 @@ const predictRoute: FastifyPluginAsyncZod = async (app) => {
         includeNeighbors,
         decode: async (model, maxRows) => {
           if (instances.length > maxRows) throw batchTooLarge(instances.length, maxRows, 'body.instances');
-          const numeric = await decodeImageInstances(instances, model.preprocessing, model.name);
-          return { inputs: toInputBatch(numeric, model.input_shape), rows: instances.length };
+          return { inputs: await instancesToBatch(instances, model), rows: instances.length };
         },
       });
       // Named from the same detector that scored, so the answer says which version it used.

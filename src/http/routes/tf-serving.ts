@@ -2,8 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ModelInfo } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
-import { decodeImageInstances } from '../image-instances.js';
-import { toInputBatch } from '../instances.js';
+import { instancesToBatch } from '../image-instances.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { instanceValue, nest, outputSpecs, outputTensors } from '../protocols/output-tensors.js';
 import { columnarInstances, TF_DTYPES, unwrapNamedInstance } from '../protocols/tf-serving.js';
@@ -109,8 +108,7 @@ const tfServingRoutes: FastifyPluginAsyncZod = async (app) => {
             if (rows.length === 0) throw new OodError('INVALID_INSTANCE', 'inputs holds no instance');
             if (rows.length > maxRows) throw batchTooLarge(rows.length, maxRows, columnar ? 'inputs' : 'instances');
             const unwrapped = rows.map((row, i) => unwrapNamedInstance(row, model, `instances[${i}]`));
-            const numeric = await decodeImageInstances(unwrapped, model.preprocessing, model.name);
-            return { inputs: toInputBatch(numeric, model.input_shape), rows: rows.length };
+            return { inputs: await instancesToBatch(unwrapped, model), rows: rows.length };
           },
         });
         const tensors = outputTensors(result.predictions, info);
