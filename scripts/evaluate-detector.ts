@@ -49,7 +49,7 @@ const main: [string, Score][] = [
 const ablation: [string, Score][] = detector.info.layers.flatMap((name, l): [string, Score][] => [
   [`${name} nearest`, (q) => q.layers[l].nearest_distance],
   [`${name} mean of k`, (q) => q.layers[l].mean_knn_distance],
-  [`${name} Mahalanobis`, (q) => q.layers[l].mahalanobis_distance],
+  [`${name} Mahalanobis`, (q) => q.layers[l].mahalanobis_distance ?? NaN],
 ]);
 
 const out: string[] = [];

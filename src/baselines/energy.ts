@@ -1,5 +1,4 @@
-import type { Matrix } from '../math/matrix.js';
-import { assertMatrix } from './assert-matrix.js';
+import { assertMatrix, type Matrix } from '../math/matrix.js';
 
 export interface EnergyOptions {
   /** Softmax temperature T; Liu et al. 2020 score with T = 1. */

@@ -1,8 +1,7 @@
 import { HnswIndex, HnswParamsSchema } from '../neighbors/hnsw-index.js';
 import type { NeighborIndex } from '../neighbors/neighbor-index.js';
-import type { Matrix } from '../math/matrix.js';
 import { l2NormalizeRows } from '../math/normalize.js';
-import { assertMatrix } from './assert-matrix.js';
+import { assertMatrix, type Matrix } from '../math/matrix.js';
 
 /** Builds an empty index for `rows` vectors of `dim` values. */
 export type IndexFactory = (dim: number, rows: number) => NeighborIndex;

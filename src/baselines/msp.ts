@@ -1,5 +1,4 @@
-import type { Matrix } from '../math/matrix.js';
-import { assertMatrix } from './assert-matrix.js';
+import { assertMatrix, type Matrix } from '../math/matrix.js';
 
 /**
  * Maximum softmax probability (Hendrycks & Gimpel 2017) as an outlier score: -max_j p_j, so a

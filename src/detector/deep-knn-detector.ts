@@ -116,7 +116,7 @@ export class DeepKnnDetector implements Detector {
           in_class_neighbors: ev.counts[l][predicted],
           nearest_distance: ev.nearestDistances[l],
           mean_knn_distance: ev.meanDistances[l],
-          mahalanobis_distance: ev.densities[l],
+          ...(ev.measured.density ? { mahalanobis_distance: ev.measured.density[l] } : {}),
           ...(scored.neighborIds ? { neighbor_ids: Array.from(scored.neighborIds[i][l]) } : {}),
         })),
       };

@@ -1,9 +1,9 @@
 import type { ScoredLayers } from './layer-scorer.js';
-import type { Evidence } from './signals.js';
+import type { Evidence } from './signals/signal.js';
 
 /**
  * ScoredLayers as a few flat typed arrays, the form in which a scoring thread hands its results
- * back: one structured clone of five arrays instead of thousands of small objects.
+ * back: one structured clone of a few arrays instead of thousands of small objects.
  */
 export interface PackedScores {
   rows: number;
@@ -14,7 +14,8 @@ export interface PackedScores {
   /** rows x layers, each */
   nearest: Float64Array;
   mean: Float64Array;
-  densities: Float64Array;
+  /** By signal name, rows x layers. */
+  measured: Record<string, Float64Array>;
   /** Every row's neighbour ids, layer after layer; each run is as long as its counts' sum. */
   ids?: Int32Array;
   searchSeconds: Record<string, number>;
@@ -25,12 +26,13 @@ export function packScores(scored: ScoredLayers, layers: number, classes: number
   const counts = new Int32Array(rows * layers * classes);
   const nearest = new Float64Array(rows * layers);
   const mean = new Float64Array(rows * layers);
-  const densities = new Float64Array(rows * layers);
+  const names = rows > 0 ? Object.keys(scored.evidence[0].measured) : [];
+  const measured = Object.fromEntries(names.map((name) => [name, new Float64Array(rows * layers)]));
   scored.evidence.forEach((ev, i) => {
     for (let l = 0; l < layers; l++) counts.set(ev.counts[l], (i * layers + l) * classes);
     nearest.set(ev.nearestDistances, i * layers);
     mean.set(ev.meanDistances, i * layers);
-    densities.set(ev.densities, i * layers);
+    for (const name of names) measured[name].set(ev.measured[name], i * layers);
   });
   let ids: Int32Array | undefined;
   if (scored.neighborIds) {
@@ -43,12 +45,14 @@ export function packScores(scored: ScoredLayers, layers: number, classes: number
       }
     }
   }
-  return { rows, layers, classes, counts, nearest, mean, densities, ...(ids ? { ids } : {}), searchSeconds: scored.searchSeconds };
+  return { rows, layers, classes, counts, nearest, mean, measured, ...(ids ? { ids } : {}), searchSeconds: scored.searchSeconds };
 }
 
 /** The inverse of packScores; the evidence views the packed arrays rather than copying them. */
 export function unpackScores(packed: PackedScores): ScoredLayers {
-  const { rows, layers, classes, counts, nearest, mean, densities, ids } = packed;
+  const { rows, layers, classes, counts, nearest, mean, measured, ids } = packed;
+  const names = Object.keys(measured);
+  const rowOf = (values: Float64Array, i: number) => values.subarray(i * layers, (i + 1) * layers);
   const evidence: Evidence[] = [];
   const neighborIds: Int32Array[][] = [];
   let offset = 0;
@@ -67,11 +71,17 @@ export function unpackScores(packed: PackedScores): ScoredLayers {
     }
     evidence.push({
       counts: rowCounts,
-      nearestDistances: nearest.subarray(i * layers, (i + 1) * layers),
-      meanDistances: mean.subarray(i * layers, (i + 1) * layers),
-      densities: densities.subarray(i * layers, (i + 1) * layers),
+      nearestDistances: rowOf(nearest, i),
+      meanDistances: rowOf(mean, i),
+      measured: Object.fromEntries(names.map((name) => [name, rowOf(measured[name], i)])),
     });
     neighborIds.push(rowIds);
   }
   return { evidence, searchSeconds: packed.searchSeconds, ...(ids ? { neighborIds } : {}) };
+}
+
+/** The buffers a packed result can hand over to the receiving thread instead of copying. */
+export function transferables(packed: PackedScores): ArrayBuffer[] {
+  const arrays = [packed.counts, packed.nearest, packed.mean, ...Object.values(packed.measured), ...(packed.ids ? [packed.ids] : [])];
+  return arrays.map((a) => a.buffer as ArrayBuffer);
 }

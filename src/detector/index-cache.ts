@@ -2,10 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CalibrationStateSchema, type CalibrationState } from './calibration.js';
+import { calibrationMismatch, CalibrationStateSchema, type CalibrationState } from './calibration.js';
 import { HnswIndex, type HnswParams } from '../neighbors/hnsw-index.js';
 import type { NeighborIndex } from '../neighbors/neighbor-index.js';
-import type { MahalanobisModel } from '../baselines/mahalanobis.js';
+import { withReference, type Signal, type SignalModels } from './signals/signal.js';
+import { SIGNALS } from './signals/table.js';
 
 /**
  * The on-disk cache of built graphs and calibration, under `<cacheDir>/<model>/<key>/`. The key
@@ -13,7 +14,7 @@ import type { MahalanobisModel } from '../baselines/mahalanobis.js';
  * is written into a temp folder and renamed into place whole; its meta.json lists a sha256 for
  * every file, checked before anything is handed to hnswlib (whose reader trusts its input).
  */
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2;
 
 const MetaSchema = z.object({
   format: z.literal(CACHE_FORMAT),
@@ -23,7 +24,8 @@ const MetaSchema = z.object({
       name: z.string(),
       dim: z.number().int().positive(),
       file: z.string(),
-      density: z.object({ file: z.string(), classes: z.number().int().positive(), ridge: z.number().nonnegative() }),
+      /** By signal name: the file of its reference model for this layer, and what decoding it needs. */
+      models: z.record(z.string(), z.object({ file: z.string(), meta: z.unknown() })),
     }),
   ),
   files: z.record(z.string(), z.object({ sha256: z.string(), bytes: z.number().int().nonnegative() })),
@@ -33,33 +35,10 @@ const MetaSchema = z.object({
 export interface CacheEntry {
   indexes: NeighborIndex[];
   referenceLabels: Int32Array;
-  densityModels: MahalanobisModel[];
+  /** The reference models of the signals that have one. */
+  models: SignalModels;
   /** Absent in a shared layer entry, which holds one model-independent layer (the input). */
   calibration?: CalibrationState;
-}
-
-/** A Mahalanobis fit as one float64 file: means, then the Cholesky factor, then whitened means. */
-function densityBytes(m: MahalanobisModel): Uint8Array {
-  const all = new Float64Array(2 * m.classes * m.dim + m.dim * m.dim);
-  all.set(m.means, 0);
-  all.set(m.choleskyFactor, m.classes * m.dim);
-  all.set(m.whitenedMeans, m.classes * m.dim + m.dim * m.dim);
-  return new Uint8Array(all.buffer);
-}
-
-function densityFromBytes(buf: Buffer, dim: number, classes: number, ridge: number): MahalanobisModel {
-  const expected = 8 * (2 * classes * dim + dim * dim);
-  if (buf.byteLength !== expected) throw new Error(`density file has ${buf.byteLength} bytes, expected ${expected}`);
-  const all = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const a = classes * dim;
-  return {
-    dim,
-    classes,
-    ridge,
-    means: all.subarray(0, a),
-    choleskyFactor: all.subarray(a, a + dim * dim),
-    whitenedMeans: all.subarray(a + dim * dim),
-  };
 }
 
 /**
@@ -68,7 +47,7 @@ function densityFromBytes(buf: Buffer, dim: number, classes: number, ridge: numb
  * would otherwise hand one layer the other's graph whenever two layers have the same width.
  */
 const layerFile = (l: number) => `layer-${l}.hnsw`;
-const densityFile = (l: number) => `density-${l}.bin`;
+const modelFile = (signal: string, l: number) => `${signal}-${l}.bin`;
 
 export interface CacheKeyParts {
   modelFingerprint: string;
@@ -91,12 +70,16 @@ export type CacheMiss = { reason: string } | undefined;
 
 const isPerLayer = (hnsw: HnswParams | readonly HnswParams[]): hnsw is readonly HnswParams[] => Array.isArray(hnsw);
 
-/** `hnsw` holds either one set of parameters for every layer, or one per layer in order. */
+/**
+ * `hnsw` holds either one set of parameters for every layer, or one per layer in order. The
+ * entry's reference models are decoded by the signals that made them.
+ */
 export async function readCacheEntry(
   entryDir: string,
   key: string,
   hnsw: HnswParams | readonly HnswParams[],
   expectedLayers?: string[],
+  signals: readonly Signal[] = SIGNALS,
 ): Promise<{ entry?: CacheEntry; miss?: CacheMiss }> {
   let metaText: string;
   try {
@@ -104,60 +87,55 @@ export async function readCacheEntry(
   } catch {
     return { miss: undefined };
   }
+  const indexes: NeighborIndex[] = [];
+  const fail = (reason: string) => {
+    // hnswlib's graphs live outside the JS heap: a miss must not strand the ones already read.
+    indexes.forEach((i) => i.dispose());
+    return { miss: { reason } };
+  };
   try {
     const meta = MetaSchema.parse(JSON.parse(metaText));
-    if (meta.key !== key) return { miss: { reason: `meta.json names key ${meta.key}` } };
+    if (meta.key !== key) return fail(`meta.json names key ${meta.key}`);
     const layerNames = meta.layers.map((l) => l.name);
     if (expectedLayers && layerNames.join('\u0000') !== expectedLayers.join('\u0000')) {
-      return { miss: { reason: `meta.json lists layers [${layerNames.join(', ')}], expected [${expectedLayers.join(', ')}]` } };
+      return fail(`meta.json lists layers [${layerNames.join(', ')}], expected [${expectedLayers.join(', ')}]`);
     }
     const contents = new Map<string, Buffer>();
     for (const [file, expected] of Object.entries(meta.files)) {
       const buf = await readFile(join(entryDir, file));
-      if (buf.byteLength !== expected.bytes) {
-        return { miss: { reason: `${file} has ${buf.byteLength} bytes, expected ${expected.bytes}` } };
-      }
-      if (sha256(buf) !== expected.sha256) return { miss: { reason: `${file} fails its checksum` } };
+      if (buf.byteLength !== expected.bytes) return fail(`${file} has ${buf.byteLength} bytes, expected ${expected.bytes}`);
+      if (sha256(buf) !== expected.sha256) return fail(`${file} fails its checksum`);
       contents.set(file, buf);
     }
     const labelsBuf = contents.get('labels.bin');
     const calibrationBuf = contents.get('calibration.json');
-    if (!labelsBuf) return { miss: { reason: 'labels.bin is missing' } };
+    if (!labelsBuf) return fail('labels.bin is missing');
     const calibration = calibrationBuf ? CalibrationStateSchema.parse(JSON.parse(calibrationBuf.toString('utf8'))) : undefined;
-    if (calibration && (calibration.distanceScales.length !== meta.layers.length || calibration.densityScales.length !== meta.layers.length)) {
-      return { miss: { reason: `calibration.json has scales for a different number of layers than meta.json's ${meta.layers.length}` } };
-    }
+    const mismatch = calibration && calibrationMismatch(calibration, signals, meta.layers.length);
+    if (mismatch) return fail(mismatch);
     const referenceLabels = new Int32Array(labelsBuf.buffer.slice(labelsBuf.byteOffset, labelsBuf.byteOffset + labelsBuf.byteLength));
-    const indexes: NeighborIndex[] = [];
-    const densityModels: MahalanobisModel[] = [];
+    const modelled = withReference(signals);
+    const models: SignalModels = Object.fromEntries(modelled.map((s) => [s.name, []]));
     for (const [l, layer] of meta.layers.entries()) {
-      if (layer.file !== layerFile(l) || layer.density.file !== densityFile(l)) {
-        indexes.forEach((i) => i.dispose());
-        return { miss: { reason: `meta.json lists ${layer.file} and ${layer.density.file} for layer ${l}` } };
+      if (layer.file !== layerFile(l)) return fail(`meta.json lists ${layer.file} for layer ${l}`);
+      if (!contents.has(layer.file)) return fail(`${layer.file} is not checksummed`);
+      for (const signal of modelled) {
+        const stored = layer.models[signal.name];
+        if (!stored) return fail(`meta.json lists no ${signal.name} model for layer ${l}`);
+        if (stored.file !== modelFile(signal.name, l)) return fail(`meta.json lists ${stored.file} as the ${signal.name} model of layer ${l}`);
+        const bytes = contents.get(stored.file);
+        if (!bytes) return fail(`${stored.file} is not checksummed`);
+        models[signal.name].push(signal.reference.decode(bytes, stored.meta, layer.dim));
       }
-      const densityBuf = contents.get(layer.density.file);
-      if (!contents.has(layer.file) || !densityBuf) {
-        indexes.forEach((i) => i.dispose());
-        return { miss: { reason: `${layer.file} or ${layer.density.file} is not checksummed` } };
-      }
-      densityModels.push(densityFromBytes(densityBuf, layer.dim, layer.density.classes, layer.density.ridge));
       const params = isPerLayer(hnsw) ? hnsw[l] : hnsw;
-      if (!params) {
-        indexes.forEach((i) => i.dispose());
-        return { miss: { reason: `meta.json lists ${meta.layers.length} layers, but search parameters were given for fewer` } };
-      }
+      if (!params) return fail(`meta.json lists ${meta.layers.length} layers, but search parameters were given for fewer`);
       const index = await HnswIndex.load(join(entryDir, layer.file), layer.dim, params);
-      if (index.size !== referenceLabels.length) {
-        const reason = `${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}`;
-        indexes.forEach((i) => i.dispose());
-        index.dispose();
-        return { miss: { reason } };
-      }
       indexes.push(index);
+      if (index.size !== referenceLabels.length) return fail(`${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}`);
     }
-    return { entry: { indexes, referenceLabels, densityModels, calibration } };
+    return { entry: { indexes, referenceLabels, models, calibration } };
   } catch (err) {
-    return { miss: { reason: (err as Error).message } };
+    return fail((err as Error).message);
   }
 }
 
@@ -166,6 +144,7 @@ export async function writeCacheEntry(
   key: string,
   layerNames: string[],
   entry: CacheEntry,
+  signals: readonly Signal[] = SIGNALS,
 ): Promise<void> {
   const parent = join(entryDir, '..');
   await mkdir(parent, { recursive: true });
@@ -183,10 +162,16 @@ export async function writeCacheEntry(
       await index.save(join(tmp, file));
       const data = await readFile(join(tmp, file));
       files[file] = { sha256: sha256(data), bytes: data.byteLength };
-      const density = entry.densityModels[l];
-      const densityName = densityFile(l);
-      await put(densityName, densityBytes(density));
-      layers.push({ name: layerNames[l], dim: index.dim, file, density: { file: densityName, classes: density.classes, ridge: density.ridge } });
+      const models: Record<string, { file: string; meta: unknown }> = {};
+      for (const signal of withReference(signals)) {
+        const model = entry.models[signal.name]?.[l];
+        if (model === undefined) throw new Error(`the entry has no ${signal.name} model for layer ${l}`);
+        const { bytes, meta } = signal.reference.encode(model);
+        const name = modelFile(signal.name, l);
+        await put(name, bytes);
+        models[signal.name] = { file: name, meta };
+      }
+      layers.push({ name: layerNames[l], dim: index.dim, file, models });
     }
     await put('labels.bin', new Uint8Array(entry.referenceLabels.buffer, entry.referenceLabels.byteOffset, entry.referenceLabels.byteLength));
     if (entry.calibration) await put('calibration.json', Buffer.from(JSON.stringify(entry.calibration)));

@@ -1,8 +1,7 @@
-import type { MahalanobisModel } from '../baselines/mahalanobis.js';
 import type { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Matrix } from '../math/matrix.js';
-import { densityScores, evidenceFor, searchLayers } from './search.js';
-import type { Evidence } from './signals.js';
+import { evidenceFor, measureLayers, searchLayers } from './search.js';
+import type { Evidence, Signal, SignalModels } from './signals/signal.js';
 
 /** What the indexed layers say about a batch of rows, before calibration. */
 export interface ScoredLayers {
@@ -15,7 +14,7 @@ export interface ScoredLayers {
 }
 
 /**
- * The neighbour searches and density scores of a batch's activations: the costly, read-only
+ * The neighbour searches and signal measurements of a batch's activations: the costly, read-only
  * half of a prediction. It runs on the calling thread (InlineLayerScorer) or on worker threads
  * (ThreadedLayerScorer), and the detector cannot tell which.
  */
@@ -27,8 +26,9 @@ export interface LayerScorer {
 export interface LayerScorerParts {
   /** One index per layer, over L2-normalised reference activations. */
   indexes: NeighborIndex[];
-  /** One fit per layer, on raw reference activations. */
-  densityModels: MahalanobisModel[];
+  signals: readonly Signal[];
+  /** The signals' reference models, fitted on raw reference activations. */
+  models: SignalModels;
   referenceLabels: Int32Array;
   classes: number;
   k: number;
@@ -43,11 +43,11 @@ export class InlineLayerScorer implements LayerScorer {
   }
 
   scoreNow(activations: Matrix[], rows: number, withNeighbors: boolean): ScoredLayers {
-    const { indexes, densityModels, referenceLabels, classes, k, layerNames } = this.parts;
+    const { indexes, signals, models, referenceLabels, classes, k, layerNames } = this.parts;
     const searchSeconds: Record<string, number> = {};
     const neighbors = searchLayers(indexes, activations, k, layerNames, searchSeconds);
-    const densities = densityScores(densityModels, activations);
-    const evidence = evidenceFor(neighbors, densities, rows, referenceLabels, classes);
+    const measured = measureLayers(signals, models, activations);
+    const evidence = evidenceFor(neighbors, measured, rows, referenceLabels, classes);
     const neighborIds = withNeighbors ? evidence.map((_, i) => neighbors.map((layer) => layer[i].ids)) : undefined;
     return { evidence, searchSeconds, ...(neighborIds ? { neighborIds } : {}) };
   }

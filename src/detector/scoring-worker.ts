@@ -1,13 +1,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { prepareMahalanobis } from '../baselines/mahalanobis.js';
 import type { Matrix } from '../math/matrix.js';
 import { readCacheEntry } from './index-cache.js';
-import { packScores } from './evidence-transfer.js';
+import { packScores, transferables } from './evidence-transfer.js';
 import { InlineLayerScorer } from './layer-scorer.js';
+import { prepareModels } from './signals/signal.js';
+import { signalsNamed } from './signals/table.js';
 import type { ScoringWorkerInit, ScoringWorkerReply, ScoringWorkerRequest } from './threaded-scorer.js';
 
 /**
- * One scoring thread: its own read-only copy of a detector's graphs and density fits, read
+ * One scoring thread: its own read-only copy of a detector's graphs and reference models, read
  * from the cache entry the main thread has just written or checked, and searched on request.
  */
 const port = parentPort;
@@ -15,12 +16,14 @@ if (!port) throw new Error('scoring-worker.ts runs as a worker thread only');
 const init = workerData as ScoringWorkerInit;
 
 const ready = (async () => {
-  const { entry, miss } = await readCacheEntry(init.entryDir, init.key, init.hnsw, init.layerNames);
+  const signals = signalsNamed(init.signals);
+  const { entry, miss } = await readCacheEntry(init.entryDir, init.key, init.hnsw, init.layerNames, signals);
   if (!entry) throw new Error(`cache entry ${init.entryDir} could not be read: ${miss?.reason ?? 'it is missing'}`);
-  for (const model of entry.densityModels) await prepareMahalanobis(model);
+  await prepareModels(signals, entry.models);
   return new InlineLayerScorer({
     indexes: entry.indexes,
-    densityModels: entry.densityModels,
+    signals,
+    models: entry.models,
     referenceLabels: entry.referenceLabels,
     classes: init.classes,
     k: init.k,
@@ -41,8 +44,7 @@ port.on('message', (request: ScoringWorkerRequest) => {
     .then((scorer) => {
       const scored = scorer.scoreNow(request.activations as Matrix[], request.rows, request.withNeighbors);
       const packed = packScores(scored, init.layerNames.length, init.classes);
-      const buffers = [packed.counts, packed.nearest, packed.mean, packed.densities, ...(packed.ids ? [packed.ids] : [])];
-      send({ type: 'scored', id: request.id, packed }, buffers.map((b) => b.buffer as ArrayBuffer));
+      send({ type: 'scored', id: request.id, packed }, transferables(packed));
     })
     .catch((err: unknown) => send({ type: 'error', id: request.id, error: message(err) }));
 });

@@ -1,8 +1,8 @@
-import { mahalanobisOutlierScores, type MahalanobisModel } from '../baselines/mahalanobis.js';
 import type { Matrix } from '../math/matrix.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import type { NeighborIndex, Neighbors } from '../neighbors/neighbor-index.js';
-import { gatherEvidence, type Evidence } from './signals.js';
+import { gatherEvidence } from './signals/evidence.js';
+import { withReference, type Evidence, type Signal, type SignalModels } from './signals/signal.js';
 
 /**
  * Neighbours of each row in each layer. Serving and calibration both come through here, so a
@@ -26,24 +26,27 @@ export function searchLayers(
   });
 }
 
-/** Per layer, each row's squared Mahalanobis distance to its nearest class mean. */
-export function densityScores(models: MahalanobisModel[], activations: Matrix[]): Float64Array[] {
-  return activations.map((layer, l) => mahalanobisOutlierScores(models[l], layer));
+/** By signal name, per layer, each row's value as measured by the signal's reference model. */
+export function measureLayers(signals: readonly Signal[], models: SignalModels, activations: Matrix[]): Record<string, Float64Array[]> {
+  return Object.fromEntries(
+    withReference(signals).map((s) => [s.name, activations.map((layer, l) => s.reference.measure(models[s.name][l], layer))]),
+  );
 }
 
 export function evidenceFor(
   byLayer: Neighbors[][],
-  densityByLayer: Float64Array[],
+  measured: Record<string, Float64Array[]>,
   rows: number,
   referenceLabels: Int32Array,
   classes: number,
 ): Evidence[] {
+  const names = Object.keys(measured);
   return Array.from({ length: rows }, (_, i) =>
     gatherEvidence(
       byLayer.map((layer) => layer[i]),
       referenceLabels,
       classes,
-      Float64Array.from(densityByLayer, (layer) => layer[i]),
+      Object.fromEntries(names.map((name) => [name, Float64Array.from(measured[name], (layer) => layer[i])])),
     ),
   );
 }

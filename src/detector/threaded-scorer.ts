@@ -13,6 +13,8 @@ export interface ScoringWorkerInit {
   /** Per layer, in order. */
   hnsw: HnswParams[];
   layerNames: string[];
+  /** The signals by name; the thread takes them from the table. */
+  signals: string[];
   classes: number;
   k: number;
 }
@@ -44,7 +46,7 @@ interface Thread {
 }
 
 /**
- * The searches and density scores on worker threads, each holding its own copy of the graphs,
+ * The searches and signal measurements on worker threads, each holding its own copy of the graphs,
  * so that scoring uses every core while the main thread parses requests and runs the model.
  * A thread that dies fails only the work it held, and is replaced.
  */

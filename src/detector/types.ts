@@ -13,8 +13,8 @@ export const LayerEvidenceSchema = z.object({
   nearest_distance: z.number(),
   /** Mean squared-L2 distance to the k nearest reference points. */
   mean_knn_distance: z.number(),
-  /** Squared Mahalanobis distance to the nearest class mean (raw activations, tied covariance). */
-  mahalanobis_distance: z.number(),
+  /** Squared Mahalanobis distance to the nearest class mean (raw activations, tied covariance); with the density signal. */
+  mahalanobis_distance: z.number().optional(),
   neighbor_ids: z.array(z.number().int()).optional(),
 });
 

@@ -1,6 +1,6 @@
 import { fitKnnDistance, knnDistanceOutlierScores } from '../baselines/knn-distance.js';
 import { energyOutlierScores } from '../baselines/energy.js';
-import { fitMahalanobis, mahalanobisOutlierScores } from '../baselines/mahalanobis.js';
+import { fitMahalanobis, mahalanobisOutlierScores } from '../math/mahalanobis.js';
 import { mspOutlierScores } from '../baselines/msp.js';
 import type { DeepKnnDetector } from '../detector/deep-knn-detector.js';
 import { loadDetector, type DetectorSettings } from '../detector/load-detector.js';

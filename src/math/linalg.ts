@@ -142,6 +142,7 @@ export function lowerTimesRows(
   if (x.length !== rows * n) throw new RangeError(`lowerTimesRows: expected ${rows} x ${n} values, got ${x.length}`);
   // Float64 copies of the rows, so the inner loop reads one array type whatever x is.
   const xs = Float64Array.from(x);
+  const sums = new Float64Array(4);
   for (let r = 0; r < rows; r += 2) {
     const r1 = Math.min(r + 1, rows - 1);
     const xr = r * n;
@@ -150,28 +151,50 @@ export function lowerTimesRows(
       const i1 = Math.min(i + 1, n - 1);
       const wi = i * n;
       const wi1 = i1 * n;
-      let s00 = 0;
-      let s01 = 0;
-      let s10 = 0;
-      let s11 = 0;
       // w[i][i1] is 0 above the diagonal, so both rows of w run to i1 together.
-      for (let j = 0; j <= i1; j++) {
-        const a0 = w[wi + j];
-        const a1 = w[wi1 + j];
-        const b0 = xs[xr + j];
-        const b1 = xs[xr1 + j];
-        s00 += a0 * b0;
-        s01 += a0 * b1;
-        s10 += a1 * b0;
-        s11 += a1 * b1;
-      }
-      out[xr + i] = s00;
-      out[xr1 + i] = s01;
+      dot2x2(w, wi, wi1, xs, xr, xr1, i1 + 1, sums);
+      out[xr + i] = sums[0];
+      out[xr1 + i] = sums[1];
       if (i1 !== i) {
-        out[xr + i1] = s10;
-        out[xr1 + i1] = s11;
+        out[xr + i1] = sums[2];
+        out[xr1 + i1] = sums[3];
       }
     }
   }
   return out;
+}
+
+/**
+ * The 2 x 2 register block both matrix products here are built from: the dot products of rows
+ * a0 and a1 of `a` with rows b0 and b1 of `b` (each `length` values from the given offsets),
+ * four sums from four contiguous loads, written to `out` as [a0.b0, a0.b1, a1.b0, a1.b1].
+ */
+export function dot2x2(
+  a: Float64Array,
+  a0: number,
+  a1: number,
+  b: Float64Array,
+  b0: number,
+  b1: number,
+  length: number,
+  out: Float64Array,
+): void {
+  let s00 = 0;
+  let s01 = 0;
+  let s10 = 0;
+  let s11 = 0;
+  for (let j = 0; j < length; j++) {
+    const x0 = a[a0 + j];
+    const x1 = a[a1 + j];
+    const y0 = b[b0 + j];
+    const y1 = b[b1 + j];
+    s00 += x0 * y0;
+    s01 += x0 * y1;
+    s10 += x1 * y0;
+    s11 += x1 * y1;
+  }
+  out[0] = s00;
+  out[1] = s01;
+  out[2] = s10;
+  out[3] = s11;
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { MIN_CALIBRATION_POINTS } from '../detector/calibration.js';
-import { loadDetector, type BuildProgress } from '../detector/load-detector.js';
+import type { BuildProgress } from '../detector/build-entry.js';
+import { loadDetector } from '../detector/load-detector.js';
 import { detectorSettings } from '../detector-settings.js';
 import type { DeepKnnDetector } from '../detector/deep-knn-detector.js';
 import type { Config } from '../config.js';

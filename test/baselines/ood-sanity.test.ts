@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { energyOutlierScores } from '../../src/baselines/energy.js';
 import { fitKnnDistance, knnDistanceOutlierScores } from '../../src/baselines/knn-distance.js';
-import { fitMahalanobis, mahalanobisOutlierScores } from '../../src/baselines/mahalanobis.js';
+import { fitMahalanobis, mahalanobisOutlierScores } from '../../src/math/mahalanobis.js';
 import { mspOutlierScores } from '../../src/baselines/msp.js';
 import { ExactIndex } from '../../src/neighbors/exact-index.js';
 import type { Matrix } from '../../src/math/matrix.js';

@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   calibrate,
+  calibrationMismatch,
   CalibrationStateSchema,
   Calibrator,
-  combinedScore,
-  SIGNALS,
+  combinedScore as combinedOfLists,
   signalScores,
   signalWeights,
   type CalibrationState,
 } from '../../src/detector/calibration.js';
-import { labelNonconformity, logDensities, logNearestDistances, type Evidence } from '../../src/detector/signals.js';
+import { labelNonconformity } from '../../src/detector/signals/evidence.js';
+import type { Evidence } from '../../src/detector/signals/signal.js';
+import { SIGNALS } from '../../src/detector/signals/table.js';
 import { CalibrationScores, robustScale } from '../../src/math/conformal.js';
 import { createRng, gaussian, type Rng } from '../../src/math/random.js';
 
@@ -22,9 +24,27 @@ function evidenceOf(counts: number[][], nearest: number[], densities: number[]):
     counts: counts.map((c) => Int32Array.from(c)),
     nearestDistances: Float64Array.from(nearest),
     meanDistances: Float64Array.from(nearest, (d) => 2 * d),
-    densities: Float64Array.from(densities),
+    measured: { density: Float64Array.from(densities) },
   };
 }
+
+const NAMES = SIGNALS.map((s) => s.name);
+type PerSignal = Record<string, number>;
+const logNearest = (e: Evidence, l: number) => Math.log(e.nearestDistances[l] + 1e-12);
+const logDensity = (e: Evidence, l: number) => Math.log(e.measured.density[l] + 1e-12);
+
+/** The table's scores of one input by signal name, given the distance and density scales. */
+function scoresOf(evidence: Evidence, predicted: number, k: number, distance: unknown, density: unknown): PerSignal {
+  const scores = signalScores(SIGNALS, { label: {}, distance, density }, evidence, predicted, k);
+  return Object.fromEntries(NAMES.map((n, i) => [n, scores[i]]));
+}
+
+/** combinedScore with p-values and weights keyed by signal name. */
+const combinedScore = (p: PerSignal, w: PerSignal) =>
+  combinedOfLists(
+    NAMES.map((n) => p[n]),
+    NAMES.map((n) => w[n]),
+  );
 
 // k = 50 over 3 layers makes the label score fine-grained (0..150): with k = 10 over 2 layers
 // its ties make the combined p-value visibly conservative (shares near 0.02 for some seeds).
@@ -78,12 +98,12 @@ function drawSet(rng: Rng, n: number, shift: Shift = {}) {
 
 describe('SIGNALS and signalWeights', () => {
   it('names the three signals, in order', () => {
-    assert.deepEqual([...SIGNALS], ['label', 'distance', 'density']);
+    assert.deepEqual(NAMES, ['label', 'distance', 'density']);
   });
 
   it('gives the label its configured share and splits the rest evenly', () => {
-    assert.deepEqual(signalWeights(0.5), { label: 0.5, distance: 0.25, density: 0.25 });
-    const w = signalWeights(0.2);
+    assert.deepEqual(signalWeights(NAMES, 0.5), { label: 0.5, distance: 0.25, density: 0.25 });
+    const w = signalWeights(NAMES, 0.2);
     assert.deepEqual(Object.keys(w).sort(), ['density', 'distance', 'label']);
     assert.equal(w.label, 0.2);
     close(w.distance, 0.4);
@@ -117,20 +137,20 @@ describe('signalScores', () => {
 
   it('label: sum over layers of k minus the neighbours with the label', () => {
     // Label 0: (4 - 3) + (4 - 2) + (4 - 4) = 3; label 1: 3 + 2 + 4 = 9.
-    assert.equal(signalScores(evidence, 0, 4, distanceScales, densityScales).label, 3);
-    assert.equal(signalScores(evidence, 1, 4, distanceScales, densityScales).label, 9);
+    assert.equal(scoresOf(evidence, 0, 4, distanceScales, densityScales).label, 3);
+    assert.equal(scoresOf(evidence, 1, 4, distanceScales, densityScales).label, 9);
   });
 
   it('distance: sum of the robust z-scores of the log nearest distances', () => {
     // log 1 = 0 -> (0 - 0) / 1 = 0; log e^2 = 2 -> (2 - 1) / 0.5 = 2; log e^-1 -> (-1 + 3) / 4 = 0.5.
-    close(signalScores(evidence, 0, 4, distanceScales, densityScales).distance, 2.5, 1e-10);
+    close(scoresOf(evidence, 0, 4, distanceScales, densityScales).distance, 2.5, 1e-10);
   });
 
   it('density: sum of the robust z-scores of the log Mahalanobis distances, with its own scales', () => {
     // log e^3 = 3 -> (3 - 1) / 2 = 1; log 1 = 0 -> (0 + 1) / 0.25 = 4; log e^-2 -> (-2 - 0) / 1 = -2.
-    close(signalScores(evidence, 0, 4, distanceScales, densityScales).density, 3, 1e-10);
+    close(scoresOf(evidence, 0, 4, distanceScales, densityScales).density, 3, 1e-10);
     // Swapping the scale sets changes both sums: the signals do not share scales.
-    const swapped = signalScores(evidence, 0, 4, densityScales, distanceScales);
+    const swapped = scoresOf(evidence, 0, 4, densityScales, distanceScales);
     // distance with density scales: (0 - 1) / 2 + (2 + 1) / 0.25 + (-1 - 0) / 1 = 10.5.
     close(swapped.distance, 10.5, 1e-10);
     // density with distance scales: (3 - 0) / 1 + (0 - 1) / 0.5 + (-2 + 3) / 4 = 1.25.
@@ -138,7 +158,7 @@ describe('signalScores', () => {
   });
 
   it('each score moves only with its own evidence', () => {
-    const base = signalScores(evidence, 0, 4, distanceScales, densityScales);
+    const base = scoresOf(evidence, 0, 4, distanceScales, densityScales);
     const fartherMahalanobis = evidenceOf(
       [
         [3, 1],
@@ -148,7 +168,7 @@ describe('signalScores', () => {
       [1, Math.exp(2), Math.exp(-1)],
       [Math.exp(3) * 10, 1, Math.exp(-2)],
     );
-    const moved = signalScores(fartherMahalanobis, 0, 4, distanceScales, densityScales);
+    const moved = scoresOf(fartherMahalanobis, 0, 4, distanceScales, densityScales);
     assert.equal(moved.label, base.label);
     assert.equal(moved.distance, base.distance);
     // Ten times the distance in layer 0 adds log(10) / 2 to its z-score.
@@ -184,7 +204,7 @@ describe('combinedScore', () => {
 
   it('is monotone: a smaller p-value never lowers the score', () => {
     const base = { label: 0.5, distance: 0.5, density: 0.5 };
-    for (const s of SIGNALS) {
+    for (const s of NAMES) {
       assert.ok(combinedScore({ ...base, [s]: 0.01 }, even) > combinedScore({ ...base, [s]: 0.1 }, even), s);
     }
     // Only the minimum counts: raising a p-value that is not the minimum changes nothing.
@@ -199,45 +219,50 @@ describe('calibrate', () => {
   // Make the model disagree with the truth on some points, so predicted and true labels differ.
   set.predicted[0] = (set.labels[0] + 1) % CLASSES;
   set.predicted[40] = (set.labels[40] + 2) % CLASSES;
-  const state = calibrate(set, K, CLASSES, 0.3);
+  const state = calibrate(set, K, CLASSES, 0.3, SIGNALS);
 
   it('cuts the calibration part in two: floor(n/2) fit, the rest held out', () => {
     assert.equal(state.k, K);
     assert.equal(state.classes, CLASSES);
-    assert.deepEqual(state.weights, signalWeights(0.3));
+    assert.deepEqual(state.weights, signalWeights(NAMES, 0.3));
     assert.equal(state.weights.label, 0.3);
     close(state.weights.distance, 0.35);
     close(state.weights.density, 0.35);
-    for (const s of SIGNALS) {
+    for (const s of NAMES) {
       assert.equal(state.fit[s].length, 20, s);
       assert.equal(state.held[s].length, 21, s);
     }
-    assert.equal(state.held.combined.length, 21);
+    assert.equal(state.combined.length, 21);
+    assert.deepEqual(state.signals, NAMES);
     assert.deepEqual(Object.keys(state.fit).sort(), ['density', 'distance', 'label']);
-    assert.deepEqual(Object.keys(state.held).sort(), ['combined', 'density', 'distance', 'label']);
+    assert.deepEqual(Object.keys(state.held).sort(), ['density', 'distance', 'label']);
     assert.equal(state.labelScores.length, 41);
-    assert.equal(state.distanceScales.length, LAYERS);
-    assert.equal(state.densityScales.length, LAYERS);
+    assert.deepEqual(state.params.label, {});
+    assert.equal((state.params.distance as unknown[]).length, LAYERS);
+    assert.equal((state.params.density as unknown[]).length, LAYERS);
+    assert.equal(calibrationMismatch(state, SIGNALS, LAYERS), undefined);
     assert.deepEqual(CalibrationStateSchema.parse(state), state);
     assert.deepEqual(CalibrationStateSchema.parse(JSON.parse(JSON.stringify(state))), state);
   });
 
   it('fits the distance and density scales on half A only', () => {
+    const distanceScales = state.params.distance as unknown[];
+    const densityScales = state.params.density as unknown[];
     for (let l = 0; l < LAYERS; l++) {
-      const distanceA = robustScale(set.evidence.slice(0, 20).map((e) => logNearestDistances(e)[l]));
-      assert.deepEqual(state.distanceScales[l], distanceA);
-      assert.notDeepEqual(state.distanceScales[l], robustScale(set.evidence.map((e) => logNearestDistances(e)[l])));
-      const densityA = robustScale(set.evidence.slice(0, 20).map((e) => logDensities(e)[l]));
-      assert.deepEqual(state.densityScales[l], densityA);
-      assert.notDeepEqual(state.densityScales[l], robustScale(set.evidence.map((e) => logDensities(e)[l])));
+      const distanceA = robustScale(set.evidence.slice(0, 20).map((e) => logNearest(e, l)));
+      assert.deepEqual(distanceScales[l], distanceA);
+      assert.notDeepEqual(distanceScales[l], robustScale(set.evidence.map((e) => logNearest(e, l))));
+      const densityA = robustScale(set.evidence.slice(0, 20).map((e) => logDensity(e, l)));
+      assert.deepEqual(densityScales[l], densityA);
+      assert.notDeepEqual(densityScales[l], robustScale(set.evidence.map((e) => logDensity(e, l))));
     }
     // The density scales are fitted on the densities, not copied from the distances.
-    assert.notDeepEqual(state.densityScales, state.distanceScales);
+    assert.notDeepEqual(densityScales, distanceScales);
   });
 
   it('scores the predicted label in fit and held parts, sorted in fit', () => {
-    const scores = set.evidence.map((e, i) => signalScores(e, set.predicted[i], K, state.distanceScales, state.densityScales));
-    for (const s of SIGNALS) {
+    const scores = set.evidence.map((e, i) => scoresOf(e, set.predicted[i], K, state.params.distance, state.params.density));
+    for (const s of NAMES) {
       const column = scores.map((v) => v[s]);
       assert.deepEqual(state.fit[s], column.slice(0, 20).sort((a, b) => a - b), s);
       assert.deepEqual(state.held[s], column.slice(20), s);
@@ -263,7 +288,7 @@ describe('calibrate', () => {
       distance: new CalibrationScores(state.fit.distance),
       density: new CalibrationScores(state.fit.density),
     };
-    state.held.combined.forEach((c, i) => {
+    state.combined.forEach((c, i) => {
       const p = {
         label: fit.label.pValue(state.held.label[i]),
         distance: fit.distance.pValue(state.held.distance[i]),
@@ -278,19 +303,25 @@ describe('calibrate', () => {
   });
 
   it('refuses fewer than 40 points', () => {
-    assert.throws(() => calibrate(drawSet(createRng(1), 39), K, CLASSES, 0.5), /at least 40 points, got 39/);
-    assert.doesNotThrow(() => calibrate(drawSet(createRng(1), 40), K, CLASSES, 0.5));
+    assert.throws(() => calibrate(drawSet(createRng(1), 39), K, CLASSES, 0.5, SIGNALS), /at least 40 points, got 39/);
+    assert.doesNotThrow(() => calibrate(drawSet(createRng(1), 40), K, CLASSES, 0.5, SIGNALS));
   });
 
-  it('the schema refuses a state missing the density signal or with a zero weight', () => {
+  it('the schema refuses a zero weight or an empty score list', () => {
     const json = JSON.parse(JSON.stringify(state));
-    const withoutDensity = { ...json, fit: { label: json.fit.label, distance: json.fit.distance } };
-    assert.equal(CalibrationStateSchema.safeParse(withoutDensity).success, false);
-    const withoutScales = { ...json };
-    delete withoutScales.densityScales;
-    assert.equal(CalibrationStateSchema.safeParse(withoutScales).success, false);
     assert.equal(CalibrationStateSchema.safeParse({ ...json, weights: { ...json.weights, density: 0 } }).success, false);
     assert.equal(CalibrationStateSchema.safeParse({ ...json, held: { ...json.held, density: [] } }).success, false);
+    assert.equal(CalibrationStateSchema.safeParse({ ...json, combined: [] }).success, false);
+  });
+
+  it('calibrationMismatch names what does not fit the signals: their list, their scores, their parameters', () => {
+    const json = JSON.parse(JSON.stringify(state)) as CalibrationState;
+    const withoutDensity = { ...json, fit: { label: json.fit.label, distance: json.fit.distance } };
+    assert.match(calibrationMismatch(withoutDensity, SIGNALS, LAYERS) ?? '', /no scores for the density signal/);
+    assert.match(calibrationMismatch({ ...json, signals: ['label', 'distance'] }, SIGNALS, LAYERS) ?? '', /combines \[label, distance\]/);
+    assert.match(calibrationMismatch(json, SIGNALS, LAYERS + 1) ?? '', /distance parameters do not fit 4 layers/);
+    assert.match(calibrationMismatch({ ...json, params: { ...json.params, label: { extra: 1 } } }, SIGNALS, LAYERS) ?? '', /label parameters/);
+    assert.throws(() => new Calibrator(withoutDensity, SIGNALS, LAYERS), /no scores for the density signal/);
   });
 });
 
@@ -300,14 +331,15 @@ describe('Calibrator.score', () => {
   const state: CalibrationState = CalibrationStateSchema.parse({
     k: 3,
     classes: 2,
+    signals: ['label', 'distance', 'density'],
     weights: { label: 0.5, distance: 0.25, density: 0.25 },
-    distanceScales: [{ center: 0, scale: 1 }],
-    densityScales: [{ center: 1, scale: 2 }],
+    params: { label: {}, distance: [{ center: 0, scale: 1 }], density: [{ center: 1, scale: 2 }] },
     fit: { label: [0, 1, 2, 3], distance: [-1, 0, 1, 2], density: [-1.5, -0.5, 0.5, 1.5] },
-    held: { label: [0, 2, 4], distance: [0.2, 0.4, 0.9], density: [-1, 0.25, 2], combined: [-1, -0.5, 0, 0.7, 1.5] },
+    held: { label: [0, 2, 4], distance: [0.2, 0.4, 0.9], density: [-1, 0.25, 2] },
+    combined: [-1, -0.5, 0, 0.7, 1.5],
     labelScores: [0, 0, 1, 2, 3],
   });
-  const calibrator = new Calibrator(state);
+  const calibrator = new Calibrator(state, SIGNALS, 1);
   // Scores: label 1 (counts [2, 1], predicted 0), distance 0.5, density ~0 (d = e^1).
   const ordinary = evidenceOf([[2, 1]], [Math.exp(0.5)], [Math.E]);
 
@@ -360,7 +392,7 @@ describe('Calibrator.score', () => {
   });
 
   it('the same density outlier under a label-heavy weighting is not flagged by the combination', () => {
-    const labelHeavy = new Calibrator({ ...state, weights: { label: 0.8, distance: 0.1, density: 0.1 } });
+    const labelHeavy = new Calibrator({ ...state, weights: { label: 0.8, distance: 0.1, density: 0.1 } }, SIGNALS, 1);
     const scored = labelHeavy.score(evidenceOf([[2, 1]], [Math.exp(0.5)], [Math.exp(9)]), 0);
     // combined = -log(min(0.8 / 0.8, 0.6 / 0.1, 0.2 / 0.1)) = -log(1) = 0;
     // held.combined >= 0: 3 of 5 -> 4/6. The per-signal p-values do not depend on the weights.
@@ -421,7 +453,7 @@ describe('Calibrator.score', () => {
 describe('the conformal guarantee', () => {
   const rng = createRng(2024);
   const calibration = drawSet(rng, 2000);
-  const calibrator = new Calibrator(calibrate(calibration, K, CLASSES, 0.5));
+  const calibrator = new Calibrator(calibrate(calibration, K, CLASSES, 0.5, SIGNALS), SIGNALS, LAYERS);
 
   const shareAtOrBelow = (set: ReturnType<typeof drawSet>, signal: string, significance: number) => {
     let flagged = 0;

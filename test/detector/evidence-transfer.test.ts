@@ -9,8 +9,8 @@ const CLASSES = 3;
 /** Rows whose layers found different numbers of neighbours, as a reference set smaller than k gives. */
 function scored(withNeighbors: boolean): ScoredLayers {
   const evidence = [
-    { counts: [Int32Array.of(2, 0, 1), Int32Array.of(0, 3, 0)], nearestDistances: Float64Array.of(0.1, 0.2), meanDistances: Float64Array.of(0.3, 0.4), densities: Float64Array.of(5, 6) },
-    { counts: [Int32Array.of(0, 1, 0), Int32Array.of(1, 1, 0)], nearestDistances: Float64Array.of(1, 2), meanDistances: Float64Array.of(3, 4), densities: Float64Array.of(50, 60) },
+    { counts: [Int32Array.of(2, 0, 1), Int32Array.of(0, 3, 0)], nearestDistances: Float64Array.of(0.1, 0.2), meanDistances: Float64Array.of(0.3, 0.4), measured: { density: Float64Array.of(5, 6) } },
+    { counts: [Int32Array.of(0, 1, 0), Int32Array.of(1, 1, 0)], nearestDistances: Float64Array.of(1, 2), meanDistances: Float64Array.of(3, 4), measured: { density: Float64Array.of(50, 60) } },
   ];
   const neighborIds = [
     [Int32Array.of(7, 8, 9), Int32Array.of(1, 2, 3)],

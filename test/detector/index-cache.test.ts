@@ -3,9 +3,12 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fitMahalanobis, mahalanobisOutlierScores, type MahalanobisModel } from '../../src/baselines/mahalanobis.js';
+import { fitMahalanobis, mahalanobisOutlierScores, type MahalanobisModel } from '../../src/math/mahalanobis.js';
 import { calibrate, type CalibrationState } from '../../src/detector/calibration.js';
-import type { Evidence } from '../../src/detector/signals.js';
+import { distanceSignal } from '../../src/detector/signals/distance.js';
+import { labelSignal } from '../../src/detector/signals/label.js';
+import type { Evidence } from '../../src/detector/signals/signal.js';
+import { SIGNALS } from '../../src/detector/signals/table.js';
 import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 import {
@@ -39,6 +42,9 @@ const densityFileBytes = (m: MahalanobisModel) =>
 /** 8 bytes per float64: classes x dim means, dim x dim factor, classes x dim whitened means. */
 const densitySize = (dim: number, classes = CLASSES) => 8 * (2 * classes * dim + dim * dim);
 
+/** The density signal's reference models of an entry, one per layer. */
+const densityModelsOf = (e: CacheEntry) => e.models.density as MahalanobisModel[];
+
 function syntheticCalibration(): CalibrationState {
   const rng = createRng(9);
   const evidence: Evidence[] = [];
@@ -52,9 +58,9 @@ function syntheticCalibration(): CalibrationState {
     });
     const nearest = Float64Array.from(DIMS, () => Math.exp(gaussian(rng)));
     const densities = Float64Array.from(DIMS, (dim) => dim * Math.exp(0.5 * gaussian(rng)));
-    evidence.push({ counts, nearestDistances: nearest, meanDistances: nearest.map((d) => d * 2), densities });
+    evidence.push({ counts, nearestDistances: nearest, meanDistances: nearest.map((d) => d * 2), measured: { density: densities } });
   }
-  return calibrate({ evidence, predicted: labels, labels }, K, CLASSES, 0.5);
+  return calibrate({ evidence, predicted: labels, labels }, K, CLASSES, 0.5, SIGNALS);
 }
 
 const baseParts: CacheKeyParts = {
@@ -115,7 +121,7 @@ describe('cache entries', () => {
         ridge: l === 0 ? undefined : 1e-3,
       }),
     );
-    entry = { indexes, referenceLabels, densityModels, calibration: syntheticCalibration() };
+    entry = { indexes, referenceLabels, models: { density: densityModels }, calibration: syntheticCalibration() };
     cacheDir = join(tmp.dir, 'cache', 'tiny');
     entryDir = join(cacheDir, key);
     await writeCacheEntry(entryDir, key, ['hidden1', 'hidden2'], entry);
@@ -159,11 +165,11 @@ describe('cache entries', () => {
       'meta.json',
     ]);
     const meta = JSON.parse(await readFile(join(entryDir, 'meta.json'), 'utf8'));
-    assert.equal(meta.format, 1);
+    assert.equal(meta.format, 2);
     assert.equal(meta.key, key);
     assert.deepEqual(meta.layers, [
-      { name: 'hidden1', dim: 8, file: 'layer-0.hnsw', density: { file: 'density-0.bin', classes: CLASSES, ridge: entry.densityModels[0].ridge } },
-      { name: 'hidden2', dim: 3, file: 'layer-1.hnsw', density: { file: 'density-1.bin', classes: CLASSES, ridge: entry.densityModels[1].ridge } },
+      { name: 'hidden1', dim: 8, file: 'layer-0.hnsw', models: { density: { file: 'density-0.bin', meta: { classes: CLASSES, ridge: densityModelsOf(entry)[0].ridge } } } },
+      { name: 'hidden2', dim: 3, file: 'layer-1.hnsw', models: { density: { file: 'density-1.bin', meta: { classes: CLASSES, ridge: densityModelsOf(entry)[1].ridge } } } },
     ]);
     assert.deepEqual(Object.keys(meta.files).sort(), [
       'calibration.json',
@@ -177,7 +183,7 @@ describe('cache entries', () => {
     // 8 * (2 * 3 * 8 + 8 * 8) = 896 and 8 * (2 * 3 * 3 + 3 * 3) = 216 bytes.
     assert.equal(meta.files['density-0.bin'].bytes, 896);
     assert.equal(meta.files['density-1.bin'].bytes, 216);
-    for (const [l, model] of entry.densityModels.entries()) {
+    for (const [l, model] of densityModelsOf(entry).entries()) {
       const onDisk = await readFile(join(entryDir, `density-${l}.bin`));
       assert.equal(onDisk.byteLength, densitySize(DIMS[l]));
       assert.ok(onDisk.equals(densityFileBytes(model)), `density-${l}.bin is not means | factor | whitened means`);
@@ -206,9 +212,10 @@ describe('cache entries', () => {
           assert.deepEqual(found.distances, expected[r].distances);
         });
       });
-      assert.equal(loaded.densityModels.length, 2);
-      loaded.densityModels.forEach((model, l) => {
-        const original = entry.densityModels[l];
+      assert.deepEqual(Object.keys(loaded.models), ['density']);
+      assert.equal(densityModelsOf(loaded).length, 2);
+      densityModelsOf(loaded).forEach((model, l) => {
+        const original = densityModelsOf(entry)[l];
         assert.equal(model.dim, DIMS[l]);
         assert.equal(model.dim, original.dim);
         assert.equal(model.classes, CLASSES);
@@ -224,7 +231,7 @@ describe('cache entries', () => {
         assert.deepEqual(mahalanobisOutlierScores(model, probe), mahalanobisOutlierScores(original, probe));
       });
       // The two layers' ridges differ (1e-6 and 1e-3 relative), so a mix-up would show.
-      assert.notEqual(loaded.densityModels[0].ridge, loaded.densityModels[1].ridge);
+      assert.notEqual(densityModelsOf(loaded)[0].ridge, densityModelsOf(loaded)[1].ridge);
     } finally {
       loaded.indexes.forEach((i) => i.dispose());
     }
@@ -256,10 +263,12 @@ describe('cache entries', () => {
     const relabelled = {
       ...entry,
       referenceLabels: entry.referenceLabels.map((y) => (y + 1) % CLASSES),
-      densityModels: [
-        fitMahalanobis({ data: vectors(POINTS, DIMS[0], 30), rows: POINTS, cols: DIMS[0] }, entry.referenceLabels, CLASSES),
-        entry.densityModels[1],
-      ],
+      models: {
+        density: [
+          fitMahalanobis({ data: vectors(POINTS, DIMS[0], 30), rows: POINTS, cols: DIMS[0] }, entry.referenceLabels, CLASSES),
+          densityModelsOf(entry)[1],
+        ],
+      },
     };
     await writeCacheEntry(dir, key, ['hidden1', 'hidden2'], relabelled);
     assert.deepEqual(await readdir(join(tmp.dir, 'overwrite')), [key]);
@@ -268,8 +277,8 @@ describe('cache entries', () => {
     result.entry.indexes.forEach((i) => i.dispose());
     assert.deepEqual(result.entry.referenceLabels, relabelled.referenceLabels);
     // The density files were replaced too, not left over from the first write.
-    assert.deepEqual(result.entry.densityModels[0].means, relabelled.densityModels[0].means);
-    assert.notDeepEqual(result.entry.densityModels[0].means, entry.densityModels[0].means);
+    assert.deepEqual(densityModelsOf(result.entry)[0].means, densityModelsOf(relabelled)[0].means);
+    assert.notDeepEqual(densityModelsOf(result.entry)[0].means, densityModelsOf(entry)[0].means);
   });
 
   it('reports a missing entry with no miss reason', async () => {
@@ -318,7 +327,8 @@ describe('cache entries', () => {
 
     const dir2 = await copyOfEntry('meta-format');
     const meta = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
-    meta.format = 2;
+    // An entry from the format before the reference models were keyed by signal.
+    meta.format = 1;
     await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta));
     await expectMiss(dir2, /format/);
   });
@@ -328,7 +338,7 @@ describe('cache entries', () => {
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
     delete meta.files['layer-1.hnsw'];
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
-    await expectMiss(dir, /^layer-1\.hnsw or density-1\.bin is not checksummed$/);
+    await expectMiss(dir, /^layer-1\.hnsw is not checksummed$/);
   });
 
   it('misses on a flipped byte in a density file', async () => {
@@ -357,18 +367,24 @@ describe('cache entries', () => {
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
     delete meta.files['density-0.bin'];
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
-    await expectMiss(dir, /^layer-0\.hnsw or density-0\.bin is not checksummed$/);
+    await expectMiss(dir, /^density-0\.bin is not checksummed$/);
   });
 
-  it('misses when meta.json has no density for a layer (an entry from before the density signal)', async () => {
+  it('misses when meta.json has no density model for a layer (an entry made without the density signal)', async () => {
     const dir = await copyOfEntry('no-density-meta');
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    delete meta.layers[0].density;
-    delete meta.layers[1].density;
+    delete meta.layers[0].models.density;
+    delete meta.layers[1].models.density;
     delete meta.files['density-0.bin'];
     delete meta.files['density-1.bin'];
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
-    await expectMiss(dir, /density/);
+    await expectMiss(dir, /^meta\.json lists no density model for layer 0$/);
+  });
+
+  it('misses when the calibration combines other signals than the ones asked for', async () => {
+    const result = await readCacheEntry(entryDir, key, hnsw, undefined, [labelSignal, distanceSignal]);
+    assert.equal(result.entry, undefined);
+    assert.match(result.miss?.reason ?? '', /^calibration\.json combines \[label, distance, density\], expected \[label, distance\]$/);
   });
 
   it('misses on a checksummed density file of the wrong size for its layer', async () => {
@@ -381,14 +397,14 @@ describe('cache entries', () => {
     // which also catches it between two layers of the same width, where the size cannot.
     const dir2 = await copyOfEntry('swapped-density');
     const meta = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
-    meta.layers[0].density.file = 'density-1.bin';
+    meta.layers[0].models.density.file = 'density-1.bin';
     await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta));
-    await expectMiss(dir2, /^meta\.json lists layer-0\.hnsw and density-1\.bin for layer 0$/);
+    await expectMiss(dir2, /^meta\.json lists density-1\.bin as the density model of layer 0$/);
 
     // A class count edited in meta.json: the file no longer has the size it implies.
     const dir3 = await copyOfEntry('density-classes');
     const meta3 = JSON.parse(await readFile(join(dir3, 'meta.json'), 'utf8'));
-    meta3.layers[1].density.classes = CLASSES + 1;
+    meta3.layers[1].models.density.meta.classes = CLASSES + 1;
     await writeFile(join(dir3, 'meta.json'), JSON.stringify(meta3));
     await expectMiss(dir3, new RegExp(`^density file has 216 bytes, expected ${densitySize(3, CLASSES + 1)}$`));
   });
@@ -396,13 +412,13 @@ describe('cache entries', () => {
   it('misses on a density entry in meta.json that is not the schema', async () => {
     const dir = await copyOfEntry('density-ridge');
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    meta.layers[0].density.ridge = -1;
+    meta.layers[0].models.density.meta.ridge = -1;
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
     await expectMiss(dir, /ridge/);
 
     const dir2 = await copyOfEntry('density-classes-zero');
     const meta2 = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
-    meta2.layers[0].density.classes = 0;
+    meta2.layers[0].models.density.meta.classes = 0;
     await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta2));
     await expectMiss(dir2, /classes/);
   });

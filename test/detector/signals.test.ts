@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MahalanobisModel } from '../../src/baselines/mahalanobis.js';
+import type { MahalanobisModel } from '../../src/math/mahalanobis.js';
 import { ExactIndex } from '../../src/neighbors/exact-index.js';
 import type { Neighbors } from '../../src/neighbors/neighbor-index.js';
-import { densityScores, evidenceFor, searchLayers } from '../../src/detector/search.js';
-import {
-  gatherEvidence,
-  labelNonconformity,
-  logDensities,
-  logNearestDistances,
-  type Evidence,
-} from '../../src/detector/signals.js';
+import { evidenceFor, measureLayers, searchLayers } from '../../src/detector/search.js';
+import { densitySignal } from '../../src/detector/signals/density.js';
+import { distanceSignal } from '../../src/detector/signals/distance.js';
+import { gatherEvidence, labelNonconformity } from '../../src/detector/signals/evidence.js';
+import type { Evidence } from '../../src/detector/signals/signal.js';
+
+/** Per-layer densities as the density signal's measured evidence. */
+const densityOf = (values: number[]) => ({ density: Float64Array.from(values) });
+const densityScores = (models: MahalanobisModel[], activations: { data: Float32Array; rows: number; cols: number }[]) =>
+  measureLayers([densitySignal], { density: models }, activations).density;
 
 const found = (ids: number[], distances: number[]): Neighbors => ({
   ids: Int32Array.from(ids),
@@ -26,32 +28,32 @@ describe('gatherEvidence', () => {
       [found([0, 2, 5, 7], [0.25, 0.5, 1, 2.25]), found([3, 6, 7, 4], [1, 1.5, 2, 3.5])],
       referenceLabels,
       3,
-      Float64Array.from([4.5, 0.125]),
+      densityOf([4.5, 0.125]),
     );
     assert.deepEqual(evidence.counts, [Int32Array.from([2, 1, 1]), Int32Array.from([0, 1, 3])]);
     assert.deepEqual(evidence.nearestDistances, Float64Array.from([0.25, 1]));
     assert.deepEqual(evidence.meanDistances, Float64Array.from([(0.25 + 0.5 + 1 + 2.25) / 4, (1 + 1.5 + 2 + 3.5) / 4]));
     assert.equal(evidence.meanDistances[0], 1);
     assert.equal(evidence.meanDistances[1], 2);
-    assert.deepEqual(evidence.densities, Float64Array.from([4.5, 0.125]));
+    assert.deepEqual(evidence.measured.density, Float64Array.from([4.5, 0.125]));
   });
 
-  it('passes the per-layer densities through untouched', () => {
-    const densities = Float64Array.from([0, 1e300, Number.NaN]);
-    const evidence = gatherEvidence([found([0], [0]), found([1], [0]), found([2], [0])], referenceLabels, 3, densities);
-    assert.equal(evidence.densities.length, 3);
-    assert.equal(evidence.densities[0], 0);
-    assert.equal(evidence.densities[1], 1e300);
-    assert.ok(Number.isNaN(evidence.densities[2]));
+  it('passes the measured values through untouched', () => {
+    const measured = densityOf([0, 1e300, Number.NaN]);
+    const evidence = gatherEvidence([found([0], [0]), found([1], [0]), found([2], [0])], referenceLabels, 3, measured);
+    assert.equal(evidence.measured.density.length, 3);
+    assert.equal(evidence.measured.density[0], 0);
+    assert.equal(evidence.measured.density[1], 1e300);
+    assert.ok(Number.isNaN(evidence.measured.density[2]));
   });
 
   it('gives zero counts and infinite distances for a layer that found nothing', () => {
-    const evidence = gatherEvidence([found([], []), found([1], [0.5])], referenceLabels, 3, Float64Array.from([2, 3]));
+    const evidence = gatherEvidence([found([], []), found([1], [0.5])], referenceLabels, 3, densityOf([2, 3]));
     assert.deepEqual(evidence.counts, [Int32Array.from([0, 0, 0]), Int32Array.from([1, 0, 0])]);
     assert.deepEqual(Array.from(evidence.nearestDistances), [Infinity, 0.5]);
     assert.deepEqual(Array.from(evidence.meanDistances), [Infinity, 0.5]);
     // The density does not depend on the neighbour search, so an empty search leaves it alone.
-    assert.deepEqual(Array.from(evidence.densities), [2, 3]);
+    assert.deepEqual(Array.from(evidence.measured.density), [2, 3]);
   });
 
   it('has one entry per layer and one count per class', () => {
@@ -59,13 +61,13 @@ describe('gatherEvidence', () => {
       [found([0], [0]), found([1], [0]), found([2], [0])],
       referenceLabels,
       4,
-      Float64Array.from([1, 2, 3]),
+      densityOf([1, 2, 3]),
     );
     assert.equal(evidence.counts.length, 3);
     assert.ok(evidence.counts.every((c) => c.length === 4));
     assert.equal(evidence.nearestDistances.length, 3);
     assert.equal(evidence.meanDistances.length, 3);
-    assert.equal(evidence.densities.length, 3);
+    assert.equal(evidence.measured.density.length, 3);
     assert.deepEqual(Array.from(evidence.counts[2]), [0, 1, 0, 0]);
   });
 });
@@ -75,7 +77,7 @@ describe('labelNonconformity', () => {
     counts: [Int32Array.from([3, 1, 1]), Int32Array.from([2, 2, 1]), Int32Array.from([5, 0, 0])],
     nearestDistances: Float64Array.from([1, 1, 1]),
     meanDistances: Float64Array.from([1, 1, 1]),
-    densities: Float64Array.from([1, 1, 1]),
+    measured: densityOf([1, 1, 1]),
   };
 
   it('sums k minus the neighbours carrying the label over layers', () => {
@@ -92,52 +94,43 @@ describe('labelNonconformity', () => {
   });
 
   it('ignores distances and densities', () => {
-    const far: Evidence = { ...evidence, nearestDistances: Float64Array.from([9, 9, 9]), densities: Float64Array.from([1e6, 1e6, 1e6]) };
+    const far: Evidence = { ...evidence, nearestDistances: Float64Array.from([9, 9, 9]), measured: densityOf([1e6, 1e6, 1e6]) };
     assert.equal(labelNonconformity(far, 0, 5), 5);
   });
 });
 
-describe('logNearestDistances', () => {
-  it('is the log of each layer nearest distance (plus 1e-12, so 0 stays finite)', () => {
-    const logs = logNearestDistances({
-      counts: [],
-      nearestDistances: Float64Array.from([1, Math.E ** 2, 0]),
-      meanDistances: Float64Array.from([1, 1, 1]),
-      densities: Float64Array.from([7, 7, 7]),
-    });
-    assert.equal(logs.length, 3);
-    assert.ok(Math.abs(logs[0]) < 1e-11);
-    assert.ok(Math.abs(logs[1] - 2) < 1e-12);
-    assert.ok(Math.abs(logs[2] - Math.log(1e-12)) < 1e-12);
-    assert.ok(Number.isFinite(logs[2]));
+/** Unit scales: each layer's z-score is then the log value itself. */
+const unit = (layers: number) => Array.from({ length: layers }, () => ({ center: 0, scale: 1 }));
+const evidenceWith = (nearest: number[], density: number[]): Evidence => ({
+  counts: [],
+  nearestDistances: Float64Array.from(nearest),
+  meanDistances: Float64Array.from(nearest, () => 1),
+  measured: densityOf(density),
+});
+
+describe('the distance signal', () => {
+  it('sums the log of each layer nearest distance (plus 1e-12, so 0 stays finite), ignoring the densities', () => {
+    const score = distanceSignal.score(evidenceWith([1, Math.E ** 2, 0], [7, 7, 7]), 0, unit(3), 5);
+    assert.ok(Math.abs(score - (0 + 2 + Math.log(1e-12))) < 1e-11);
+    assert.equal(distanceSignal.score(evidenceWith([1, Math.E ** 2, 0], [1e9, 0, 3]), 0, unit(3), 5), score);
   });
 });
 
-describe('logDensities', () => {
-  it('is the log of each layer squared Mahalanobis distance (plus 1e-12, so 0 stays finite)', () => {
-    const logs = logDensities({
-      counts: [],
-      // The nearest distances must not leak in: they are all e^5 here.
-      nearestDistances: Float64Array.from([Math.exp(5), Math.exp(5), Math.exp(5), Math.exp(5)]),
-      meanDistances: Float64Array.from([1, 1, 1, 1]),
-      densities: Float64Array.from([1, Math.exp(3), 0, 1e6]),
-    });
-    assert.equal(logs.length, 4);
-    assert.ok(Math.abs(logs[0]) < 1e-11);
-    assert.ok(Math.abs(logs[1] - 3) < 1e-12);
-    assert.ok(Math.abs(logs[2] - Math.log(1e-12)) < 1e-12);
-    assert.ok(Number.isFinite(logs[2]));
-    assert.ok(Math.abs(logs[3] - 6 * Math.LN10) < 1e-12);
+describe('the density signal', () => {
+  it('sums the log of each layer squared Mahalanobis distance, ignoring the nearest distances', () => {
+    const five = Math.exp(5);
+    const score = densitySignal.score(evidenceWith([five, five, five, five], [1, Math.exp(3), 0, 1e6]), 0, unit(4), 5);
+    assert.ok(Math.abs(score - (0 + 3 + Math.log(1e-12) + 6 * Math.LN10)) < 1e-10);
+    assert.ok(Number.isFinite(score));
   });
 
   it('keeps a NaN density NaN, so the calibrator can give it the smallest p-value', () => {
-    const logs = logDensities({
-      counts: [],
-      nearestDistances: Float64Array.from([1]),
-      meanDistances: Float64Array.from([1]),
-      densities: Float64Array.from([Number.NaN]),
-    });
-    assert.ok(Number.isNaN(logs[0]));
+    assert.ok(Number.isNaN(densitySignal.score(evidenceWith([1], [Number.NaN]), 0, unit(1), 5)));
+  });
+
+  it('names the missing evidence when its reference model never measured any', () => {
+    const unmeasured: Evidence = { ...evidenceWith([1], [1]), measured: {} };
+    assert.throws(() => densitySignal.score(unmeasured, 0, unit(1), 5), /no evidence measured for the density signal/);
   });
 });
 
@@ -227,12 +220,12 @@ describe('searchLayers + densityScores + evidenceFor', () => {
       [10, 36],
     ]);
 
-    const evidence = evidenceFor(byLayer, densities, 2, labels, 2);
+    const evidence = evidenceFor(byLayer, { density: densities }, 2, labels, 2);
     assert.equal(evidence.length, 2);
     assert.deepEqual(evidence[0].counts, [Int32Array.from([1, 1]), Int32Array.from([1, 1])]);
     // Each row gets its own density from every layer (the layer-major arrays transposed).
-    assert.deepEqual(evidence[0].densities, Float64Array.from([16, 10]));
-    assert.deepEqual(evidence[1].densities, Float64Array.from([1.25, 36]));
+    assert.deepEqual(evidence[0].measured.density, Float64Array.from([16, 10]));
+    assert.deepEqual(evidence[1].measured.density, Float64Array.from([1.25, 36]));
     // Row 1: (0, -1) in layer 0 -> ids 3 then 0 (tie with 2 at distance 2, smaller id first);
     // (0, 0, 1) in layer 1 -> id 2, then 0 and 1 tie at 2 -> id 0.
     assert.deepEqual(Array.from(byLayer[0][1].ids), [3, 0]);

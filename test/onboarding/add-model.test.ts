@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import sharp from 'sharp';
-import { loadConfig, type Config } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
 import { loadDetector } from '../../src/detector/load-detector.js';
 import { detectorSettings } from '../../src/detector-settings.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 import { addModel, calibrationRows, type AddModelOptions } from '../../src/onboarding/add-model.js';
 import { isOodError } from '../fixtures/assertions.js';
 import { onnxMlp } from '../fixtures/onnx-model.js';
+import { blobs, BLOB_CLASSES, BLOB_FEATURES, blobsModelOptions, configIn, writeBlobs } from '../fixtures/blobs.js';
 import { buildTinyModel, makeTmp, TINY } from '../fixtures/tiny-model.js';
 import { initBackend } from '../../src/model/backend.js';
 import { loadStoredModel } from '../../src/model/model-store.js';
@@ -22,21 +23,8 @@ import { FakeHost } from '../http/fake-detector.js';
 import { buildTestApp } from '../http/helpers.js';
 
 const log = pino({ level: 'silent' });
-const CLASSES = 3;
-const FEATURES = 4;
-
-/** Three Gaussian blobs in 4-d, `rows` points, labels 0..2 in turn. */
-function blobs(rows: number, seed: number): { x: Float32Array; y: number[] } {
-  const rng = createRng(seed);
-  const x = new Float32Array(rows * FEATURES);
-  const y: number[] = [];
-  for (let r = 0; r < rows; r++) {
-    const label = r % CLASSES;
-    y.push(label);
-    for (let c = 0; c < FEATURES; c++) x[r * FEATURES + c] = gaussian(rng) * 0.5 + (c === label ? 3 : 0);
-  }
-  return { x, y };
-}
+const CLASSES = BLOB_CLASSES;
+const FEATURES = BLOB_FEATURES;
 
 describe('add-model', () => {
   let tmp: Awaited<ReturnType<typeof makeTmp>>;
@@ -45,18 +33,10 @@ describe('add-model', () => {
   const mlp = onnxMlp({ inputs: FEATURES, hidden: 6, classes: CLASSES });
 
   type Overrides = Omit<Partial<AddModelOptions>, 'data'> & { data?: Partial<AddModelOptions['data']> };
-  const options = (overrides: Overrides = {}): AddModelOptions => ({
-    name: 'blobs',
-    modelFile: join(inputs, 'model.onnx'),
-    kind: 'onnx',
-    seed: 1,
-    copyData: true,
-    force: false,
-    version: '1',
-    command: 'npm run ood -- add-model (test)',
-    ...overrides,
-    data: { data: join(inputs, 'x.npy'), labels: join(inputs, 'y.npy'), ...overrides.data },
-  });
+  const options = (overrides: Overrides = {}): AddModelOptions => {
+    const base = blobsModelOptions(inputs);
+    return { ...base, ...overrides, data: { ...base.data, ...overrides.data } };
+  };
 
   /** Nothing but finished folders under models/ and reference-sets/: no staging left behind. */
   async function assertOnly(expected: string[]): Promise<void> {
@@ -69,20 +49,11 @@ describe('add-model', () => {
     tmp = await makeTmp('add-model');
     inputs = join(tmp.dir, 'inputs');
     await mkdir(inputs);
-    config = loadConfig({
-      OOD_MODELS_DIR: join(tmp.dir, 'models'),
-      OOD_REFERENCE_SETS_DIR: join(tmp.dir, 'reference-sets'),
-      OOD_CACHE_DIR: join(tmp.dir, 'cache'),
-    });
-    await mkdir(config.modelsDir);
-    await mkdir(config.referenceSetsDir);
+    config = await configIn(tmp.dir);
     const train = blobs(600, 1);
-    const test = blobs(150, 2);
     await writeFile(join(inputs, 'model.onnx'), mlp.bytes);
-    await writeFile(join(inputs, 'x.npy'), npyBytes('<f4', [600, FEATURES], train.x));
-    await writeFile(join(inputs, 'y.npy'), npyBytes('<i8', [600], train.y.map(BigInt)));
-    await writeFile(join(inputs, 'test_x.npy'), npyBytes('<f4', [150, FEATURES], test.x));
-    await writeFile(join(inputs, 'test_y.npy'), npyBytes('<i8', [150], test.y.map(BigInt)));
+    await writeBlobs(inputs, '', train);
+    await writeBlobs(inputs, 'test_', blobs(150, 2));
     const header = 'id,f0,f1,f2,f3,species';
     const names = ['cat', 'dog', 'eel'];
     const csvRows = Array.from({ length: 600 }, (_, r) => [r, ...train.x.subarray(r * 4, r * 4 + 4), names[train.y[r]]].join(','));

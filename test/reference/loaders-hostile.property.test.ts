@@ -3,9 +3,10 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { fitMahalanobis } from '../../src/baselines/mahalanobis.js';
+import { fitMahalanobis, type MahalanobisModel } from '../../src/math/mahalanobis.js';
 import { calibrate } from '../../src/detector/calibration.js';
-import type { Evidence } from '../../src/detector/signals.js';
+import type { Evidence } from '../../src/detector/signals/signal.js';
+import { SIGNALS } from '../../src/detector/signals/table.js';
 import { OodError, type ErrorCode } from '../../src/errors.js';
 import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
@@ -283,10 +284,10 @@ describe('the index cache with a damaged entry', () => {
       counts: DIMS.map(() => Int32Array.from({ length: CLASSES }, (_, c) => (c === y ? 4 : 1))),
       nearestDistances: Float64Array.from(DIMS, () => Math.exp(gaussian(rng))),
       meanDistances: Float64Array.from(DIMS, () => 2 * Math.exp(gaussian(rng))),
-      densities: Float64Array.from(DIMS, () => 4 * Math.exp(gaussian(rng))),
+      measured: { density: Float64Array.from(DIMS, () => 4 * Math.exp(gaussian(rng))) },
     }));
-    const calibration = calibrate({ evidence, predicted: labels, labels }, 5, CLASSES, 0.5);
-    entry = { indexes, referenceLabels, densityModels, calibration };
+    const calibration = calibrate({ evidence, predicted: labels, labels }, 5, CLASSES, 0.5, SIGNALS);
+    entry = { indexes, referenceLabels, models: { density: densityModels }, calibration };
     entryDir = join(tmp.dir, 'written', key);
     await writeCacheEntry(entryDir, key, LAYERS, entry);
     fileNames = (await readdir(entryDir)).sort();
@@ -304,8 +305,9 @@ describe('the index cache with a damaged entry', () => {
   function assertSameEntry(loaded: CacheEntry): void {
     assert.deepEqual(loaded.referenceLabels, entry.referenceLabels);
     if (loaded.calibration !== undefined) assert.deepEqual(loaded.calibration, entry.calibration);
-    loaded.densityModels.forEach((m, l) => {
-      const original = entry.densityModels[l];
+    const originals = entry.models.density as MahalanobisModel[];
+    (loaded.models.density as MahalanobisModel[]).forEach((m, l) => {
+      const original = originals[l];
       assert.deepEqual([m.dim, m.classes, m.means, m.choleskyFactor, m.whitenedMeans], [
         original.dim,
         original.classes,

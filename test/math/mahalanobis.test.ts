@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitMahalanobis, fitMahalanobisYielding, mahalanobisOutlierScores } from '../../src/baselines/mahalanobis.js';
+import { fitMahalanobis, fitMahalanobisYielding, mahalanobisOutlierScores } from '../../src/math/mahalanobis.js';
 import type { Matrix } from '../../src/math/matrix.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 

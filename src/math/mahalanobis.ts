@@ -1,7 +1,6 @@
-import { yieldToEventLoop } from '../event-loop.js';
-import { NotPositiveDefiniteError, cholesky, invertLower, invertLowerSteps, lowerTimesRows, solveLower } from '../math/linalg.js';
-import type { Matrix } from '../math/matrix.js';
-import { assertMatrix } from './assert-matrix.js';
+import { runSteps } from '../event-loop.js';
+import { NotPositiveDefiniteError, cholesky, dot2x2, invertLower, invertLowerSteps, lowerTimesRows, solveLower } from './linalg.js';
+import { assertMatrix, type Matrix } from './matrix.js';
 
 export interface MahalanobisOptions {
   /**
@@ -65,12 +64,7 @@ export async function fitMahalanobisYielding(
   options: MahalanobisOptions = {},
   rowsPerStep = 1000,
 ): Promise<MahalanobisModel> {
-  const steps = fitSteps(features, labels, classes, options, rowsPerStep);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    await yieldToEventLoop();
-  }
+  return runSteps(fitSteps(features, labels, classes, options, rowsPerStep));
 }
 
 function* fitSteps(
@@ -146,15 +140,7 @@ const INVERSE_OPS_PER_STEP = 5e7;
  */
 export async function prepareMahalanobis(model: MahalanobisModel): Promise<void> {
   if (inverses.has(model)) return;
-  const steps = invertLowerSteps(model.choleskyFactor, model.dim, INVERSE_OPS_PER_STEP);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) {
-      inverses.set(model, step.value);
-      return;
-    }
-    await yieldToEventLoop();
-  }
+  inverses.set(model, await runSteps(invertLowerSteps(model.choleskyFactor, model.dim, INVERSE_OPS_PER_STEP)));
 }
 
 function classMeans(features: Matrix, labels: Int32Array, classes: number): Float64Array {
@@ -228,6 +214,7 @@ function* tiedCovariance(
 
 /** covariance[a][b] += dot(block[a], block[b]) for b <= a, over rows of BLOCK_ROWS values. */
 function accumulateBlock(block: Float64Array, cols: number, covariance: Float64Array): void {
+  const sums = new Float64Array(4);
   for (let a = 0; a < cols; a += 2) {
     const a1 = Math.min(a + 1, cols - 1);
     const oa = a * BLOCK_ROWS;
@@ -236,26 +223,13 @@ function accumulateBlock(block: Float64Array, cols: number, covariance: Float64A
       const b1 = Math.min(b + 1, cols - 1);
       const ob = b * BLOCK_ROWS;
       const ob1 = b1 * BLOCK_ROWS;
-      let s00 = 0;
-      let s01 = 0;
-      let s10 = 0;
-      let s11 = 0;
-      for (let r = 0; r < BLOCK_ROWS; r++) {
-        const x0 = block[oa + r];
-        const x1 = block[oa1 + r];
-        const y0 = block[ob + r];
-        const y1 = block[ob1 + r];
-        s00 += x0 * y0;
-        s01 += x0 * y1;
-        s10 += x1 * y0;
-        s11 += x1 * y1;
-      }
+      dot2x2(block, oa, oa1, block, ob, ob1, BLOCK_ROWS, sums);
       // At an odd last row or column a1 = a or b1 = b: each entry is added once.
-      if (b <= a) covariance[a * cols + b] += s00;
-      if (b1 !== b && b1 <= a) covariance[a * cols + b1] += s01;
+      if (b <= a) covariance[a * cols + b] += sums[0];
+      if (b1 !== b && b1 <= a) covariance[a * cols + b1] += sums[1];
       if (a1 !== a) {
-        if (b <= a1) covariance[a1 * cols + b] += s10;
-        if (b1 !== b && b1 <= a1) covariance[a1 * cols + b1] += s11;
+        if (b <= a1) covariance[a1 * cols + b] += sums[2];
+        if (b1 !== b && b1 <= a1) covariance[a1 * cols + b1] += sums[3];
       }
     }
   }

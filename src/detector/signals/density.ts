@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import {
+  fitMahalanobisYielding,
+  mahalanobisOutlierScores,
+  prepareMahalanobis,
+  type MahalanobisModel,
+} from '../../math/mahalanobis.js';
+import { logSumSignal } from './layer-scales.js';
+import type { ReferenceModel } from './signal.js';
+
+const Meta = z.object({ classes: z.number().int().positive(), ridge: z.number().nonnegative() });
+
+/** The covariance costs dim^2 per row, so wide layers get fewer rows between pauses. */
+const rowsPerSlice = (dim: number) => Math.max(50, Math.floor(5e7 / (dim * dim)));
+
+/** A tied-covariance Mahalanobis fit per layer, on raw activations. */
+export const mahalanobisReference: ReferenceModel<MahalanobisModel> = {
+  async fit(activations, labels, classes) {
+    const model = await fitMahalanobisYielding(activations, labels, classes, {}, rowsPerSlice(activations.cols));
+    // Now, in slices: the calibration's scoring would otherwise compute it in one piece.
+    await prepareMahalanobis(model);
+    return model;
+  },
+  prepare: prepareMahalanobis,
+  /** One float64 file: means, then the Cholesky factor, then the whitened means. */
+  encode(m) {
+    const all = new Float64Array(2 * m.classes * m.dim + m.dim * m.dim);
+    all.set(m.means, 0);
+    all.set(m.choleskyFactor, m.classes * m.dim);
+    all.set(m.whitenedMeans, m.classes * m.dim + m.dim * m.dim);
+    return { bytes: new Uint8Array(all.buffer), meta: { classes: m.classes, ridge: m.ridge } };
+  },
+  decode(bytes, meta, dim) {
+    const { classes, ridge } = Meta.parse(meta);
+    const expected = 8 * (2 * classes * dim + dim * dim);
+    if (bytes.byteLength !== expected) throw new Error(`density file has ${bytes.byteLength} bytes, expected ${expected}`);
+    const all = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    const a = classes * dim;
+    return { dim, classes, ridge, means: all.subarray(0, a), choleskyFactor: all.subarray(a, a + dim * dim), whitenedMeans: all.subarray(a + dim * dim) };
+  },
+  measure: mahalanobisOutlierScores,
+};
+
+/**
+ * The squared Mahalanobis distance to the nearest class mean in each layer. It sees what the
+ * neighbour search cannot: directions in which the reference data never varies (ink where no
+ * digit has any, say) cost far more than their Euclidean length.
+ */
+export const densitySignal = logSumSignal({ name: 'density', reference: mahalanobisReference });
