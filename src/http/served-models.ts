@@ -16,9 +16,8 @@ export interface ServedModel {
   name(): string;
 }
 
-export interface ServedModelsOptions {
-  /** The models to serve, the default first. */
-  models: string[];
+/** How the served models load, and who hears how each load ended. */
+export interface ServedModelsHandlers {
   load(model: string): Promise<Detector>;
   onOutcome(served: ServedModel, outcome: 'success' | 'failure', status: ReloadStatus, loadSeconds: number): void;
   onDisposeError(err: unknown): void;
@@ -48,22 +47,33 @@ export interface ReloadControl {
  */
 export class ServedModels implements DetectorHost, ReloadControl {
   private readonly served: ServedModel[];
+  private attached: ServedModelsHandlers | undefined;
 
-  constructor(opts: ServedModelsOptions) {
-    this.served = opts.models.map((configured) => {
-      const slot = new DetectorSlot(opts.onDisposeError);
+  /** `models`: the names to serve, the default first. Nothing loads before `attach`. */
+  constructor(models: readonly string[]) {
+    this.served = models.map((configured) => {
+      const slot = new DetectorSlot((err) => this.handlers().onDisposeError(err));
       const model: ServedModel = {
         configured,
         slot,
         reloader: new Reloader({
           slot,
-          load: (name) => opts.load(name),
-          onOutcome: (outcome, status, seconds) => opts.onOutcome(model, outcome, status, seconds),
+          load: (name) => this.handlers().load(name),
+          onOutcome: (outcome, status, seconds) => this.handlers().onOutcome(model, outcome, status, seconds),
         }),
         name: () => slot.detector()?.info.name ?? configured,
       };
       return model;
     });
+  }
+
+  /**
+   * Separate from the constructor because the server's handlers log and count through the app,
+   * and the app cannot be built without these models to serve.
+   */
+  attach(handlers: ServedModelsHandlers): this {
+    this.attached = handlers;
+    return this;
   }
 
   names(): string[] {
@@ -92,6 +102,8 @@ export class ServedModels implements DetectorHost, ReloadControl {
   }
 
   start(model: string | undefined, trigger: ReloadTrigger): ReloadStart | undefined {
+    // Fails here, where the caller is, rather than inside the background load.
+    this.handlers();
     const target = this.find(model) ?? (this.served.length === 1 ? this.served[0] : undefined);
     if (!target) return undefined;
     const started = target.reloader.start(model ?? target.name(), trigger);
@@ -110,5 +122,10 @@ export class ServedModels implements DetectorHost, ReloadControl {
   /** Retires every detector; each is disposed once its last request is done. */
   retireAll(): void {
     for (const m of this.served) m.slot.swap(undefined);
+  }
+
+  private handlers(): ServedModelsHandlers {
+    if (!this.attached) throw new Error('ServedModels: attach() its handlers before the first load');
+    return this.attached;
   }
 }

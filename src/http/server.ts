@@ -1,12 +1,11 @@
 import closeWithGrace from 'close-with-grace';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import type { ReloadStatus } from '../detector/reloader.js';
 import type { Detector } from '../detector/types.js';
 import { loadApiTokens } from './api-tokens.js';
 import { buildApp } from './app.js';
 import { buildMetricsApp } from './metrics-app.js';
-import { ServedModels, type ServedModel } from './served-models.js';
+import { ServedModels, type ServedModelsHandlers } from './served-models.js';
 
 export interface StartServerOptions {
   config: Config;
@@ -24,56 +23,10 @@ export interface RunningServer {
   close: () => Promise<void>;
 }
 
-/**
- * Listens first and loads the detector in the background, so a long cold start shows as
- * /healthz 200 + /readyz 503 rather than a port that refuses connections. A failed start-up load
- * is fatal: the process exits 1 after logging why, since a server that can never become ready
- * should restart rather than linger. A failed *reload* is not: the old model keeps serving.
- */
-export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
-  const { config } = opts;
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
-
-  let closed = false;
-  const models: ServedModels = new ServedModels({
-    models: config.models,
-    // The reloaders report to the server's log and metrics; none starts before the server exists.
-    load: (model) => opts.loadDetector(model, server.log.child({ model })),
-    onOutcome: (served, outcome, status, loadSeconds) => onLoaded(served, outcome, status, loadSeconds),
-    onDisposeError: (err) => server.log.error({ err }, 'freeing a retired detector failed'),
-  });
-
-  const onLoaded = (served: ServedModel, outcome: 'success' | 'failure', status: ReloadStatus, loadSeconds: number) => {
-    const { trigger, model, version, error } = status;
-    if (trigger !== 'startup') server.metrics.recordReload(outcome, served.name());
-    if (outcome === 'success') {
-      served.loadError = undefined;
-      const info = served.slot.detector()?.info;
-      server.log.info(
-        { trigger, model, version, backend: info?.backend, referenceSize: info?.reference_size, loadSeconds },
-        trigger === 'startup' ? 'model ready' : 'reload done: serving the new model',
-      );
-      return;
-    }
-    // A shutdown during a load aborts it; that is neither a start-up nor a reload failure.
-    if (closed) return;
-    if (served.slot.detector()) {
-      server.log.error({ trigger, model, error }, 'reload failed: the previous model keeps serving');
-      return;
-    }
-    // Nothing serves this model, whichever load this was (a SIGHUP can beat the start-up load
-    // to it): a server that cannot serve every model it was given should restart, not linger.
-    served.loadError = error;
-    server.log.fatal({ model }, `failed to load model "${model}": ${error}`);
-    const bound = new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref());
-    Promise.race([closeAll(), bound])
-      .catch((closeErr: unknown) => server.log.error({ err: closeErr }, 'close failed'))
-      .finally(() => exit(1));
-  };
-
-  const apiTokens = await loadApiTokens(config.apiTokens, config.apiTokensFile);
+/** The API app and, when /metrics has a port of its own, the metrics app; neither listens yet. */
+async function buildApps(config: Config, models: ServedModels, apiTokens: string[]) {
   const logger = { level: config.logLevel };
-  const server = await buildApp({
+  const app = await buildApp({
     host: models,
     maxBatch: config.maxBatch,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -85,77 +38,200 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     reviewSize: config.reviewSize,
     logger,
   });
-  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(server.metrics.registry, logger);
+  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(app.metrics.registry, logger);
+  return { app, metricsApp };
+}
+
+function logAccess(log: FastifyBaseLogger, tokens: number, reviewSize: number): void {
   // The count only: tokens never reach a log line.
-  server.log.info(
-    { tokens: apiTokens.length },
-    apiTokens.length ? 'bearer authentication on for /predict and /admin' : 'authentication off; /admin answers 403',
-  );
-
-  // Every model reloads what serves in its slot now (after a switch, the new one).
-  if (config.reviewSize > 0 && apiTokens.length === 0) {
-    server.log.warn('OOD_REVIEW_SIZE is set without tokens: anyone who reaches the port can see recent flagged inputs at /review');
+  log.info({ tokens }, tokens ? 'bearer authentication on for /predict and /admin' : 'authentication off; /admin answers 403');
+  if (reviewSize > 0 && tokens === 0) {
+    log.warn('OOD_REVIEW_SIZE is set without tokens: anyone who reaches the port can see recent flagged inputs at /review');
   }
+}
 
-  const onHangup = () => {
-    for (const served of models.all()) {
+/** SIGHUP reloads every served model in the background; the server keeps running. */
+class HangupReloads {
+  constructor(
+    private readonly models: ServedModels,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  // Each slot reloads the model serving in it now: after a switch over HTTP, the new one.
+  private readonly onHangup = (): void => {
+    for (const served of this.models.all()) {
       const model = served.name();
-      const start = models.start(model, 'sighup');
-      if (start?.started) server.log.info({ model }, 'SIGHUP: reloading in the background');
-      else server.log.warn({ status: start?.status }, 'SIGHUP ignored: a load is already running or the server is closing');
+      const start = this.models.start(model, 'sighup');
+      if (start?.started) this.log.info({ model }, 'SIGHUP: reloading in the background');
+      else this.log.warn({ status: start?.status }, 'SIGHUP ignored: a load is already running or the server is closing');
     }
   };
-  // close-with-grace would treat SIGHUP as "exit"; here it means "reload".
-  const graceful = closeWithGrace(
-    { delay: config.shutdownTimeoutMs, logger: server.log, skip: ['SIGHUP'] },
-    async ({ signal, err }) => {
-      if (err) server.log.error({ err }, 'closing after an unhandled error');
-      else server.log.info({ signal, inFlight: server.drainCounts().inFlight }, 'closing: not ready, finishing accepted requests');
-      await closeAll();
+
+  install(): void {
+    process.on('SIGHUP', this.onHangup);
+  }
+
+  uninstall(): void {
+    process.removeListener('SIGHUP', this.onHangup);
+  }
+}
+
+interface ShutdownParts {
+  app: FastifyInstance;
+  metricsApp: FastifyInstance | undefined;
+  models: ServedModels;
+  hangup: HangupReloads;
+  /** How long a close may take before the process exits anyway. */
+  timeoutMs: number;
+  exit: (code: number) => void;
+}
+
+/**
+ * Closing, in one order however it begins (a signal, an unhandled error, a start-up load that
+ * failed, a port that was taken, or close() from the caller): reloads stop, the API port drains
+ * and closes, the models retire, and the metrics port closes last.
+ */
+class Shutdown {
+  private begun = false;
+  private graceful: { uninstall(): void } | undefined;
+
+  constructor(private readonly parts: ShutdownParts) {}
+
+  /** From here a load that ends, however, is the shutdown's doing, not a failure to report. */
+  get closing(): boolean {
+    return this.begun;
+  }
+
+  // No reload may start a build once closing begins: it would compete with the requests being
+  // finished, and its result would be thrown away.
+  private stopReloads(): void {
+    this.begun = true;
+    this.parts.hangup.uninstall();
+    this.parts.models.closeReloads();
+  }
+
+  async closeAll(): Promise<void> {
+    this.stopReloads();
+    await this.parts.app.close();
+    // The metrics port closes last, so the drain's own series can still be scraped.
+    await this.parts.metricsApp?.close();
+  }
+
+  /**
+   * For a server that can never become ready: it should restart rather than linger, and a close
+   * that hangs must not keep it from doing so.
+   */
+  closeThenExit(code: number): void {
+    const { app, timeoutMs, exit } = this.parts;
+    const bound = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+    Promise.race([this.closeAll(), bound])
+      .catch((closeErr: unknown) => app.log.error({ err: closeErr }, 'close failed'))
+      .finally(() => exit(code));
+  }
+
+  private afterAppClose(): void {
+    this.begun = true;
+    this.graceful?.uninstall();
+    this.stopReloads();
+    // onClose runs after in-flight requests finish; a slot disposes once its last lease is back.
+    this.parts.models.retireAll();
+  }
+
+  /** Closes on SIGINT, SIGTERM or an unhandled error, and frees the models once the app has closed. */
+  install(): void {
+    const { app, timeoutMs } = this.parts;
+    // close-with-grace would treat SIGHUP as "exit"; here it means "reload".
+    this.graceful = closeWithGrace({ delay: timeoutMs, logger: app.log, skip: ['SIGHUP'] }, async ({ signal, err }) => {
+      if (err) app.log.error({ err }, 'closing after an unhandled error');
+      else app.log.info({ signal, inFlight: app.drainCounts().inFlight }, 'closing: not ready, finishing accepted requests');
+      await this.closeAll();
       // The proof that a drain dropped nothing: every request that reached the server while it
       // closed ended with its whole response sent (unfinished 0), and none is left (inFlight 0).
-      const { answered, unfinished, inFlight } = server.drainCounts();
-      server.log.info({ answered, unfinished, inFlight }, 'closed');
-    },
-  );
-  process.on('SIGHUP', onHangup);
-  // No reload may start a build once closing begins: it would compete with the requests being
-  // finished, and its result would be thrown away. Also on onClose, for an app.close() made directly.
-  const stopReloads = () => {
-    // From here a load that ends, however, is the shutdown's doing, not a failure to report.
-    closed = true;
-    process.removeListener('SIGHUP', onHangup);
-    models.closeReloads();
+      const { answered, unfinished, inFlight } = app.drainCounts();
+      app.log.info({ answered, unfinished, inFlight }, 'closed');
+    });
+    // Also here, not only in closeAll, for an app.close() made directly.
+    app.addHook('onClose', async () => this.afterAppClose());
+  }
+}
+
+/**
+ * Logs and counts each finished load. A failed reload is not fatal: the old model keeps serving.
+ * A model that nothing serves is: a server that cannot serve every model it was given should
+ * restart, not linger.
+ */
+function loadOutcomeHandler(app: FastifyInstance, shutdown: Shutdown): ServedModelsHandlers['onOutcome'] {
+  return (served, outcome, status, loadSeconds) => {
+    const { trigger, model, version, error } = status;
+    if (trigger !== 'startup') app.metrics.recordReload(outcome, served.name());
+    if (outcome === 'success') {
+      served.loadError = undefined;
+      const info = served.slot.detector()?.info;
+      app.log.info(
+        { trigger, model, version, backend: info?.backend, referenceSize: info?.reference_size, loadSeconds },
+        trigger === 'startup' ? 'model ready' : 'reload done: serving the new model',
+      );
+      return;
+    }
+    // A shutdown during a load aborts it; that is neither a start-up nor a reload failure.
+    if (shutdown.closing) return;
+    if (served.slot.detector()) {
+      app.log.error({ trigger, model, error }, 'reload failed: the previous model keeps serving');
+      return;
+    }
+    // Nothing serves this model, whichever load this was (a SIGHUP can beat the start-up load to it).
+    served.loadError = error;
+    app.log.fatal({ model }, `failed to load model "${model}": ${error}`);
+    shutdown.closeThenExit(1);
   };
+}
 
-  server.addHook('onClose', async () => {
-    closed = true;
-    graceful.uninstall();
-    stopReloads();
-    // onClose runs after in-flight requests finish; a slot disposes once its last lease is back.
-    models.retireAll();
-  });
-
-  // The metrics port closes last, so the drain's own series can still be scraped.
-  const closeAll = async () => {
-    stopReloads();
-    await server.close();
-    await metricsApp?.close();
-  };
-
+/** Listens on the API port, then the metrics port; on failure closes both, so nothing is left listening. */
+async function listen(config: Config, app: FastifyInstance, metricsApp: FastifyInstance | undefined, shutdown: Shutdown): Promise<void> {
   try {
-    await server.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host });
     if (metricsApp) await metricsApp.listen({ port: config.metricsPort, host: config.host });
   } catch (err) {
-    await closeAll();
+    await shutdown.closeAll();
     throw err;
   }
+}
 
-  for (const model of config.models) {
+function startLoads(models: ServedModels, names: readonly string[], log: FastifyBaseLogger): void {
+  for (const model of names) {
     const start = models.start(model, 'startup');
-    if (start?.started) server.log.info({ model }, 'loading the model and its indexes');
-    else server.log.info({ status: start?.status }, 'a load started by a signal or request is already running; it is the first');
+    if (start?.started) log.info({ model }, 'loading the model and its indexes');
+    else log.info({ status: start?.status }, 'a load started by a signal or request is already running; it is the first');
   }
+}
 
-  return { app: server, ...(metricsApp ? { metricsApp } : {}), models, close: closeAll };
+/**
+ * Listens first and loads the detector in the background, so a long cold start shows as
+ * /healthz 200 + /readyz 503 rather than a port that refuses connections. A failed start-up load
+ * is fatal: the process exits 1 after logging why, since a server that can never become ready
+ * should restart rather than linger. A failed *reload* is not: the old model keeps serving.
+ */
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const { config } = opts;
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+
+  const models = new ServedModels(config.models);
+  const apiTokens = await loadApiTokens(config.apiTokens, config.apiTokensFile);
+  const { app, metricsApp } = await buildApps(config, models, apiTokens);
+  logAccess(app.log, apiTokens.length, config.reviewSize);
+
+  const hangup = new HangupReloads(models, app.log);
+  const shutdown = new Shutdown({ app, metricsApp, models, hangup, timeoutMs: config.shutdownTimeoutMs, exit });
+  models.attach({
+    load: (model) => opts.loadDetector(model, app.log.child({ model })),
+    onOutcome: loadOutcomeHandler(app, shutdown),
+    onDisposeError: (err) => app.log.error({ err }, 'freeing a retired detector failed'),
+  });
+  shutdown.install();
+  hangup.install();
+
+  await listen(config, app, metricsApp, shutdown);
+  startLoads(models, config.models, app.log);
+
+  return { app, ...(metricsApp ? { metricsApp } : {}), models, close: () => shutdown.closeAll() };
 }

@@ -46,7 +46,7 @@ describe('OpenAPI document and docs page', () => {
   let doc: { openapi: string; info: { title: string }; paths: Record<string, Record<string, Operation>> };
 
   before(async () => {
-    const reloads = new ServedModels({ models: ['fake'], load: async () => new FakeDetector(), onOutcome: () => {}, onDisposeError: () => {} });
+    const reloads = new ServedModels(['fake']).attach({ load: async () => new FakeDetector(), onOutcome: () => {}, onDisposeError: () => {} });
     app = await buildTestApp(new FakeHost(new FakeDetector()), { apiTokens: ['t'], admin: { reloads } });
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });
     assert.equal(res.statusCode, 200);

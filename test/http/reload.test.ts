@@ -184,7 +184,7 @@ describe('reload and shutdown together', () => {
 });
 
 describe('admin endpoints', () => {
-  const reloaderFor = (load: () => Promise<Detector>) => new ServedModels({ models: ['mnist'], load, onOutcome: () => {}, onDisposeError: () => {} });
+  const reloaderFor = (load: () => Promise<Detector>) => new ServedModels(['mnist']).attach({ load, onOutcome: () => {}, onDisposeError: () => {} });
   const admin = (reloads: ServedModels) => ({ reloads });
 
   it('are closed (403) when no tokens are configured, and say how to open them', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
+import { ServedModels } from '../../src/http/served-models.js';
 import { startServer } from '../../src/http/server.js';
 import { deferred, waitFor } from '../support/async.js';
 import { FakeDetector } from './fake-detector.js';
@@ -97,6 +98,12 @@ describe('several models in one process (OOD_MODELS)', () => {
     await close();
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual(exits, []);
+  });
+
+  it('starts no load before its handlers are attached', () => {
+    const models = new ServedModels(['alpha']);
+    assert.throws(() => models.start('alpha', 'startup'), /attach\(\) its handlers before the first load/);
+    assert.equal(models.status('alpha')?.state, 'idle');
   });
 
   it('refuses a malformed or repeated name in OOD_MODELS', () => {
