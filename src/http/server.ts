@@ -52,6 +52,8 @@ function logAccess(log: FastifyBaseLogger, tokens: number, reviewSize: number): 
 
 /** SIGHUP reloads every served model in the background; the server keeps running. */
 class HangupReloads {
+  private ignoring = false;
+
   constructor(
     private readonly models: ServedModels,
     private readonly log: FastifyBaseLogger,
@@ -59,6 +61,10 @@ class HangupReloads {
 
   // Each slot reloads the model serving in it now: after a switch over HTTP, the new one.
   private readonly onHangup = (): void => {
+    if (this.ignoring) {
+      this.log.warn('SIGHUP ignored: the server is closing');
+      return;
+    }
     for (const served of this.models.all()) {
       const model = served.name();
       const start = this.models.start(model, 'sighup');
@@ -69,6 +75,14 @@ class HangupReloads {
 
   install(): void {
     process.on('SIGHUP', this.onHangup);
+  }
+
+  /**
+   * While the server drains, the listener stays and ignores the signal: without one, Node's
+   * default for SIGHUP ends the process, dropping the requests being finished.
+   */
+  ignore(): void {
+    this.ignoring = true;
   }
 
   uninstall(): void {
@@ -106,7 +120,7 @@ class Shutdown {
   // finished, and its result would be thrown away.
   private stopReloads(): void {
     this.begun = true;
-    this.parts.hangup.uninstall();
+    this.parts.hangup.ignore();
     this.parts.models.closeReloads();
   }
 
@@ -133,6 +147,8 @@ class Shutdown {
     this.begun = true;
     this.graceful?.uninstall();
     this.stopReloads();
+    // Drained: nothing is left for a SIGHUP to drop.
+    this.parts.hangup.uninstall();
     // onClose runs after in-flight requests finish; a slot disposes once its last lease is back.
     this.parts.models.retireAll();
   }

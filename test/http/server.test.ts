@@ -123,6 +123,33 @@ describe('the server process', () => {
     }
   });
 
+  it('ignores a SIGHUP that lands while it drains, and still answers every accepted request', async () => {
+    const server = spawnServer('ok', { FAKE_DELAY_MS: '600' });
+    try {
+      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
+      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+      const inFlight = Array.from({ length: 4 }, () =>
+        fetch(`http://127.0.0.1:${port}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ instances: [[1, 0, 0, 0]] }),
+        }).then((res) => res.status),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      server.child.kill('SIGTERM');
+      await waitFor(async () => /closing: not ready/.test(server.output()));
+      server.child.kill('SIGHUP');
+      assert.deepEqual(await Promise.all(inFlight), Array(4).fill(200));
+      // Node's default for an unhandled SIGHUP would end the process with 129.
+      assert.equal(await server.exited, 0, server.output());
+      assert.match(server.output(), /"msg":"SIGHUP ignored: the server is closing"/);
+      assert.match(server.output(), /"answered":4,"unfinished":0,"inFlight":0,.*"msg":"closed"/);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
   it('reloads on SIGHUP and keeps running', async () => {
     const server = spawnServer('ok');
     try {
