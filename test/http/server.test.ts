@@ -83,12 +83,30 @@ describe('the server process', () => {
     return { child, exited, output: () => output };
   }
 
+  /** A server process that is ready, and its port. */
+  async function readyServer(env: Record<string, string> = {}) {
+    const server = spawnServer('ok', env);
+    await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
+    const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+    return { ...server, port };
+  }
+
+  /** `n` predictions sent at once; resolves to their statuses. */
+  const predictions = (port: number, n: number) =>
+    Promise.all(
+      Array.from({ length: n }, () =>
+        fetch(`http://127.0.0.1:${port}/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ instances: [[1, 0, 0, 0]] }),
+        }).then((res) => res.status),
+      ),
+    );
+
   it('closes gracefully and exits 0 on SIGTERM', async () => {
-    const server = spawnServer('ok');
+    const server = await readyServer();
     try {
-      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
-      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0, server.output());
       assert.match(server.output(), /"signal":"SIGTERM".*"msg":"closing: not ready, finishing accepted requests"/);
@@ -99,21 +117,13 @@ describe('the server process', () => {
 
   it('answers every request it accepted before SIGTERM, then exits 0', async () => {
     // Each prediction takes 400 ms, so all of them are still running when the signal lands.
-    const server = spawnServer('ok', { FAKE_DELAY_MS: '400' });
+    const server = await readyServer({ FAKE_DELAY_MS: '400' });
+    const { port } = server;
     try {
-      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
-      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
-      const inFlight = Array.from({ length: 12 }, () =>
-        fetch(`http://127.0.0.1:${port}/predict`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ instances: [[1, 0, 0, 0]] }),
-        }).then((res) => res.status),
-      );
+      const inFlight = predictions(port, 12);
       await new Promise((resolve) => setTimeout(resolve, 150));
       server.child.kill('SIGTERM');
-      assert.deepEqual(await Promise.all(inFlight), Array(12).fill(200));
+      assert.deepEqual(await inFlight, Array(12).fill(200));
       assert.equal(await server.exited, 0, server.output());
       assert.match(server.output(), /"inFlight":12,.*"msg":"closing: not ready, finishing accepted requests"/);
       assert.match(server.output(), /"answered":12,"unfinished":0,"inFlight":0,.*"msg":"closed"/);
@@ -124,23 +134,15 @@ describe('the server process', () => {
   });
 
   it('ignores a SIGHUP that lands while it drains, and still answers every accepted request', async () => {
-    const server = spawnServer('ok', { FAKE_DELAY_MS: '600' });
+    const server = await readyServer({ FAKE_DELAY_MS: '600' });
+    const { port } = server;
     try {
-      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
-      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
-      const inFlight = Array.from({ length: 4 }, () =>
-        fetch(`http://127.0.0.1:${port}/predict`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ instances: [[1, 0, 0, 0]] }),
-        }).then((res) => res.status),
-      );
+      const inFlight = predictions(port, 4);
       await new Promise((resolve) => setTimeout(resolve, 150));
       server.child.kill('SIGTERM');
       await waitFor(async () => /closing: not ready/.test(server.output()));
       server.child.kill('SIGHUP');
-      assert.deepEqual(await Promise.all(inFlight), Array(4).fill(200));
+      assert.deepEqual(await inFlight, Array(4).fill(200));
       // Node's default for an unhandled SIGHUP would end the process with 129.
       assert.equal(await server.exited, 0, server.output());
       assert.match(server.output(), /"msg":"SIGHUP ignored: the server is closing"/);
@@ -151,11 +153,9 @@ describe('the server process', () => {
   });
 
   it('reloads on SIGHUP and keeps running', async () => {
-    const server = spawnServer('ok');
+    const server = await readyServer();
+    const { port } = server;
     try {
-      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
-      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
       server.child.kill('SIGHUP');
       await waitFor(async () => /"trigger":"sighup".*"msg":"reload done: serving the new model"/.test(server.output()));
       assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
