@@ -86,10 +86,15 @@ describe('the server process', () => {
   /** A server process that is ready, and its port. */
   async function readyServer(env: Record<string, string> = {}) {
     const server = spawnServer('ok', env);
-    await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
-    const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
-    return { ...server, port };
+    try {
+      await waitFor(async () => /"port":\d+/.test(server.output()), 20_000);
+      const port = Number(/"port":(\d+)/.exec(server.output())?.[1]);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+      return { ...server, port };
+    } catch (err) {
+      server.child.kill('SIGKILL');
+      throw err;
+    }
   }
 
   /** `n` predictions sent at once; resolves to their statuses. */
