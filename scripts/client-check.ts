@@ -6,7 +6,7 @@
  *   npm run client-check -- --url http://127.0.0.1:8080 --in fashion-mnist --ood mnist --limit 2000
  */
 import { parseArgs } from 'node:util';
-import type { Matrix } from '../src/math/matrix.js';
+import { row, type Matrix } from '../src/math/matrix.js';
 import { auroc } from '../src/math/ood-metrics.js';
 import { loadReferenceSet } from '../src/reference/load-reference-set.js';
 import { loadOodSets } from '../src/reference/ood-sets.js';
@@ -28,7 +28,7 @@ async function scores(x: Matrix): Promise<{ outlier: number[]; flagged: number }
   let flagged = 0;
   for (let start = 0; start < Math.min(x.rows, limit); start += batch) {
     const n = Math.min(batch, Math.min(x.rows, limit) - start);
-    const instances = Array.from({ length: n }, (_, i) => Array.from(x.data.subarray((start + i) * x.cols, (start + i + 1) * x.cols)));
+    const instances = Array.from({ length: n }, (_, i) => Array.from(row(x, start + i)));
     const res = await fetch(`${values.url}/predict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

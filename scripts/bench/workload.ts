@@ -1,4 +1,5 @@
 import { createRng } from '../../src/math/random.js';
+import { row } from '../../src/math/matrix.js';
 import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 
 export interface BodyOptions {
@@ -23,7 +24,7 @@ export async function loadWorkload(referenceSetsDir: string, name: string): Prom
   // back the source's values and keep the body the size a real client would send.
   const rows: number[][] = [];
   for (let r = 0; r < x.rows; r++) {
-    rows.push(Array.from(x.data.subarray(r * x.cols, (r + 1) * x.cols), (v) => Number(v.toPrecision(7))));
+    rows.push(Array.from(row(x, r), (v) => Number(v.toPrecision(7))));
   }
   return {
     digits: rows.length,

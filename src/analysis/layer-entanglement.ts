@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { OodError } from '../errors.js';
-import type { Matrix } from '../math/matrix.js';
+import { rowRange, type Matrix } from '../math/matrix.js';
 import { INPUT_LAYER } from '../model/manifest.js';
 import type { LabeledData } from '../reference/sources/labeled-data.js';
 import { entanglementByLayer, type EntanglementOptions, type LayerEntanglement } from './entanglement.js';
@@ -19,7 +19,7 @@ export function layerActivations(model: tf.LayersModel, layerNames: string[], x:
   for (let start = 0; start < x.rows && hidden.length > 0; start += chunkRows) {
     const n = Math.min(chunkRows, x.rows - start);
     const outputs = tf.tidy(() => {
-      const input = tf.tensor(Float32Array.from(x.data.subarray(start * x.cols, (start + n) * x.cols)), [n, ...inputShape]);
+      const input = tf.tensor(Float32Array.from(rowRange(x, start, n).data), [n, ...inputShape]);
       const result = probe.predict(input);
       return Array.isArray(result) ? result : [result];
     });

@@ -1,6 +1,6 @@
 import { OodError } from '../errors.js';
 import { yieldToEventLoop } from '../event-loop.js';
-import type { Matrix } from '../math/matrix.js';
+import { row, type Matrix } from '../math/matrix.js';
 import type { EmbeddingModel } from '../model/embedding.js';
 import type { Calibrator } from './calibration.js';
 import { neighborsFound, type LayerScorer, type ScoredLayers } from './layer-scorer.js';
@@ -103,7 +103,7 @@ export class DeepKnnDetector implements Detector {
       return {
         label: this.info.labels[predicted],
         class_index: predicted,
-        probabilities: Array.from(probabilities.data.subarray(i * classes, (i + 1) * classes)),
+        probabilities: Array.from(row(probabilities, i)),
         outlier_score: result.outlierScore,
         is_outlier: result.pValues.combined <= this.info.significance,
         credibility: result.credibility,
@@ -126,7 +126,7 @@ export class DeepKnnDetector implements Detector {
   reference(id: number): ReferenceExample | undefined {
     const refs = this.parts.references;
     if (!refs || !Number.isInteger(id) || id < 0 || id >= refs.x.rows) return undefined;
-    const values = Float32Array.from(refs.x.data.subarray(id * refs.x.cols, (id + 1) * refs.x.cols));
+    const values = Float32Array.from(row(refs.x, id));
     return { id, label: this.info.labels[refs.labels[id]], values };
   }
 

@@ -1,4 +1,4 @@
-import type { Matrix } from '../math/matrix.js';
+import { rowRange, type Matrix } from '../math/matrix.js';
 import type { Detector, Prediction } from './types.js';
 
 /** Every row of a matrix through the detector, in batches: for evaluations and tests. */
@@ -6,7 +6,7 @@ export async function predictMatrix(detector: Detector, x: Matrix, batchRows = 5
   const out: Prediction[] = [];
   for (let start = 0; start < x.rows; start += batchRows) {
     const n = Math.min(batchRows, x.rows - start);
-    const rows = Float32Array.from(x.data.subarray(start * x.cols, (start + n) * x.cols));
+    const rows = Float32Array.from(rowRange(x, start, n).data);
     out.push(...(await detector.predict(rows, n)).predictions);
   }
   return out;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import type { Matrix } from '../math/matrix.js';
+import { row, rowRange, type Matrix } from '../math/matrix.js';
 import { createRng, permutation } from '../math/random.js';
 import { buildMlp, hiddenLayerName, LOGITS_LAYER } from './mlp.js';
 import { snnlLoss } from './snnl-loss.js';
@@ -49,7 +49,7 @@ export function accuracy(model: tf.LayersModel, data: LabeledMatrix, chunkRows =
   for (let start = 0; start < data.x.rows; start += chunkRows) {
     const n = Math.min(chunkRows, data.x.rows - start);
     const predicted = tf.tidy(() => {
-      const x = tf.tensor2d(Float32Array.from(data.x.data.subarray(start * data.x.cols, (start + n) * data.x.cols)), [
+      const x = tf.tensor2d(Float32Array.from(rowRange(data.x, start, n).data), [
         n,
         data.x.cols,
       ]);
@@ -66,7 +66,7 @@ function batchTensors(data: LabeledMatrix, order: Int32Array, start: number, siz
   const ys = new Int32Array(size);
   for (let i = 0; i < size; i++) {
     const src = order[start + i];
-    xs.set(data.x.data.subarray(src * cols, (src + 1) * cols), i * cols);
+    xs.set(row(data.x, src), i * cols);
     ys[i] = data.labels[src];
   }
   return { x: tf.tensor2d(xs, [size, cols]), y: tf.tensor1d(ys, 'int32') };

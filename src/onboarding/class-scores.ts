@@ -1,5 +1,5 @@
 import type { Log } from '../log.js';
-import type { Matrix } from '../math/matrix.js';
+import { rowRange, type Matrix } from '../math/matrix.js';
 import { Embedder } from '../model/embedder.js';
 import type { EmbeddingModel } from '../model/embedding.js';
 import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
@@ -50,7 +50,7 @@ export async function checkClassScores(
     : new Embedder(described.tfjsModel as NonNullable<DescribedFile['tfjsModel']>, probe);
   try {
     const rows = Math.min(SAMPLE_ROWS, x.rows);
-    const { probabilities } = await model.embed(x.data.subarray(0, rows * x.cols) as Float32Array, rows);
+    const { probabilities } = await model.embed(rowRange(x, 0, rows).data as Float32Array, rows);
     const activation = looksLikeProbabilities(probabilities) ? 'none' : 'softmax';
     log.info({ output: classOutput.name, activation, rows }, activation === 'none' ? 'class output gives probabilities' : 'class output gives logits: softmax applied');
     return activation;

@@ -1,5 +1,6 @@
 import type { Detector } from '../detector/types.js';
 import type { LabeledData } from '../reference/sources/labeled-data.js';
+import { rowRange } from '../math/matrix.js';
 
 export interface HeldOutCheck {
   rows: number;
@@ -17,7 +18,7 @@ export async function heldOutCheck(detector: Detector, test: LabeledData): Promi
   let correct = 0;
   for (let start = 0; start < x.rows; start += BATCH) {
     const n = Math.min(BATCH, x.rows - start);
-    const { predictions } = await detector.predict(Float32Array.from(x.data.subarray(start * x.cols, (start + n) * x.cols)), n);
+    const { predictions } = await detector.predict(Float32Array.from(rowRange(x, start, n).data), n);
     predictions.forEach((p, i) => {
       if (p.is_outlier) flagged++;
       if (p.class_index === labels[start + i]) correct++;
