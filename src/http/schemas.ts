@@ -40,6 +40,11 @@ export const ErrorResponseSchema = z.object({
 /** The error body of the Open Inference Protocol and of TensorFlow Serving. */
 export const PlainErrorResponseSchema = z.object({ error: z.string() });
 
+/** Route config for the protocols whose errors are `{"error": "..."}` (v2, TF Serving). */
+export const PLAIN_ERRORS = { errorBody: 'plain' as const };
+/** The refusals those routes document, each in that plain shape. */
+export const PLAIN_ERROR_RESPONSES = { 400: PlainErrorResponseSchema, 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
+
 export type PredictRequest = z.infer<typeof PredictRequestSchema>;
 export type PredictResponse = z.infer<typeof PredictResponseSchema>;
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;

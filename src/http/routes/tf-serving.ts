@@ -7,7 +7,7 @@ import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { instanceValue, nest, outputSpecs, outputTensors } from '../protocols/output-tensors.js';
 import { columnarInstances, TF_DTYPES, unwrapNamedInstance } from '../protocols/tf-serving.js';
 import { batchTooLarge } from '../plugins/scoring.js';
-import { PlainErrorResponseSchema } from '../schemas.js';
+import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS } from '../schemas.js';
 
 /**
  * TensorFlow Serving's REST API: model status, metadata and `:predict`, in the row
@@ -37,9 +37,7 @@ const StatusSchema = z.object({
 });
 
 const SIGNATURE = 'serving_default';
-const plain = { errorBody: 'plain' as const };
 const tags = ['TensorFlow Serving'];
-const errors = { 400: PlainErrorResponseSchema, 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
 
 const tensorInfo = (name: string, dtype: string, shape: number[]) => ({
   dtype,
@@ -67,13 +65,13 @@ function metadata(info: ModelInfo) {
 const tfServingRoutes: FastifyPluginAsyncZod = async (app) => {
   for (const { path: base, params, versionOf } of modelPaths('/v1/models')) {
 
-    app.get(base, { schema: { tags, summary: 'Model version status', params, response: { 200: StatusSchema, ...errors } }, config: plain }, async (request) => {
+    app.get(base, { schema: { tags, summary: 'Model version status', params, response: { 200: StatusSchema, ...PLAIN_ERROR_RESPONSES } }, config: PLAIN_ERRORS }, async (request) => {
       const info = app.requireDetector(request.params.name).info;
       checkVersion(info, versionOf(request.params));
       return { model_version_status: [{ version: info.version, state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] };
     });
 
-    app.get(`${base}/metadata`, { schema: { tags, summary: 'Model metadata: the serving_default signature', params, response: { 200: z.record(z.string(), z.unknown()), ...errors } }, config: plain }, async (request) => {
+    app.get(`${base}/metadata`, { schema: { tags, summary: 'Model metadata: the serving_default signature', params, response: { 200: z.record(z.string(), z.unknown()), ...PLAIN_ERROR_RESPONSES } }, config: PLAIN_ERRORS }, async (request) => {
       const info = app.requireDetector(request.params.name).info;
       checkVersion(info, versionOf(request.params));
       return metadata(info);
@@ -90,9 +88,9 @@ const tfServingRoutes: FastifyPluginAsyncZod = async (app) => {
           security: [{ bearer: [] }],
           params,
           body: TfPredictRequestSchema,
-          response: { 200: TfPredictResponseSchema, ...errors },
+          response: { 200: TfPredictResponseSchema, ...PLAIN_ERROR_RESPONSES },
         },
-        config: { ...plain, requiresAuth: true, shedUnderPressure: true },
+        config: { ...PLAIN_ERRORS, requiresAuth: true, shedUnderPressure: true },
       },
       async (request) => {
         const { instances, inputs, signature_name: signature } = request.body;

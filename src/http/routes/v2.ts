@@ -6,7 +6,7 @@ import { BINARY_CONTENT_TYPE, binaryInput, splitBinaryBody, treatAsBinary } from
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
 import { decodeV2Input } from '../protocols/v2-tensors.js';
-import { PlainErrorResponseSchema } from '../schemas.js';
+import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS, PlainErrorResponseSchema } from '../schemas.js';
 
 /**
  * The Open Inference Protocol v2 over REST (KServe, Triton, MLServer): health, metadata and
@@ -52,9 +52,7 @@ const ModelMetadataSchema = z.object({
   outputs: z.array(TensorMetadataSchema),
 });
 
-const plain = { errorBody: 'plain' as const };
 const tags = ['Open Inference Protocol v2'];
-const errors = { 400: PlainErrorResponseSchema, 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
 
 function metadata(info: ModelInfo): z.infer<typeof ModelMetadataSchema> {
   return {
@@ -74,11 +72,11 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
   // Binary tensor data arrives as one buffer: its JSON part is split off before validation.
   app.addContentTypeParser(BINARY_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.get('/v2/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: z.object({ live: z.boolean() }) } }, config: plain }, async () => ({ live: true }));
+  app.get('/v2/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: z.object({ live: z.boolean() }) } }, config: PLAIN_ERRORS }, async () => ({ live: true }));
 
   app.get(
     '/v2/health/ready',
-    { schema: { tags, summary: 'Server readiness: every model loaded', response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) } }, config: plain },
+    { schema: { tags, summary: 'Server readiness: every model loaded', response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) } }, config: PLAIN_ERRORS },
     async (_request, reply) => {
       const ready = app.servedModels().every((name) => app.readyDetector(name) !== undefined);
       return reply.code(ready ? 200 : 503).send({ ready });
@@ -87,13 +85,13 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
 
   app.get(
     '/v2',
-    { schema: { tags, summary: 'Server metadata', response: { 200: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }) } }, config: plain },
+    { schema: { tags, summary: 'Server metadata', response: { 200: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }) } }, config: PLAIN_ERRORS },
     async () => ({ name: 'ood-service', version: serverVersion, extensions: ['binary_tensor_data'] }),
   );
 
   for (const { path: base, params, versionOf } of modelPaths('/v2/models')) {
 
-    app.get(base, { schema: { tags, summary: 'Model metadata: the input, and every output with its type and shape', params, response: { 200: ModelMetadataSchema, ...errors } }, config: plain }, async (request) => {
+    app.get(base, { schema: { tags, summary: 'Model metadata: the input, and every output with its type and shape', params, response: { 200: ModelMetadataSchema, ...PLAIN_ERROR_RESPONSES } }, config: PLAIN_ERRORS }, async (request) => {
       const info = app.requireDetector(request.params.name).info;
       checkVersion(info, versionOf(request.params));
       return metadata(info);
@@ -101,7 +99,7 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
 
     app.get(
       `${base}/ready`,
-      { schema: { tags, summary: 'Model readiness', params, response: { 200: z.object({ name: z.string(), ready: z.boolean() }), 503: z.object({ name: z.string(), ready: z.boolean() }), 404: PlainErrorResponseSchema } }, config: plain },
+      { schema: { tags, summary: 'Model readiness', params, response: { 200: z.object({ name: z.string(), ready: z.boolean() }), 503: z.object({ name: z.string(), ready: z.boolean() }), 404: PlainErrorResponseSchema } }, config: PLAIN_ERRORS },
       async (request, reply) => {
         const detector = app.readyDetector(request.params.name);
         if (detector) checkVersion(detector.info, versionOf(request.params));
@@ -122,9 +120,9 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
           security: [{ bearer: [] }],
           params,
           body: V2InferRequestSchema,
-          response: { 200: V2InferResponseSchema, ...errors },
+          response: { 200: V2InferResponseSchema, ...PLAIN_ERROR_RESPONSES },
         },
-        config: { ...plain, requiresAuth: true, shedUnderPressure: true },
+        config: { ...PLAIN_ERRORS, requiresAuth: true, shedUnderPressure: true },
         onRequest: async (request) => treatAsBinary(request),
         preValidation: async (request) => splitBinaryBody(request),
       },
