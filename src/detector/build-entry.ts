@@ -39,10 +39,13 @@ interface LayerArtifacts {
 }
 
 /**
- * Rows per slice of synchronous work between pauses for the event loop during a build: about
- * a tenth of a second each on the default model, so health checks keep being answered.
+ * Rows per slice of synchronous work between pauses for the event loop during a build, each
+ * about a tenth of a second on the default model, so health checks keep being answered: 500 to
+ * embed; 100 to search and measure in every layer (the Mahalanobis distances on the raw input
+ * cost the most).
  */
 const ROWS_PER_SLICE = 500;
+const CALIBRATION_ROWS_PER_SLICE = 100;
 
 const seconds = (since: number) => +((performance.now() - since) / 1000).toFixed(1);
 
@@ -80,11 +83,17 @@ async function buildLayer(
   return { index: await graph, models };
 }
 
+/**
+ * Rows inserted into a graph between pauses. An insertion costs 1 to 2 ms late in a build of
+ * the default model's layers, whatever their width (the search for its neighbours dominates).
+ */
+const GRAPH_ROWS_PER_SLICE = 50;
+
 /** The graph on this thread, pausing for the event loop between slices of rows. */
 async function buildGraphHere(vectors: Float32Array, rows: number, dim: number, hnsw: HnswParams, onProgress: (done: number) => void): Promise<HnswIndex> {
   const index = HnswIndex.create(dim, rows, hnsw);
-  for (let start = 0; start < rows; start += ROWS_PER_SLICE) {
-    const n = Math.min(ROWS_PER_SLICE, rows - start);
+  for (let start = 0; start < rows; start += GRAPH_ROWS_PER_SLICE) {
+    const n = Math.min(GRAPH_ROWS_PER_SLICE, rows - start);
     index.addAll(vectors.subarray(start * dim, (start + n) * dim), n);
     onProgress(start + n);
     await yieldToEventLoop();
@@ -197,9 +206,8 @@ export async function buildEntry(
   const measured: Record<string, Float64Array[]> = Object.fromEntries(
     withReference(signals).map((s) => [s.name, layers.map(() => new Float64Array(cal.x.rows))]),
   );
-  // Searches and measurements both cost about a second on the raw input, so they go in slices.
-  for (let start = 0; start < cal.x.rows; start += ROWS_PER_SLICE) {
-    const n = Math.min(ROWS_PER_SLICE, cal.x.rows - start);
+  for (let start = 0; start < cal.x.rows; start += CALIBRATION_ROWS_PER_SLICE) {
+    const n = Math.min(CALIBRATION_ROWS_PER_SLICE, cal.x.rows - start);
     const slice = activations.map((m) => rowRange(m, start, n));
     searchLayers(indexes, slice, settings.k, layers).forEach((found, l) => neighbors[l].push(...found));
     await yieldToEventLoop();

@@ -26,8 +26,17 @@ function assertVector(b: ArrayLike<number>, n: number, role: string): void {
  * result is zero.
  */
 export function cholesky(a: Float64Array, n: number): Float64Array {
+  return runToEnd(choleskySteps(a, n, Infinity));
+}
+
+/**
+ * The same factorisation, yielding after about `opsPerStep` multiply-adds, so a caller can pause
+ * for the event loop: at 784 dimensions the whole takes about half a second.
+ */
+export function* choleskySteps(a: Float64Array, n: number, opsPerStep: number): Generator<void, Float64Array> {
   assertSquare(a, n, 'cholesky');
   const l = new Float64Array(n * n);
+  let ops = 0;
   for (let j = 0; j < n; j++) {
     const rowJ = j * n;
     let pivot = a[rowJ + j];
@@ -42,8 +51,21 @@ export function cholesky(a: Float64Array, n: number): Float64Array {
       for (let p = 0; p < j; p++) sum -= l[rowI + p] * l[rowJ + p];
       l[rowI + j] = sum / diag;
     }
+    ops += (n - j) * j;
+    if (ops >= opsPerStep && j < n - 1) {
+      ops = 0;
+      yield;
+    }
   }
   return l;
+}
+
+/** Runs a stepped computation to its end without pausing. */
+function runToEnd<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
 /** Solves L y = b by forward substitution (L lower triangular, as from cholesky). */
@@ -93,11 +115,7 @@ export function choleskySolve(l: Float64Array, n: number, b: ArrayLike<number>):
  * substitution: O(n^3 / 6), done once so that every later solve is a product.
  */
 export function invertLower(l: Float64Array, n: number): Float64Array {
-  const steps = invertLowerSteps(l, n, Infinity);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runToEnd(invertLowerSteps(l, n, Infinity));
 }
 
 /**

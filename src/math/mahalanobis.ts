@@ -1,5 +1,5 @@
 import { runSteps } from '../event-loop.js';
-import { NotPositiveDefiniteError, cholesky, dot2x2, invertLower, invertLowerSteps, lowerTimesRows, solveLower } from './linalg.js';
+import { NotPositiveDefiniteError, choleskySteps, dot2x2, invertLower, invertLowerSteps, lowerTimesRows, solveLower } from './linalg.js';
 import { assertMatrix, type Matrix } from './matrix.js';
 
 export interface MahalanobisOptions {
@@ -82,7 +82,7 @@ function* fitSteps(
   const means = classMeans(features, labels, classes);
   const dim = features.cols;
   const covariance = yield* tiedCovariance(features, labels, means, rowsPerStep);
-  const { factor, ridge } = regularisedCholesky(covariance, dim, relativeRidge);
+  const { factor, ridge } = yield* regularisedCholesky(covariance, dim, relativeRidge);
   const whitenedMeans = new Float64Array(classes * dim);
   for (let c = 0; c < classes; c++) {
     solveLower(factor, dim, means.subarray(c * dim, (c + 1) * dim), whitenedMeans.subarray(c * dim, (c + 1) * dim));
@@ -235,11 +235,14 @@ function accumulateBlock(block: Float64Array, cols: number, covariance: Float64A
   }
 }
 
-function regularisedCholesky(
+/** About a tenth of a second of the factorisation between pauses for the event loop. */
+const CHOLESKY_OPS_PER_STEP = 5e7;
+
+function* regularisedCholesky(
   covariance: Float64Array,
   dim: number,
   relativeRidge: number,
-): { factor: Float64Array; ridge: number } {
+): Generator<void, { factor: Float64Array; ridge: number }> {
   let trace = 0;
   for (let j = 0; j < dim; j++) trace += covariance[j * dim + j];
   // With no variance at all there is no scale to be relative to; unit scale keeps it invertible.
@@ -249,7 +252,7 @@ function regularisedCholesky(
     const shifted = Float64Array.from(covariance);
     for (let j = 0; j < dim; j++) shifted[j * dim + j] += ridge;
     try {
-      return { factor: cholesky(shifted, dim), ridge };
+      return { factor: yield* choleskySteps(shifted, dim, CHOLESKY_OPS_PER_STEP), ridge };
     } catch (err) {
       if (!(err instanceof NotPositiveDefiniteError) || attempt === RIDGE_ATTEMPTS) throw err;
       // A zero ridge that failed needs a start; otherwise step up by a decade.

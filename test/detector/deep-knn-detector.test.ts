@@ -47,18 +47,26 @@ describe('Deep kNN detector on the embedded mnist model', () => {
   let detector: DeepKnnDetector;
   let inDistribution: Prediction[];
 
-  let longestPauseMs = 0;
+  /** The longest pause of the event loop during the cold build: wall time, and CPU time spent in it. */
+  const longestPause = { wallMs: 0, cpuMs: 0 };
 
   before(async () => {
     await initBackend('wasm');
     cacheDir = await mkdtemp(join(tmpdir(), 'ood-cache-'));
-    settings = { ...detectorSettings(loadConfig({})), cacheDir };
+    // Graphs built on this thread too, so all of the build's work shares the event loop, and the
+    // process's CPU time between two ticks is the time this thread spent not turning it.
+    settings = { ...detectorSettings(loadConfig({})), cacheDir, buildThreads: 0 };
     // A server builds its cache while it already listens: the event loop must keep turning.
     let last = performance.now();
+    let lastCpu = process.cpuUsage();
     const ticker = setInterval(() => {
       const now = performance.now();
-      longestPauseMs = Math.max(longestPauseMs, now - last);
+      const cpu = process.cpuUsage(lastCpu);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      if (now - last > longestPause.wallMs) longestPause.wallMs = now - last;
+      if (cpuMs > longestPause.cpuMs) longestPause.cpuMs = cpuMs;
       last = now;
+      lastCpu = process.cpuUsage();
     }, 10);
     try {
       detector = await loadDetector(settings, recordingLog());
@@ -74,7 +82,11 @@ describe('Deep kNN detector on the embedded mnist model', () => {
   });
 
   it('keeps the event loop turning during a cold build (health checks stay answered)', () => {
-    assert.ok(longestPauseMs < 1500, `the event loop stalled for ${longestPauseMs.toFixed(0)} ms`);
+    // CPU time, not wall time: on a machine shared with other work a slice of ~0.1 s can take
+    // several times that on the clock, while its CPU time stays what the slice costs. One step
+    // done in one piece (the input layer's covariance, or its whole graph) costs seconds.
+    const { wallMs, cpuMs } = longestPause;
+    assert.ok(cpuMs < 1000, `the event loop stalled for ${cpuMs.toFixed(0)} ms of CPU time (${wallMs.toFixed(0)} ms on the clock)`);
   });
 
   it('refuses a significance below the smallest p-value calibration can give', async () => {

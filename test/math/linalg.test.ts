@@ -7,6 +7,7 @@ import {
   solveLower,
   solveLowerTransposed,
   invertLower,
+  choleskySteps,
   invertLowerSteps,
   lowerTimesRows,
 } from '../../src/math/linalg.js';
@@ -39,6 +40,31 @@ test('cholesky rejects matrices that are not positive definite, and NaN', () => 
   assert.throws(() => cholesky(Float64Array.from([-1, 0, 0, 1]), 2), /pivot 0/);
   assert.throws(() => cholesky(Float64Array.from([NaN, 0, 0, 1]), 2), NotPositiveDefiniteError);
   assert.throws(() => cholesky(new Float64Array(3), 2), RangeError);
+});
+
+/** Runs a stepped computation to its end, counting the pauses it offered. */
+function runCounting<T>(steps: Generator<void, T>): { pauses: number; value: T } {
+  let pauses = 0;
+  let step = steps.next();
+  while (!step.done) {
+    pauses++;
+    step = steps.next();
+  }
+  return { pauses, value: step.value };
+}
+
+test('choleskySteps pauses between columns and gives the same factor', () => {
+  const n = 6;
+  const l = randomLower(n, 5);
+  // A = L L^T is positive definite, with L's diagonal made positive.
+  for (let j = 0; j < n; j++) l[j * n + j] = Math.abs(l[j * n + j]) + 1;
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let p = 0; p < n; p++) a[i * n + j] += l[i * n + p] * l[j * n + p];
+  const { pauses, value } = runCounting(choleskySteps(a, n, 1));
+  // The first column costs nothing, so no pause follows it.
+  assert.equal(pauses, n - 2);
+  assert.deepEqual(Array.from(value), Array.from(cholesky(a, n)));
+  assertClose(value, l, 1e-10);
 });
 
 test('triangular solves against hand values', () => {
@@ -112,13 +138,7 @@ test('lowerTimesRows with L^{-1} solves each row as forward substitution does, f
 test('invertLowerSteps pauses between columns and gives the same inverse', () => {
   const n = 6;
   const l = randomLower(n, 8);
-  const steps = invertLowerSteps(l, n, 1);
-  let pauses = 0;
-  let step = steps.next();
-  while (!step.done) {
-    pauses++;
-    step = steps.next();
-  }
+  const { pauses, value } = runCounting(invertLowerSteps(l, n, 1));
   assert.equal(pauses, n - 1);
-  assert.deepEqual(Array.from(step.value), Array.from(invertLower(l, n)));
+  assert.deepEqual(Array.from(value), Array.from(invertLower(l, n)));
 });
