@@ -68,7 +68,7 @@ describe('GET /metrics', () => {
 
   it('passes promtool check metrics', (t) => {
     if (!existsSync(PROMTOOL)) {
-      t.skip(`${PROMTOOL} is not installed`);
+      t.skip(`${PROMTOOL} is not installed (apt-get install -y prometheus, or set PROMTOOL to its path)`);
       return;
     }
     const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
