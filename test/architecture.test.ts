@@ -13,7 +13,7 @@ const SRC = resolve('src');
 const layerOf = (file: string) => relative(SRC, file).split('/')[0].replace(/\.ts$/, '');
 
 const BELOW_DETECTOR = ['math', 'neighbors', 'model', 'reference', 'errors', 'log', 'event-loop', 'atomic-write', 'worker-threads', 'service-version'];
-const RESEARCH = ['analysis', 'baselines', 'evaluation', 'report'];
+const RESEARCH = ['analysis', 'attack', 'baselines', 'evaluation', 'report'];
 const COMPOSITION = ['cli', 'onboarding', 'config', 'detector-settings'];
 
 /** What each layer must not import. */
