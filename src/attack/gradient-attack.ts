@@ -75,13 +75,21 @@ const ADAPTIVE_CONFIDENCE = 1;
 
 /**
  * What the attack climbs. FGSM and PGD raise the margin by which the best other class beats the
- * true one. The adaptive attack lowers the margin by which the other classes beat a target class
- * plus, in every indexed layer, the squared distance of the L2-normalised activations to a
- * guide: a real reference example of the target class. Close to a guide in every layer, an
- * input has neighbours of the target class that lie near, and a Mahalanobis distance like the
- * guide's, so every signal the service combines is attacked at once.
+ * true one. The adaptive attack lowers, together, the margin by which the other classes beat a
+ * target class and, in every indexed layer, two terms: the squared distance of the
+ * L2-normalised activations to a guide (a real reference example of the target class), against
+ * the label and distance signals; and the log squared Mahalanobis distance to the target class
+ * (the density signal's own model), against the density signal. Every signal the service
+ * combines is attacked at once, each term with weight 1.
  */
-function objective(net: Differentiable, spec: AttackSpec, labels: tf.Tensor2D, guides?: { target: tf.Tensor2D; layers: tf.Tensor2D[] }) {
+interface GuideTensors {
+  target: tf.Tensor2D;
+  layers: tf.Tensor2D[];
+  /** Per layer: L^{-1} transposed, and each row's target class mean in whitened coordinates. */
+  densities: { inverseT: tf.Tensor2D; targetMeans: tf.Tensor2D }[];
+}
+
+function objective(net: Differentiable, spec: AttackSpec, labels: tf.Tensor2D, guides?: GuideTensors) {
   return (input: tf.Tensor): tf.Scalar => {
     const { scores, layers } = net.forward(input as tf.Tensor2D);
     if (spec.method !== 'adaptive' || !guides) return net.margin(scores, labels);
@@ -89,6 +97,10 @@ function objective(net: Differentiable, spec: AttackSpec, labels: tf.Tensor2D, g
     layers.forEach((activations, l) => {
       const unit = tf.div(activations, tf.add(tf.norm(activations, 'euclidean', 1, true), 1e-12));
       loss = tf.add(loss, tf.mean(tf.sum(tf.square(tf.sub(unit, guides.layers[l])), 1)));
+      // The log of the squared Mahalanobis distance to the target class: what the density signal sums.
+      const { inverseT, targetMeans } = guides.densities[l];
+      const whitened = tf.sub(tf.matMul(activations, inverseT), targetMeans);
+      loss = tf.add(loss, tf.mean(tf.log(tf.add(tf.sum(tf.square(whitened), 1), 1e-12))));
     });
     return tf.neg(loss);
   };
@@ -98,9 +110,13 @@ function craftBatch(net: Differentiable, x: Float32Array, rows: number, labels: 
   return tf.tidy(() => {
     const x0 = tf.tensor2d(x, [rows, net.inputSize]);
     const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), net.classes).toFloat() as tf.Tensor2D;
-    const guideTensors = guides && {
+    const guideTensors: GuideTensors | undefined = guides && {
       target: tf.oneHot(tf.tensor1d(guides.target, 'int32'), net.classes).toFloat() as tf.Tensor2D,
       layers: guides.layers.map((m) => tf.tensor2d(m.data as Float32Array, [m.rows, m.cols])),
+      densities: guides.densities.map((d) => ({
+        inverseT: tf.transpose(tf.tensor2d(d.inverse, [d.dim, d.dim])),
+        targetMeans: tf.gather(tf.tensor2d(d.whitenedMeans, [net.classes, d.dim]), tf.tensor1d(guides.target, 'int32')),
+      })),
     };
     const gradientOf = tf.grad(objective(net, spec, oneHot, guideTensors));
     // Madry et al.'s step for PGD; FGSM takes the whole budget in its one step.
@@ -133,6 +149,7 @@ export function runAttack(net: Differentiable, x: Matrix, labels: Int32Array, sp
     const batchGuides = guides && {
       target: guides.target.subarray(start, start + n),
       layers: guides.layers.map((m) => rowRange(m, start, n)),
+      densities: guides.densities,
     };
     const rows = rowRange(attacked, start, n).data as Float32Array;
     adversarial.set(craftBatch(net, rows, n, trueLabels.subarray(start, start + n), spec, { ...options, seed: options.seed + start }, batchGuides), start * net.inputSize);

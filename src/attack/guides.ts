@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { fitMahalanobis, inverseFactor } from '../math/mahalanobis.js';
 import { concatRows, row, rowRange, selectRows, type Matrix } from '../math/matrix.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import type { Differentiable } from './differentiable.js';
@@ -9,12 +10,22 @@ export interface Guides {
   target: Int32Array;
   /** Per indexed layer, each row's guide's L2-normalised activations (rows x dim). */
   layers: Matrix[];
+  /** Per indexed layer, the density signal's model as the attack needs it: whitening and whitened class means. */
+  densities: Whitening[];
+}
+
+export interface Whitening {
+  dim: number;
+  /** L^{-1} (dim x dim), float32 for tfjs. */
+  inverse: Float32Array;
+  /** L^{-1} mu_c per class (classes x dim). */
+  whitenedMeans: Float32Array;
 }
 
 const BATCH = 500;
 
-/** Class scores and L2-normalised indexed-layer activations of many rows, a batch at a time. */
-function embed(net: Differentiable, x: Matrix): { scores: Matrix; layers: Matrix[] } {
+/** Class scores and indexed-layer activations (raw and L2-normalised) of many rows, a batch at a time. */
+function embed(net: Differentiable, x: Matrix): { scores: Matrix; raw: Matrix[]; layers: Matrix[] } {
   const scores: Float32Array[] = [];
   const layers: Float32Array[][] = [];
   const widths: number[] = [];
@@ -30,10 +41,8 @@ function embed(net: Differentiable, x: Matrix): { scores: Matrix; layers: Matrix
     scores.push(s);
     layers.push(ls);
   }
-  return {
-    scores: concatRows(scores, x.rows, net.classes),
-    layers: widths.map((cols, l) => l2NormalizeRows(concatRows(layers.map((b) => b[l]), x.rows, cols))),
-  };
+  const raw = widths.map((cols, l) => concatRows(layers.map((b) => b[l]), x.rows, cols));
+  return { scores: concatRows(scores, x.rows, net.classes), raw, layers: raw.map(l2NormalizeRows) };
 }
 
 /** The most likely class other than the true one: the cheapest class to move an input into. */
@@ -76,5 +85,10 @@ export function chooseGuides(net: Differentiable, x: Matrix, labels: Int32Array,
     if (best < 0) throw new Error(`the reference set has no example of class ${target[i]} to guide the attack`);
     guide[i] = best;
   }
-  return { target, layers: refs.layers.map((m) => selectRows(m, guide)) };
+  // The density signal's own fit (tied covariance, default ridge) on the raw reference activations.
+  const densities = refs.raw.map((acts): Whitening => {
+    const model = fitMahalanobis(acts, reference.labels, net.classes);
+    return { dim: model.dim, inverse: Float32Array.from(inverseFactor(model)), whitenedMeans: Float32Array.from(model.whitenedMeans) };
+  });
+  return { target, layers: refs.layers.map((m) => selectRows(m, guide)), densities };
 }

@@ -1,3 +1,5 @@
+import { craft, openAttackTarget, type AttackTarget } from '../attack/craft.js';
+import { attackName, AttackSpecSchema, type AttackSpecInput } from '../attack/gradient-attack.js';
 import { fitKnnDistance, knnDistanceOutlierScores } from '../baselines/knn-distance.js';
 import { energyOutlierScores } from '../baselines/energy.js';
 import { fitMahalanobis, mahalanobisOutlierScores } from '../math/mahalanobis.js';
@@ -7,7 +9,7 @@ import { loadDetector, type DetectorSettings } from '../detector/load-detector.j
 import { predictMatrix } from '../detector/predict-matrix.js';
 import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
-import type { Matrix } from '../math/matrix.js';
+import { selectRows, type Matrix } from '../math/matrix.js';
 import { evaluateScores, rocCurve, type OodMetrics } from '../math/ood-metrics.js';
 import type { EmbeddingModel } from '../model/embedding.js';
 import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
@@ -33,6 +35,13 @@ export interface SetEvaluation {
   name: string;
   size: number;
   flagged: number;
+  /**
+   * Per indexed layer, the share flagged by that layer's nearest-neighbour distance alone, at a
+   * threshold that flags the significance's share of in-distribution test inputs.
+   */
+  layerFlagged?: Record<string, number>;
+  /** For an adversarial set: the attack, and the share of attacked inputs whose class it changed. The set holds those inputs. */
+  attack?: { method: string; eps: number; norm: string; steps: number; attacked: number; successRate: number };
   metrics: Record<ScoreName, OodMetrics>;
   roc: Record<ScoreName, [number, number][]>;
 }
@@ -50,12 +59,100 @@ export interface ModelEvaluation {
 
 type Scores = Record<ScoreName, Float64Array>;
 
+interface Scored {
+  scores: Scores;
+  flagged: number;
+  predicted: Int32Array;
+  /** Per indexed layer, each input's squared distance to its nearest reference point. */
+  nearest: Float64Array[];
+}
+
+const unscored = () =>
+  Object.fromEntries(SCORES.map((score) => [score, { auroc: NaN, fprAt95Tpr: NaN, auprIn: NaN, auprOut: NaN, detectionError: NaN }])) as Record<ScoreName, OodMetrics>;
+
+/** The value below which a share `1 - significance` of `values` lies. */
+function upperQuantile(values: Float64Array, significance: number): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor((1 - significance) * sorted.length))];
+}
+
+/** Every score's metrics and ROC curve on one set against the in-distribution test inputs. */
+function compareSets(name: string, inDist: Scored, out: Scored, size: number, layers: string[], significance: number): SetEvaluation {
+  const metrics = {} as Record<ScoreName, OodMetrics>;
+  const roc = {} as Record<ScoreName, [number, number][]>;
+  for (const score of SCORES) {
+    // The metrics take in-distribution-ness (docs/design.md §3): outlier scores enter negated.
+    const inScores = inDist.scores[score].map((v) => -v);
+    const outScores = out.scores[score].map((v) => -v);
+    metrics[score] = evaluateScores(inScores, outScores);
+    // A score this model cannot give (energy without logits) is reported as such.
+    if (Number.isNaN(inScores[0])) for (const key of Object.keys(metrics[score]) as (keyof OodMetrics)[]) metrics[score][key] = Number.NaN;
+    roc[score] = rocCurve(inScores, outScores, 100);
+  }
+  const layerFlagged = Object.fromEntries(
+    layers.map((layer, l) => {
+      const threshold = upperQuantile(inDist.nearest[l], significance);
+      return [layer, out.nearest[l].filter((d) => d > threshold).length / out.nearest[l].length];
+    }),
+  );
+  return { name, size, flagged: out.flagged, layerFlagged, metrics, roc };
+}
+
+/**
+ * The adversarial sets: each attack crafted against the model on up to `limit` test rows, and
+ * the inputs whose class it changed scored like any other OOD set. A model without gradients
+ * (ONNX) has none.
+ */
+async function adversarialSets(
+  settings: DetectorSettings,
+  manifest: ModelManifest,
+  options: EvaluateOptions,
+  score: (x: Matrix) => Promise<Scored>,
+  compare: (name: string, out: Scored, size: number) => SetEvaluation,
+): Promise<SetEvaluation[]> {
+  if ((manifest.runtime ?? 'tfjs') !== 'tfjs') return [];
+  const target: AttackTarget = await openAttackTarget(settings.modelsDir, settings.referenceSetsDir, manifest.name);
+  try {
+    const sets: SetEvaluation[] = [];
+    for (const input of options.attacks ?? []) {
+      const spec = AttackSpecSchema.parse(input);
+      const { result } = craft(target, spec, { limit: options.attackLimit ?? options.limit, seed: options.seed });
+      const fooled = Int32Array.from(Array.from(result.predicted).flatMap((p, i) => (p !== result.labels[i] ? [i] : [])));
+      const attack = { ...spec, attacked: result.source.length, successRate: result.successRate };
+      if (fooled.length === 0) {
+        // An attack that changed nothing leaves nothing to score; its success rate still counts.
+        sets.push({ name: attackName(spec), size: 0, flagged: Number.NaN, metrics: unscored(), roc: {} as SetEvaluation['roc'], attack });
+        continue;
+      }
+      const x = selectRows({ data: result.adversarial, rows: result.source.length, cols: target.net.inputSize }, fooled);
+      sets.push({ ...compare(attackName(spec), await score(x), x.rows), attack });
+    }
+    return sets;
+  } finally {
+    target.dispose();
+  }
+}
+
 export interface EvaluateOptions {
   limit: number;
   seed: number;
   /** The near-OOD reference set; by default the shipped sets' partner (mnist <-> fashion-mnist). */
   partner?: string;
+  /** Attacks crafted against the model on its test rows (tfjs models only); none when absent. */
+  attacks?: AttackSpecInput[];
+  /** Test rows each attack starts from; `limit` when absent. */
+  attackLimit?: number;
 }
+
+/** The adversarial sets of docs/results.md: FGSM at three budgets, PGD (10 steps) at two, and the adaptive attack. */
+export const STANDARD_ATTACKS: AttackSpecInput[] = [
+  { method: 'fgsm', eps: 0.05 },
+  { method: 'fgsm', eps: 0.1 },
+  { method: 'fgsm', eps: 0.2 },
+  { method: 'pgd', eps: 0.05 },
+  { method: 'pgd', eps: 0.1 },
+  { method: 'adaptive', eps: 0.1 },
+];
 
 /** The penultimate layer is the last indexed hidden layer: the features before the logits. */
 function penultimateIndex(layers: string[]): number {
@@ -124,7 +221,7 @@ async function scoreAll(
   const mahalanobis = fitMahalanobis(train.activations[penultimate], refset.train.labels, classes);
   const knn = fitKnnDistance(train.activations[penultimate], { k: 50 });
   try {
-    const score = async (x: Matrix): Promise<{ scores: Scores; flagged: number; predicted: Int32Array }> => {
+    const score = async (x: Matrix): Promise<Scored> => {
       const e = await embedder.embed(Float32Array.from(x.data), x.rows);
       const predictions = await predictMatrix(detector, x);
       const features = e.activations[penultimate];
@@ -139,28 +236,20 @@ async function scoreAll(
         },
         flagged: predictions.filter((p) => p.is_outlier).length / predictions.length,
         predicted: Int32Array.from(predictions, (p) => p.class_index),
+        nearest: manifest.layers.map((_, l) => Float64Array.from(predictions, (p) => p.layers[l].nearest_distance)),
       };
     };
 
     const inDist = await score(refset.test.x);
     let correct = 0;
     inDist.predicted.forEach((p, i) => (correct += p === refset.test.labels[i] ? 1 : 0));
+    const compare = (name: string, out: Scored, size: number): SetEvaluation =>
+      compareSets(name, inDist, out, size, manifest.layers, settings.significance);
     const sets: SetEvaluation[] = [];
     for (const set of await loadOodSets(settings.referenceSetsDir, manifest.reference_set, options)) {
-      const out = await score(set.x);
-      const metrics = {} as Record<ScoreName, OodMetrics>;
-      const roc = {} as Record<ScoreName, [number, number][]>;
-      for (const name of SCORES) {
-        // The metrics take in-distribution-ness (docs/design.md §3): outlier scores enter negated.
-        const inScores = inDist.scores[name].map((v) => -v);
-        const outScores = out.scores[name].map((v) => -v);
-        metrics[name] = evaluateScores(inScores, outScores);
-        // A score this model cannot give (energy without logits) is reported as such.
-        if (Number.isNaN(inScores[0])) for (const key of Object.keys(metrics[name]) as (keyof OodMetrics)[]) metrics[name][key] = Number.NaN;
-        roc[name] = rocCurve(inScores, outScores, 100);
-      }
-      sets.push({ name: set.name, size: set.x.rows, flagged: out.flagged, metrics, roc });
+      sets.push(compare(set.name, await score(set.x), set.x.rows));
     }
+    if (options.attacks?.length) sets.push(...(await adversarialSets(settings, manifest, options, score, compare)));
     return {
       model: manifest.name,
       referenceSet: manifest.reference_set,

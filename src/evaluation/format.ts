@@ -18,7 +18,14 @@ export function evaluationMarkdown(e: ModelEvaluation): string {
       `in-distribution test inputs flagged ${f4(e.inDistributionFlagged)} (n = ${e.testSize}); ${e.seconds.toFixed(1)} s.`,
   ];
   for (const set of e.sets) {
-    lines.push('', `#### ${e.referenceSet} vs ${set.name} (n = ${set.size}, service flags ${f4(set.flagged)})`, '');
+    const attack = set.attack
+      ? `; the attack changed the class of ${f4(set.attack.successRate)} of ${set.attack.attacked} test inputs, and the set holds those it changed`
+      : '';
+    lines.push('', `#### ${e.referenceSet} vs ${set.name} (n = ${set.size}, service flags ${f4(set.flagged)}${attack})`, '');
+    if (set.layerFlagged) {
+      const layers = Object.entries(set.layerFlagged).map(([layer, share]) => `${layer} ${f4(share)}`);
+      lines.push(`Flagged by one layer's nearest-neighbour distance alone: ${layers.join(', ')}.`, '');
+    }
     lines.push(`| score | ${METRIC_TITLES.map(([, t]) => t).join(' | ')} |`);
     lines.push(`| --- | ${METRIC_TITLES.map(() => '---').join(' | ')} |`);
     for (const score of SCORES) {

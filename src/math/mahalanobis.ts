@@ -121,7 +121,8 @@ export function mahalanobisOutlierScores(model: MahalanobisModel, features: Matr
 /** L^{-1} of each model, computed once (0.1 s at 784 dimensions) and kept as long as the model. */
 const inverses = new WeakMap<MahalanobisModel, Float64Array>();
 
-function inverseFactor(model: MahalanobisModel): Float64Array {
+/** L^{-1}: multiplied by an input, it gives the whitened coordinates the distances are taken in. */
+export function inverseFactor(model: MahalanobisModel): Float64Array {
   let inverse = inverses.get(model);
   if (!inverse) {
     inverse = invertLower(model.choleskyFactor, model.dim);
