@@ -14,11 +14,20 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../src/atomic-write.js';
 import { loadConfig } from '../src/config.js';
 import { detectorSettings } from '../src/detector-settings.js';
-import { evaluateModel, type ModelEvaluation } from '../src/evaluation/evaluate-model.js';
+import { attackName, AttackSpecSchema, type AttackSpecInput } from '../src/attack/gradient-attack.js';
+import { BUDGET_ATTACKS } from '../src/evaluation/adversarial-report.js';
+import { evaluateModel, STANDARD_ATTACKS, type ModelEvaluation } from '../src/evaluation/evaluate-model.js';
 import { renderResults } from '../src/evaluation/results-report.js';
 import { DATASETS, SEEDS, VARIANT_MODELS_DIR, VARIANTS, VARIANTS_DIR, variantModelName } from '../src/evaluation/variants.js';
 import { createCliLogger } from '../src/log.js';
 import { initBackend } from '../src/model/backend.js';
+
+/** Test rows each attack starts from: enough for the rates' second decimal, few enough for 20 models. */
+const ATTACK_ROWS = 500;
+/** The shipped models also get the budget sweep; an attack in both lists runs once. */
+const SHIPPED_ATTACKS = [...STANDARD_ATTACKS, ...BUDGET_ATTACKS].filter(
+  (a, i, all) => all.findIndex((b) => attackName(AttackSpecSchema.parse(b)) === attackName(AttackSpecSchema.parse(a))) === i,
+);
 
 const { values } = parseArgs({ options: { 'render-only': { type: 'boolean' }, only: { type: 'string' } } });
 const log = createCliLogger(process.env.LOG_LEVEL ?? 'warn');
@@ -29,10 +38,10 @@ async function evaluateAll(previous: Saved | undefined): Promise<Saved> {
   const backend = await initBackend(loadConfig(process.env).backend);
   // A fresh cache, so the times reported include building every graph: what a new user pays.
   const cacheDir = await mkdtemp(join(tmpdir(), 'ood-results-'));
-  const run = async (modelsDir: string, model: string) => {
+  const run = async (modelsDir: string, model: string, attacks: AttackSpecInput[]) => {
     const config = loadConfig({ ...process.env, OOD_MODEL: model, OOD_MODELS_DIR: modelsDir, OOD_CACHE_DIR: cacheDir });
     process.stderr.write(`evaluating ${model} ...\n`);
-    const e = await evaluateModel(detectorSettings(config), { limit: 2000, seed: 7 }, log);
+    const e = await evaluateModel(detectorSettings(config), { limit: 2000, seed: 7, attacks, attackLimit: ATTACK_ROWS }, log);
     process.stderr.write(`  ${model}: ${e.seconds.toFixed(0)} s\n`);
     return e;
   };
@@ -46,10 +55,10 @@ async function evaluateAll(previous: Saved | undefined): Promise<Saved> {
         if (!existsSync(join(VARIANT_MODELS_DIR, name, 'weights.bin'))) {
           throw new Error(`variant ${name} is not trained: run npm run train:variants first`);
         }
-        variants[name] = await run(VARIANT_MODELS_DIR, name);
+        variants[name] = await run(VARIANT_MODELS_DIR, name, STANDARD_ATTACKS);
       }
     }
-    shipped.push(await run('models', dataset.name));
+    shipped.push(await run('models', dataset.name, SHIPPED_ATTACKS));
   }
   await rm(cacheDir, { recursive: true, force: true });
   const order = DATASETS.map((d) => d.name);

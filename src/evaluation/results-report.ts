@@ -1,7 +1,8 @@
-import type { OodMetrics } from '../math/ood-metrics.js';
 import { lineChartSvg } from '../report/svg-line-chart.js';
-import { SCORES, SCORE_TITLES, type ModelEvaluation, type ScoreName } from './evaluate-model.js';
+import { SCORES, SCORE_TITLES } from './evaluate-model.js';
 import { METRIC_TITLES } from './format.js';
+import { adversarialSection } from './adversarial-report.js';
+import { compare, meanStd, metricOf, oodSets, pm, runsOf, type ResultsInput } from './results-common.js';
 import { DATASETS, SEEDS, VARIANTS, variantModelName, type Variant } from './variants.js';
 
 /**
@@ -9,41 +10,9 @@ import { DATASETS, SEEDS, VARIANTS, variantModelName, type Variant } from './var
  * Pure: evaluations in, markdown and SVG files out; the verdicts are computed from the numbers,
  * so a rerun with other results cannot leave a stale claim behind.
  */
-export interface ResultsInput {
-  variants: Record<string, ModelEvaluation>;
-  shipped: ModelEvaluation[];
-  trainSeconds: Record<string, number>;
-  entanglementSvgs: Record<string, string>;
-  /** SNNL at T* per hidden layer after the last epoch, by variant model name. */
-  finalEntanglement: Record<string, Record<string, number>>;
-  evaluationSeconds: number;
-  command: string;
-  trainCommand: string;
-  machine: string;
-}
-
 export interface ResultsOutput {
   markdown: string;
   files: Record<string, string>;
-}
-
-export function meanStd(values: number[]): { mean: number; std: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const variance = values.length > 1 ? values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1) : 0;
-  return { mean, std: Math.sqrt(variance) };
-}
-
-const pm = (values: number[], digits = 4) => {
-  const { mean, std } = meanStd(values);
-  return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
-};
-
-function runsOf(input: ResultsInput, dataset: string, variant: Variant): ModelEvaluation[] {
-  return SEEDS.map((seed) => input.variants[variantModelName(dataset, variant, seed)]).filter((e): e is ModelEvaluation => !!e);
-}
-
-function metricOf(runs: ModelEvaluation[], set: string, score: ScoreName, metric: keyof OodMetrics): number[] {
-  return runs.map((r) => r.sets.find((s) => s.name === set)?.metrics[score][metric]).filter((v): v is number => v !== undefined);
 }
 
 function accuracySection(input: ResultsInput): string[] {
@@ -76,7 +45,7 @@ function oodSection(input: ResultsInput): string[] {
   for (const dataset of DATASETS) {
     const first = runsOf(input, dataset.name, VARIANTS[0])[0];
     if (!first) continue;
-    for (const set of first.sets) {
+    for (const set of oodSets(first)) {
       lines.push(`### ${dataset.name} vs ${set.name} (n = ${set.size})`, '');
       lines.push(`| variant | score | ${METRIC_TITLES.map(([, t]) => t).join(' | ')} |`);
       lines.push(`| --- | --- | ${METRIC_TITLES.map(() => '---').join(' | ')} |`);
@@ -106,13 +75,13 @@ function shippedSection(input: ResultsInput, files: Record<string, string>): str
     lines.push(`### \`${e.model}\` (test accuracy ${e.accuracy.toFixed(4)}, in-distribution flagged ${e.inDistributionFlagged.toFixed(4)})`, '');
     lines.push(`| OOD set | service flags | ${SCORES.map((s) => SCORE_TITLES[s]).join(' | ')} |`);
     lines.push(`| --- | --- | ${SCORES.map(() => '---').join(' | ')} |`);
-    for (const set of e.sets) {
+    for (const set of oodSets(e)) {
       const best = Math.max(...SCORES.map((s) => set.metrics[s].auroc));
       const cells = SCORES.map((s) => (set.metrics[s].auroc === best ? `**${set.metrics[s].auroc.toFixed(4)}**` : set.metrics[s].auroc.toFixed(4)));
       lines.push(`| ${set.name} | ${set.flagged.toFixed(4)} | ${cells.join(' | ')} |`);
     }
     lines.push('');
-    for (const set of e.sets) {
+    for (const set of oodSets(e)) {
       const file = `results/roc-${e.model}-vs-${set.name}.svg`;
       files[file] = lineChartSvg({
         title: `ROC: ${e.model} vs ${set.name}`,
@@ -162,13 +131,6 @@ function verdictSection(input: ResultsInput): string[] {
     '(a negative factor) entangles them, generalises better, and makes outliers easier to see.', '');
   const [ce, ...snnl] = VARIANTS;
   const tally = { pairs: 0, accBetter: 0, accWorse: 0, serviceBetter: 0, serviceWorse: 0, baselineBetter: 0, baselineWorse: 0 };
-  const compare = (a: number[], b: number[]) => {
-    const x = meanStd(a);
-    const y = meanStd(b);
-    const delta = y.mean - x.mean;
-    const clear = Math.abs(delta) > Math.max(x.std, y.std);
-    return { delta, clear };
-  };
   for (const dataset of DATASETS) {
     const base = runsOf(input, dataset.name, ce);
     if (base.length === 0) continue;
@@ -193,7 +155,7 @@ function verdictSection(input: ResultsInput): string[] {
         `(${acc.delta >= 0 ? '+' : ''}${(acc.delta * 100).toFixed(2)} points); SNNL at T* against cross-entropy alone: ` +
         `${entanglement.length ? entanglement.join(', ') : 'not measured'}.`);
       for (const score of SCORES) {
-        const sets = base[0].sets.map((s) => s.name);
+        const sets = oodSets(base[0]).map((s) => s.name);
         const verdicts = sets.map((set) => {
           const c = compare(metricOf(base, set, score, 'auroc'), metricOf(runs, set, score, 'auroc'));
           if (c.clear && score === 'service') tally[c.delta > 0 ? 'serviceBetter' : 'serviceWorse']++;
@@ -250,6 +212,8 @@ export function renderResults(input: ResultsInput): ResultsOutput {
     ...shippedSection(input, files),
     '',
     ...oodSection(input),
+    '',
+    ...adversarialSection(input, files),
   ];
   return { markdown: `${lines.join('\n')}\n`, files };
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SCORES, type ModelEvaluation, type ScoreName } from '../../src/evaluation/evaluate-model.js';
-import { meanStd, renderResults } from '../../src/evaluation/results-report.js';
+import { meanStd } from '../../src/evaluation/results-common.js';
+import { renderResults } from '../../src/evaluation/results-report.js';
 import { DATASETS, SEEDS, VARIANTS, variantModelName } from '../../src/evaluation/variants.js';
 import type { OodMetrics } from '../../src/math/ood-metrics.js';
 
@@ -69,5 +70,55 @@ describe('results report', () => {
     assert.ok(files['results/roc-mnist-vs-uniform-noise.svg']?.startsWith('<svg'));
     assert.equal(files['results/entanglement-x.svg'], '<svg/>');
     assert.match(markdown, /\| mnist \| cross-entropy only \| 0\.2000 ± 0\.1000 \|/);
+  });
+
+  it('renders the adversarial section: variants, a verdict by the same rule, the shipped tables and the budget plot', () => {
+    const mnist = DATASETS[0].name;
+    /** An evaluation with one natural set and adversarial sets at the given service AUROCs and success rates. */
+    const withAttacks = (model: string, attacks: { eps: number; auroc: number; success: number }[]): ModelEvaluation => {
+      const e = evaluation(model, 0.95, 0.9);
+      const perScore = (auroc: number) => Object.fromEntries(SCORES.map((s) => [s, metrics(s === 'service' ? auroc : 0.7)])) as Record<ScoreName, OodMetrics>;
+      for (const a of attacks) {
+        e.sets.push({
+          name: `pgd10-linf-eps${a.eps}`,
+          size: 100,
+          flagged: a.auroc - 0.1,
+          layerFlagged: { input: a.eps, hidden1: 0.5 },
+          metrics: perScore(a.auroc),
+          roc: {} as Record<ScoreName, [number, number][]>,
+          attack: { method: 'pgd', eps: a.eps, norm: 'linf', steps: 10, attacked: 200, successRate: a.success },
+        });
+      }
+      return e;
+    };
+    const variants: Record<string, ModelEvaluation> = {};
+    SEEDS.forEach((seed, i) => {
+      const jitter = i * 0.001;
+      variants[variantModelName(mnist, VARIANTS[0], seed)] = withAttacks('ce', [{ eps: 0.05, auroc: 0.9 + jitter, success: 0.5 }, { eps: 0.1, auroc: 0.8 + jitter, success: 0.9 }]);
+      // SNNL -1: clearly better AUROC on both; SNNL -10: clearly worse on the first, same on the second.
+      variants[variantModelName(mnist, VARIANTS[1], seed)] = withAttacks('a', [{ eps: 0.05, auroc: 0.95 + jitter, success: 0.5 }, { eps: 0.1, auroc: 0.85 + jitter, success: 0.9 }]);
+      variants[variantModelName(mnist, VARIANTS[2], seed)] = withAttacks('b', [{ eps: 0.05, auroc: 0.8 + jitter, success: 0.7 }, { eps: 0.1, auroc: 0.8 + jitter, success: 0.9 }]);
+    });
+    const shipped = withAttacks('mnist', [{ eps: 0.05, auroc: 0.99, success: 0.6 }, { eps: 0.1, auroc: 0.97, success: 0.95 }]);
+    const { markdown, files } = renderResults({
+      variants,
+      shipped: [shipped],
+      trainSeconds: {},
+      entanglementSvgs: {},
+      finalEntanglement: {},
+      evaluationSeconds: 1,
+      command: 'npm run results',
+      trainCommand: 'npm run train:variants',
+      machine: 'test machine',
+    });
+    assert.match(markdown, /## Adversarial inputs/);
+    assert.match(markdown, /\*\*mnist, SNNL factor -1\*\* against cross-entropy: pgd10-linf-eps0\.05: service AUROC better \(\+0\.050\); pgd10-linf-eps0\.1: service AUROC better/);
+    assert.match(markdown, /\*\*mnist, SNNL factor -10\*\* against cross-entropy: pgd10-linf-eps0\.05: service AUROC worse \(-0\.100\), the attack more successful; pgd10-linf-eps0\.1: service AUROC no clear change\./);
+    assert.match(markdown, /Over 4 \(data set, SNNL factor, attack\) comparisons the service's AUROC got clearly better in 2 and worse in 1; the attacks got clearly more successful in 1 and less in 0: the SNNL variants made adversarial inputs easier/);
+    assert.match(markdown, /\| pgd10-linf-eps0\.05 \| SNNL factor -1 \| 0\.5000 ± 0\.0000 \| 0\.8510 ± 0\.0010 \| 0\.9510 ± 0\.0010 \| max softmax: 0\.7000 ± 0\.0000 \|/);
+    assert.match(markdown, /\| 0\.1 \| 0\.9500 \| 0\.8700 \| 0\.1000 \| 0\.5000 \|/);
+    assert.ok(files['results/attack-budget-mnist.svg']?.includes('service flags'));
+    // The natural OOD sections leave the adversarial sets out.
+    assert.doesNotMatch(markdown, /### mnist vs pgd10/);
   });
 });
