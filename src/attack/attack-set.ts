@@ -86,7 +86,12 @@ export async function writeAttackSet(dir: string, result: AttackResult, original
  * The adversarial inputs of a set, rebuilt from the test part it was made from. Refused, with
  * the reason, when the files do not match each other or the test part is not the one attacked.
  */
-export async function readAttackSet(dir: string, test: Matrix, referenceFingerprint: string): Promise<{ meta: AttackSetMeta; x: Matrix }> {
+export async function readAttackSet(
+  dir: string,
+  test: Matrix,
+  referenceFingerprint: string,
+  modelFingerprint?: string,
+): Promise<{ meta: AttackSetMeta; x: Matrix }> {
   const invalid = (why: string) => new OodError('CONFIG_INVALID', `attack set ${dir}: ${why}`);
   let meta: AttackSetMeta;
   try {
@@ -95,6 +100,12 @@ export async function readAttackSet(dir: string, test: Matrix, referenceFingerpr
     throw invalid(`meta.json is unreadable: ${(err as Error).message}`);
   }
   if (meta.reference_fingerprint !== referenceFingerprint) throw invalid(`it was made from another version of reference set ${meta.reference_set}`);
+  if (modelFingerprint && meta.model_fingerprint !== modelFingerprint) throw invalid(`it was made against another version of model ${meta.model}`);
+  const n = meta.source.length;
+  if (meta.labels.length !== n || meta.predicted.length !== n) throw invalid(`it lists ${n} rows, ${meta.labels.length} labels and ${meta.predicted.length} predictions`);
+  if (new Set(meta.source).size !== n) throw invalid('it names a test row twice');
+  const changed = meta.predicted.filter((p, i) => p !== meta.labels[i]).length;
+  if (n > 0 && Math.abs(changed / n - meta.success_rate) > 1e-9) throw invalid(`its success rate ${meta.success_rate} is not the ${changed} of ${n} predictions it lists`);
   const bytes = await readFile(join(dir, 'delta.npy')).catch((err: Error) => {
     throw invalid(`delta.npy is unreadable: ${err.message}`);
   });
@@ -106,5 +117,31 @@ export async function readAttackSet(dir: string, test: Matrix, referenceFingerpr
   if (meta.source.some((i) => i >= test.rows)) throw invalid(`it names test rows beyond the ${test.rows} the reference set has`);
   const x = selectRows(test, meta.source);
   for (let i = 0; i < x.data.length; i++) x.data[i] += delta.data[i];
+  const beyond = outsideBudget(delta, meta) ?? outsideDomain(x, meta.clip);
+  if (beyond) throw invalid(beyond);
   return { meta, x };
+}
+
+/** float32 rounding of an input plus a difference, which an honest set stays within. */
+const TOLERANCE = 1e-5;
+
+function outsideBudget(delta: Matrix, meta: AttackSetMeta): string | undefined {
+  const { eps, norm } = meta.spec;
+  for (let r = 0; r < delta.rows; r++) {
+    let size = 0;
+    for (let j = r * delta.cols; j < (r + 1) * delta.cols; j++) {
+      const d = Math.abs(delta.data[j]);
+      size = norm === 'linf' ? Math.max(size, d) : size + d * d;
+    }
+    if (norm === 'l2') size = Math.sqrt(size);
+    if (size > eps + TOLERANCE) return `row ${r} of delta.npy is ${size} in ${norm}, beyond the budget ${eps}`;
+  }
+  return undefined;
+}
+
+function outsideDomain(x: Matrix, [lo, hi]: [number, number]): string | undefined {
+  for (let i = 0; i < x.data.length; i++) {
+    if (x.data[i] < lo - TOLERANCE || x.data[i] > hi + TOLERANCE) return `adversarial row ${Math.floor(i / x.cols)} leaves the input domain [${lo}, ${hi}]`;
+  }
+  return undefined;
 }

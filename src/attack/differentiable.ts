@@ -11,7 +11,11 @@ export class Differentiable {
   private readonly shape: number[];
   readonly inputSize: number;
   readonly classes: number;
-  /** The model's class output is logits (the service applies the softmax), not probabilities. */
+  /**
+   * The attacks see logits, not probabilities. When a softmax is folded into the last Dense
+   * layer they see probabilities, whose margins flatten as the softmax saturates: attacks on
+   * such a model are weaker than they could be, so its success rates are a lower bound.
+   */
   readonly logits: boolean;
 
   constructor(

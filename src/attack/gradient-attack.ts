@@ -142,7 +142,8 @@ export function runAttack(net: Differentiable, x: Matrix, labels: Int32Array, sp
   const source = Int32Array.from(Array.from(before).flatMap((p, i) => (p === labels[i] ? [i] : [])));
   const attacked = selectRows(x, source);
   const trueLabels = Int32Array.from(source, (i) => labels[i]);
-  const guides = spec.method === 'adaptive' ? chooseGuides(net, attacked, trueLabels, options.reference) : undefined;
+  // Nothing to attack, nothing to guide: the reference set's embedding and fits would be wasted.
+  const guides = spec.method === 'adaptive' && source.length > 0 ? chooseGuides(net, attacked, trueLabels, options.reference) : undefined;
   const adversarial = new Float32Array(source.length * net.inputSize);
   for (let start = 0; start < source.length; start += batchRows) {
     const n = Math.min(batchRows, source.length - start);

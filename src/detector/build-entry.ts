@@ -162,6 +162,8 @@ async function sharedInputLayer(refset: ReferenceSet, hnsw: HnswParams, settings
   if (cached.entry) {
     log.info({ cache: dir }, 'reusing the shared input-layer graph and reference models');
     const models = Object.fromEntries(modelled.map((s) => [s.name, cached.entry?.models[s.name][0]]));
+    // As a fresh fit is, so the calibration's first slice does not do it in one piece.
+    for (const signal of modelled) await signal.reference.prepare?.(models[signal.name]);
     return { cached: { index: cached.entry.indexes[0], models }, save };
   }
   if (cached.miss) log.warn({ cache: dir, reason: cached.miss.reason }, 'shared input-layer entry unusable, rebuilding it');

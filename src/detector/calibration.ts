@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CalibrationScores, credibilityAndConfidence } from '../math/conformal.js';
 import { labelNonconformity } from './signals/evidence.js';
-import type { Evidence, Signal } from './signals/signal.js';
+import { assertSignalNames, type Evidence, type Signal } from './signals/signal.js';
 
 const Scores = z.array(z.number()).min(1);
 const bySignal = <T extends z.ZodType>(values: T) => z.record(z.string(), values);
@@ -67,6 +67,7 @@ export function combinedScore(p: readonly number[], weights: readonly number[]):
 export const MIN_CALIBRATION_POINTS = 40;
 
 export function calibrate(input: CalibrationInput, k: number, classes: number, labelWeight: number, signals: readonly Signal[]): CalibrationState {
+  assertSignalNames(signals);
   const n = input.evidence.length;
   if (n < MIN_CALIBRATION_POINTS) throw new Error(`calibration needs at least ${MIN_CALIBRATION_POINTS} points, got ${n}`);
   const half = Math.floor(n / 2);
@@ -100,7 +101,7 @@ export function calibrationMismatch(state: CalibrationState, signals: readonly S
   const names = signals.map((s) => s.name);
   if (state.signals.join(',') !== names.join(',')) return `calibration.json combines [${state.signals.join(', ')}], expected [${names.join(', ')}]`;
   for (const s of signals) {
-    if (!(s.name in state.weights && s.name in state.fit && s.name in state.held)) return `calibration.json has no scores for the ${s.name} signal`;
+    if (![state.weights, state.fit, state.held].every((part) => Object.hasOwn(part, s.name))) return `calibration.json has no scores for the ${s.name} signal`;
     const parsed = s.paramsSchema(layers).safeParse(state.params[s.name]);
     if (!parsed.success) return `calibration.json's ${s.name} parameters do not fit ${layers} layers: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
   }
@@ -128,6 +129,7 @@ export class Calibrator {
     private readonly signals: readonly Signal[],
     layers: number,
   ) {
+    assertSignalNames(signals);
     const mismatch = calibrationMismatch(state, signals, layers);
     if (mismatch) throw new Error(mismatch);
     this.fit = signals.map((s) => new CalibrationScores(state.fit[s.name]));

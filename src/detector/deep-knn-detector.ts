@@ -5,6 +5,7 @@ import type { EmbeddingModel } from '../model/embedding.js';
 import type { Calibrator } from './calibration.js';
 import { neighborsFound, type LayerScorer, type ScoredLayers } from './layer-scorer.js';
 import { columnStd } from '../math/feature-deviation.js';
+import { densitySignal } from './signals/density.js';
 import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult, ReferenceExample } from './types.js';
 
 /** Rows embedded between pauses for the event loop: about 50 ms of work on the default model. */
@@ -116,7 +117,7 @@ export class DeepKnnDetector implements Detector {
           in_class_neighbors: ev.counts[l][predicted],
           nearest_distance: ev.nearestDistances[l],
           mean_knn_distance: ev.meanDistances[l],
-          ...(ev.measured.density ? { mahalanobis_distance: ev.measured.density[l] } : {}),
+          ...(ev.measured[densitySignal.name] ? { mahalanobis_distance: ev.measured[densitySignal.name][l] } : {}),
           ...(scored.neighborIds ? { neighbor_ids: Array.from(scored.neighborIds[i][l]) } : {}),
         })),
       };

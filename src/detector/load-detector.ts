@@ -10,7 +10,7 @@ import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type Cach
 import { Calibrator, type CalibrationState } from './calibration.js';
 import { DeepKnnDetector } from './deep-knn-detector.js';
 import { InlineLayerScorer, type LayerScorer } from './layer-scorer.js';
-import { prepareModels, type Signal } from './signals/signal.js';
+import { assertSignalNames, prepareModels, type Signal } from './signals/signal.js';
 import { SIGNALS } from './signals/table.js';
 import { ThreadedLayerScorer } from './threaded-scorer.js';
 
@@ -63,6 +63,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   // A model's own k (set when it was onboarded) wins over the server's default.
   const settings = { ...serverSettings, k: manifest.k ?? serverSettings.k };
   const signals = settings.signals ?? SIGNALS;
+  assertSignalNames(signals);
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
   const layerHnsw = manifest.layers.map((layer) => ({ ...settings.hnsw, efSearch: manifest.ef_search?.[layer] ?? settings.hnsw.efSearch }));
   const key = cacheKey({
@@ -98,49 +99,59 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
       'built and cached reference graphs and calibration',
     );
   }
-  const calibration = entry.calibration as CalibrationState;
-  // The smallest p-value conformal calibration can give; below it nothing would ever be flagged.
-  const floor = 1 / (calibration.combined.length + 1);
-  if (settings.significance < floor) {
-    throw new OodError(
-      'CONFIG_INVALID',
-      `significance ${settings.significance} is below ${floor.toPrecision(3)}, the smallest p-value ` +
-        `${calibration.combined.length} held-out calibration points can give: no input could ever be flagged`,
-    );
+  // The graphs live outside the JS heap, as do the threads' copies: a start that fails from here
+  // on frees them before it reports why.
+  let scorer: LayerScorer | undefined;
+  try {
+    const calibration = entry.calibration as CalibrationState;
+    // The smallest p-value conformal calibration can give; below it nothing would ever be flagged.
+    const floor = 1 / (calibration.combined.length + 1);
+    if (settings.significance < floor) {
+      throw new OodError(
+        'CONFIG_INVALID',
+        `significance ${settings.significance} is below ${floor.toPrecision(3)}, the smallest p-value ` +
+          `${calibration.combined.length} held-out calibration points can give: no input could ever be flagged`,
+      );
+    }
+    const calibrator = new Calibrator(calibration, signals, manifest.layers.length);
+    const layers = { classes: manifest.labels.length, k: settings.k, layerNames: manifest.layers };
+    const inline = new InlineLayerScorer({ indexes: entry.indexes, signals, models: entry.models, referenceLabels: entry.referenceLabels, ...layers });
+    scorer = inline;
+    if (settings.scoringThreads > 0) {
+      const names = signals.map((s) => s.name);
+      scorer = await ThreadedLayerScorer.start({ entryDir, key, hnsw: layerHnsw, signals: names, ...layers }, settings.scoringThreads, (err) =>
+        log.error({ err }, 'a scoring thread failed'),
+      );
+      // Every thread holds its own copy now; this thread's would only take memory.
+      inline.dispose();
+    } else {
+      await prepareModels(signals, entry.models);
+    }
+    return new DeepKnnDetector({
+      info: {
+        name: manifest.name,
+        version: manifest.version,
+        input_shape: manifest.input_shape,
+        input_name: embedder.inputName,
+        labels: manifest.labels,
+        layers: manifest.layers,
+        k: settings.k,
+        significance: settings.significance,
+        reference_size: entry.referenceLabels.length,
+        calibration_size: calibration.labelScores.length,
+        backend: embedder.backend,
+        signals: signals.map((s) => s.name),
+        ...(manifest.preprocessing ? { preprocessing: manifest.preprocessing } : {}),
+      },
+      embedder,
+      scorer,
+      parallelism: Math.max(1, settings.scoringThreads),
+      calibrator,
+      ...(settings.keepReferences ? { references: { x: refset.train.x, labels: refset.train.labels } } : {}),
+    });
+  } catch (err) {
+    if (scorer) scorer.dispose();
+    else entry.indexes.forEach((index) => index.dispose());
+    throw err;
   }
-  const layers = { classes: manifest.labels.length, k: settings.k, layerNames: manifest.layers };
-  const inline = new InlineLayerScorer({ indexes: entry.indexes, signals, models: entry.models, referenceLabels: entry.referenceLabels, ...layers });
-  let scorer: LayerScorer = inline;
-  if (settings.scoringThreads > 0) {
-    const names = signals.map((s) => s.name);
-    scorer = await ThreadedLayerScorer.start({ entryDir, key, hnsw: layerHnsw, signals: names, ...layers }, settings.scoringThreads, (err) =>
-      log.error({ err }, 'a scoring thread failed'),
-    );
-    // Every thread holds its own copy now; this thread's would only take memory.
-    inline.dispose();
-  } else {
-    await prepareModels(signals, entry.models);
-  }
-  return new DeepKnnDetector({
-    info: {
-      name: manifest.name,
-      version: manifest.version,
-      input_shape: manifest.input_shape,
-      input_name: embedder.inputName,
-      labels: manifest.labels,
-      layers: manifest.layers,
-      k: settings.k,
-      significance: settings.significance,
-      reference_size: entry.referenceLabels.length,
-      calibration_size: calibration.labelScores.length,
-      backend: embedder.backend,
-      signals: signals.map((s) => s.name),
-      ...(manifest.preprocessing ? { preprocessing: manifest.preprocessing } : {}),
-    },
-    embedder,
-    scorer,
-    parallelism: Math.max(1, settings.scoringThreads),
-    calibrator: new Calibrator(calibration, signals, manifest.layers.length),
-    ...(settings.keepReferences ? { references: { x: refset.train.x, labels: refset.train.labels } } : {}),
-  });
 }

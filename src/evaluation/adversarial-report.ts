@@ -59,7 +59,10 @@ function verdict(input: ResultsInput): string[] {
       const runs = runsOf(input, dataset.name, variant);
       if (runs.length === 0) continue;
       const words = names.map((name) => {
-        const auroc = compare(across(base, name, (s) => s.metrics.service.auroc), across(runs, name, (s) => s.metrics.service.auroc));
+        const before = across(base, name, (s) => s.metrics.service.auroc);
+        const after = across(runs, name, (s) => s.metrics.service.auroc);
+        if (before.length === 0 || after.length === 0) return `${name}: not comparable (no inputs fooled on one side)`;
+        const auroc = compare(before, after);
         const success = compare(across(base, name, (s) => s.attack.successRate), across(runs, name, (s) => s.attack.successRate));
         tally.compared++;
         if (auroc.clear) tally[auroc.delta > 0 ? 'better' : 'worse']++;
@@ -100,7 +103,8 @@ function shippedTables(input: ResultsInput, files: Record<string, string>): stri
     lines.push('');
     const sweep = sets.filter((s) => s.attack.method === 'pgd' && s.attack.norm === 'linf').sort((a, b) => a.attack.eps - b.attack.eps);
     if (sweep.length < 2) continue;
-    const layers = Object.keys(sweep[0].layerFlagged ?? {});
+    // Every layer any budget reports: a budget whose attack fooled nothing has no shares.
+    const layers = [...new Set(sweep.flatMap((s) => Object.keys(s.layerFlagged ?? {})))];
     lines.push("Flag rate against the PGD budget: the service, and each indexed layer's nearest-neighbour distance alone " +
       "(at the threshold that flags the significance's share of clean test inputs):", '');
     lines.push(`| eps | attack success | service flags | ${layers.map((l) => `${l} alone`).join(' | ')} |`);
@@ -133,8 +137,8 @@ export function adversarialSection(input: ResultsInput, files: Record<string, st
     '## Adversarial inputs',
     '',
     'Inputs crafted against each model with its own gradients (`npm run ood -- attack`): FGSM, one step of the ' +
-      'whole budget; PGD, 10 steps of 2.5 eps / 10 from a random start in the linf ball; and the adaptive attack, 40 such ' +
-      'steps that also pull every indexed layer towards a reference example of the runner-up class (L2-normalised ' +
+      'whole budget; PGD, 10 steps of 2.5 eps / 10 from a random start in the linf ball; and the adaptive attack, 40 steps ' +
+      'of 2.5 eps / 40 from the input itself, that also pull every indexed layer towards a reference example of the runner-up class (L2-normalised ' +
       'activations) and lower the log Mahalanobis distance to that class (the density signal\'s own model). FGSM and PGD ' +
       'climb the logit margin of the true class. Budgets are linf, in the pixels\' [0, 1] units. Each set holds the inputs ' +
       'whose class the attack changed; "attack success" is their share of the test inputs attacked (those the model ' +

@@ -23,6 +23,7 @@ export function meanStd(values: number[]): { mean: number; std: number } {
 }
 
 export const pm = (values: number[], digits = 4) => {
+  if (values.length === 0) return 'n/a';
   const { mean, std } = meanStd(values);
   return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
 };

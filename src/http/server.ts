@@ -124,11 +124,16 @@ class Shutdown {
     this.parts.models.closeReloads();
   }
 
-  async closeAll(): Promise<void> {
+  /**
+   * `exiting`: the process ends right after, so the SIGHUP listener stays (ignoring) to the
+   * end; removed any earlier, a SIGHUP would end the process with 129 before it exits itself.
+   */
+  async closeAll(exiting = false): Promise<void> {
     this.stopReloads();
     await this.parts.app.close();
     // The metrics port closes last, so the drain's own series can still be scraped.
     await this.parts.metricsApp?.close();
+    if (!exiting) this.parts.hangup.uninstall();
   }
 
   /**
@@ -138,7 +143,7 @@ class Shutdown {
   closeThenExit(code: number): void {
     const { app, timeoutMs, exit } = this.parts;
     const bound = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
-    Promise.race([this.closeAll(), bound])
+    Promise.race([this.closeAll(true), bound])
       .catch((closeErr: unknown) => app.log.error({ err: closeErr }, 'close failed'))
       .finally(() => exit(code));
   }
@@ -147,8 +152,6 @@ class Shutdown {
     this.begun = true;
     this.graceful?.uninstall();
     this.stopReloads();
-    // Drained: nothing is left for a SIGHUP to drop.
-    this.parts.hangup.uninstall();
     // onClose runs after in-flight requests finish; a slot disposes once its last lease is back.
     this.parts.models.retireAll();
   }
@@ -160,7 +163,7 @@ class Shutdown {
     this.graceful = closeWithGrace({ delay: timeoutMs, logger: app.log, skip: ['SIGHUP'] }, async ({ signal, err }) => {
       if (err) app.log.error({ err }, 'closing after an unhandled error');
       else app.log.info({ signal, inFlight: app.drainCounts().inFlight }, 'closing: not ready, finishing accepted requests');
-      await this.closeAll();
+      await this.closeAll(true);
       // The proof that a drain dropped nothing: every request that reached the server while it
       // closed ended with its whole response sent (unfinished 0), and none is left (inFlight 0).
       const { answered, unfinished, inFlight } = app.drainCounts();

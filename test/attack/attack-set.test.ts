@@ -16,12 +16,13 @@ import { makeTmp } from '../fixtures/tiny-model.js';
 import { runOod } from '../cli/run-cli.js';
 
 /** Six test rows of four features, and an "attack" that moved three of them. */
-const test = { data: Float32Array.from({ length: 24 }, (_, i) => i / 24), rows: 6, cols: 4 };
+const test = { data: Float32Array.from({ length: 24 }, (_, i) => 0.05 + i / 30), rows: 6, cols: 4 };
 const result: AttackResult = {
   spec: AttackSpecSchema.parse({ method: 'pgd', eps: 0.1 }),
   source: Int32Array.of(5, 0, 3),
   labels: Int32Array.of(1, 0, 2),
-  adversarial: Float32Array.from({ length: 12 }, (_, i) => 0.5 + i / 100),
+  // Rows 5, 0 and 3 moved by +0.05, -0.03 and +0.01 in every feature: inside the budget of 0.1.
+  adversarial: Float32Array.from({ length: 12 }, (_, i) => test.data[[5, 0, 3][Math.floor(i / 4)] * 4 + (i % 4)] + [0.05, -0.03, 0.01][Math.floor(i / 4)]),
   predicted: Int32Array.of(2, 0, 1),
   successRate: 2 / 3,
 };
@@ -59,6 +60,24 @@ describe('attack sets on disk', () => {
     await assert.rejects(readAttackSet(dir, test, 'rf'), /does not match the checksum/);
     await writeFile(join(dir, 'meta.json'), '{"format": 1');
     await assert.rejects(readAttackSet(dir, test, 'rf'), /meta\.json is unreadable/);
+  });
+
+  it('refuses a meta.json that does not agree with itself, its budget, its domain or its model', async () => {
+    const dir = join(tmp.dir, 'edited');
+    const meta = await writeAttackSet(dir, result, test, origin);
+    const edit = async (change: Record<string, unknown>) => writeFile(join(dir, 'meta.json'), JSON.stringify({ ...meta, ...change }));
+    await edit({});
+    await assert.rejects(readAttackSet(dir, test, 'rf', 'another model'), /made against another version of model m/);
+    await edit({ spec: { ...meta.spec, eps: 0.04 } });
+    await assert.rejects(readAttackSet(dir, test, 'rf'), /row 0 of delta\.npy is 0\.05\d* in linf, beyond the budget 0\.04/);
+    await edit({ clip: [0.1, 1] });
+    await assert.rejects(readAttackSet(dir, test, 'rf'), /adversarial row 1 leaves the input domain \[0\.1, 1\]/);
+    await edit({ labels: [1, 0] });
+    await assert.rejects(readAttackSet(dir, test, 'rf'), /lists 3 rows, 2 labels and 3 predictions/);
+    await edit({ source: [5, 5, 3] });
+    await assert.rejects(readAttackSet(dir, test, 'rf'), /names a test row twice/);
+    await edit({ success_rate: 1 });
+    await assert.rejects(readAttackSet(dir, test, 'rf'), /success rate 1 is not the 2 of 3 predictions/);
   });
 });
 

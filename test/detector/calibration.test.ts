@@ -500,3 +500,20 @@ describe('the conformal guarantee', () => {
     assert.ok(shareAtOrBelow(shifted, 'label', 0.05) <= 0.07);
   });
 });
+
+describe('signal names', () => {
+  const set = drawSet(createRng(4), 40);
+  const renamed = (name: string) => [SIGNALS[0], { ...SIGNALS[1], name }];
+
+  it('refuses names that would clash with the combined p-value, a cache file name, or each other', () => {
+    assert.throws(() => calibrate(set, K, CLASSES, 0.5, renamed('combined')), /"combined" names the combined p-value/);
+    assert.throws(() => calibrate(set, K, CLASSES, 0.5, renamed('../x')), /must match/);
+    assert.throws(() => calibrate(set, K, CLASSES, 0.5, renamed('label')), /two signals are named "label"/);
+  });
+
+  it('does not take an inherited key for a signal the calibration lacks', () => {
+    const state = calibrate(set, K, CLASSES, 0.5, SIGNALS.slice(0, 2));
+    const constructorSignal = { ...SIGNALS[1], name: 'constructor' };
+    assert.match(calibrationMismatch({ ...state, signals: ['label', 'constructor'] }, [SIGNALS[0], constructorSignal], LAYERS) ?? '', /no scores for the constructor signal/);
+  });
+});

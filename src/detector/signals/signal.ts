@@ -54,6 +54,20 @@ export interface Signal<P = unknown, M = unknown> {
 
 export const SIGNAL_NAME = /^[a-z][a-z0-9-]*$/;
 
+/**
+ * Refuses names that would break what is keyed by them: not of SIGNAL_NAME's form (they name
+ * cache files), `combined` (the decision's own p-value), or twice the same.
+ */
+export function assertSignalNames(signals: readonly Signal[]): void {
+  const seen = new Set<string>();
+  for (const { name } of signals) {
+    if (!SIGNAL_NAME.test(name)) throw new Error(`signal name "${name}" must match ${SIGNAL_NAME}`);
+    if (name === 'combined') throw new Error('"combined" names the combined p-value, not a signal');
+    if (seen.has(name)) throw new Error(`two signals are named "${name}"`);
+    seen.add(name);
+  }
+}
+
 /** What a signal measured in each layer; a clear error when its reference model never ran. */
 export function measuredBy(evidence: Evidence, signal: string): Float64Array {
   const values = evidence.measured[signal];
