@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../src/atomic-write.js';
 import { loadConfig } from '../src/config.js';
 import { detectorSettings } from '../src/detector-settings.js';
-import { attackName, AttackSpecSchema, type AttackSpecInput } from '../src/attack/gradient-attack.js';
-import { BUDGET_ATTACKS } from '../src/evaluation/adversarial-report.js';
+import type { AttackSpecInput } from '../src/attack/gradient-attack.js';
+import { SHIPPED_ATTACKS } from '../src/evaluation/adversarial-report.js';
 import { evaluateModel, STANDARD_ATTACKS, type ModelEvaluation } from '../src/evaluation/evaluate-model.js';
 import { renderResults } from '../src/evaluation/results-report.js';
 import { DATASETS, SEEDS, VARIANT_MODELS_DIR, VARIANTS, VARIANTS_DIR, variantModelName } from '../src/evaluation/variants.js';
@@ -24,10 +24,6 @@ import { initBackend } from '../src/model/backend.js';
 
 /** Test rows each attack starts from: enough for the rates' second decimal, few enough for 20 models. */
 const ATTACK_ROWS = 500;
-/** The shipped models also get the budget sweep; an attack in both lists runs once. */
-const SHIPPED_ATTACKS = [...STANDARD_ATTACKS, ...BUDGET_ATTACKS].filter(
-  (a, i, all) => all.findIndex((b) => attackName(AttackSpecSchema.parse(b)) === attackName(AttackSpecSchema.parse(a))) === i,
-);
 
 const { values } = parseArgs({ options: { 'render-only': { type: 'boolean' }, only: { type: 'string' } } });
 const log = createCliLogger(process.env.LOG_LEVEL ?? 'warn');

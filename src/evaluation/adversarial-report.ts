@@ -1,11 +1,16 @@
-import type { AttackSpecInput } from '../attack/gradient-attack.js';
+import { attackName, AttackSpecSchema, type AttackSpecInput } from '../attack/gradient-attack.js';
 import { lineChartSvg } from '../report/svg-line-chart.js';
-import { SCORES, SCORE_TITLES, type ModelEvaluation, type SetEvaluation } from './evaluate-model.js';
+import { SCORES, SCORE_TITLES, STANDARD_ATTACKS, type ModelEvaluation, type SetEvaluation } from './evaluate-model.js';
 import { compare, meanStd, pm, runsOf, type ResultsInput } from './results-common.js';
 import { DATASETS, VARIANTS } from './variants.js';
 
 /** PGD budgets the shipped models are swept over, for the flag rate against the budget. */
 export const BUDGET_ATTACKS: AttackSpecInput[] = [0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2].map((eps) => ({ method: 'pgd', eps }));
+
+/** What the shipped models are evaluated with: the standard attacks and the sweep, each once. */
+export const SHIPPED_ATTACKS: AttackSpecInput[] = [...STANDARD_ATTACKS, ...BUDGET_ATTACKS].filter(
+  (a, i, all) => all.findIndex((b) => attackName(AttackSpecSchema.parse(b)) === attackName(AttackSpecSchema.parse(a))) === i,
+);
 
 const attackSets = (e: ModelEvaluation) => e.sets.filter((s): s is SetEvaluation & { attack: NonNullable<SetEvaluation['attack']> } => !!s.attack);
 const f = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -89,9 +94,10 @@ function verdict(input: ResultsInput): string[] {
   return lines;
 }
 
-function shippedTables(input: ResultsInput, files: Record<string, string>): string[] {
+/** Per shipped model: every score per attack, and the flag rate against the PGD budget (table and SVG). */
+export function shippedTables(shipped: ModelEvaluation[], files: Record<string, string>): string[] {
   const lines: string[] = [];
-  for (const e of input.shipped) {
+  for (const e of shipped) {
     const sets = attackSets(e);
     if (sets.length === 0) continue;
     lines.push(`### The shipped model \`${e.model}\``, '');
@@ -147,6 +153,6 @@ export function adversarialSection(input: ResultsInput, files: Record<string, st
     ...verdict(input),
     '',
     ...variantTables(input),
-    ...shippedTables(input, files),
+    ...shippedTables(input.shipped, files),
   ];
 }
