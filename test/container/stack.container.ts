@@ -232,8 +232,10 @@ describe('the ood-service image', () => {
     // only once it was closing; none is dropped.
     const statuses = await Promise.all(inFlight);
     assert.ok(statuses.every((s) => s === 200 || s === 503), statuses.join(','));
-    assert.equal(await docker('inspect', '-f', '{{.State.ExitCode}}', name), '0');
+    // The logs first, so that a wrong exit code comes with the lines that say why.
     const logs = await docker('logs', name);
+    const tail = logs.trim().split('\n').slice(-15).join('\n');
+    assert.equal(await docker('inspect', '-f', '{{.State.ExitCode}}', name), '0', `exit code; the last log lines:\n${tail}`);
     assert.match(logs, /"unfinished":0,"inFlight":0,.*"msg":"closed"/);
   });
 });
