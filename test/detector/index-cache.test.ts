@@ -32,6 +32,14 @@ function vectors(rows: number, dim: number, seed: number): Float32Array {
   return Float32Array.from({ length: rows * dim }, () => gaussian(rng));
 }
 
+/** meta.json as these tests edit it: loosely, since some edits break its schema on purpose. */
+interface MetaJson {
+  key: string;
+  format: number;
+  files: Record<string, unknown>;
+  layers: { models: Record<string, { file: string; meta: Record<string, unknown> }> }[];
+}
+
 /** The bytes behind a float64 array, for byte-for-byte comparisons. */
 const bytesOf = (a: Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -143,6 +151,13 @@ describe('cache entries', () => {
     assert.equal(result.entry, undefined);
     assert.ok(result.miss, 'expected a miss reason');
     assert.match(result.miss.reason, pattern);
+  }
+
+  /** Edits an entry's meta.json in place (without re-checksumming anything). */
+  async function editMeta(dir: string, edit: (meta: MetaJson) => void): Promise<void> {
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
+    edit(meta);
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
   }
 
   /** Replace one file of an entry and re-checksum it in meta.json, so only later checks can object. */
@@ -314,9 +329,9 @@ describe('cache entries', () => {
 
   it("misses when meta.json's key was edited", async () => {
     const dir = await copyOfEntry('other-key');
-    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    meta.key = '0'.repeat(32);
-    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await editMeta(dir, (meta) => {
+      meta.key = '0'.repeat(32);
+    });
     await expectMiss(dir, new RegExp(`^meta\\.json names key ${'0'.repeat(32)}$`));
   });
 
@@ -326,18 +341,18 @@ describe('cache entries', () => {
     await expectMiss(dir, /JSON/);
 
     const dir2 = await copyOfEntry('meta-format');
-    const meta = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
-    // An entry from the format before the reference models were keyed by signal.
-    meta.format = 1;
-    await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta));
+    await editMeta(dir2, (meta) => {
+      // An entry from the format before the reference models were keyed by signal.
+      meta.format = 1;
+    });
     await expectMiss(dir2, /format/);
   });
 
   it('misses when a layer file is listed but not checksummed', async () => {
     const dir = await copyOfEntry('unchecked-layer');
-    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    delete meta.files['layer-1.hnsw'];
-    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await editMeta(dir, (meta) => {
+      delete meta.files['layer-1.hnsw'];
+    });
     await expectMiss(dir, /^layer-1\.hnsw is not checksummed$/);
   });
 
@@ -364,20 +379,20 @@ describe('cache entries', () => {
 
   it('misses when a density file is listed but not checksummed', async () => {
     const dir = await copyOfEntry('unchecked-density');
-    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    delete meta.files['density-0.bin'];
-    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await editMeta(dir, (meta) => {
+      delete meta.files['density-0.bin'];
+    });
     await expectMiss(dir, /^density-0\.bin is not checksummed$/);
   });
 
   it('misses when meta.json has no density model for a layer (an entry made without the density signal)', async () => {
     const dir = await copyOfEntry('no-density-meta');
-    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    delete meta.layers[0].models.density;
-    delete meta.layers[1].models.density;
-    delete meta.files['density-0.bin'];
-    delete meta.files['density-1.bin'];
-    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await editMeta(dir, (meta) => {
+      delete meta.layers[0].models.density;
+      delete meta.layers[1].models.density;
+      delete meta.files['density-0.bin'];
+      delete meta.files['density-1.bin'];
+    });
     await expectMiss(dir, /^meta\.json lists no density model for layer 0$/);
   });
 
@@ -396,30 +411,30 @@ describe('cache entries', () => {
     // Layer 0 pointed at layer 1's (intact, checksummed) density file: refused by its name,
     // which also catches it between two layers of the same width, where the size cannot.
     const dir2 = await copyOfEntry('swapped-density');
-    const meta = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
-    meta.layers[0].models.density.file = 'density-1.bin';
-    await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta));
+    await editMeta(dir2, (meta) => {
+      meta.layers[0].models.density.file = 'density-1.bin';
+    });
     await expectMiss(dir2, /^meta\.json lists density-1\.bin as the density model of layer 0$/);
 
     // A class count edited in meta.json: the file no longer has the size it implies.
     const dir3 = await copyOfEntry('density-classes');
-    const meta3 = JSON.parse(await readFile(join(dir3, 'meta.json'), 'utf8'));
-    meta3.layers[1].models.density.meta.classes = CLASSES + 1;
-    await writeFile(join(dir3, 'meta.json'), JSON.stringify(meta3));
+    await editMeta(dir3, (meta) => {
+      meta.layers[1].models.density.meta.classes = CLASSES + 1;
+    });
     await expectMiss(dir3, new RegExp(`^density file has 216 bytes, expected ${densitySize(3, CLASSES + 1)}$`));
   });
 
   it('misses on a density entry in meta.json that is not the schema', async () => {
     const dir = await copyOfEntry('density-ridge');
-    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8'));
-    meta.layers[0].models.density.meta.ridge = -1;
-    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    await editMeta(dir, (meta) => {
+      meta.layers[0].models.density.meta.ridge = -1;
+    });
     await expectMiss(dir, /ridge/);
 
     const dir2 = await copyOfEntry('density-classes-zero');
-    const meta2 = JSON.parse(await readFile(join(dir2, 'meta.json'), 'utf8'));
-    meta2.layers[0].models.density.meta.classes = 0;
-    await writeFile(join(dir2, 'meta.json'), JSON.stringify(meta2));
+    await editMeta(dir2, (meta) => {
+      meta.layers[0].models.density.meta.classes = 0;
+    });
     await expectMiss(dir2, /classes/);
   });
 
