@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { DetectorHost } from './detector-host.js';
 import detectorPlugin from './plugins/detector.js';
 import authPlugin from './plugins/auth.js';
+import closeConnectionsPlugin from './plugins/close-connections.js';
 import drainPlugin from './plugins/drain.js';
 import errorHandlerPlugin, { sendFrameworkError } from './plugins/error-handler.js';
 import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
@@ -60,6 +61,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain');
 
   await app.register(errorHandlerPlugin);
+  await app.register(closeConnectionsPlugin);
   await app.register(drainPlugin, { delayMs: opts.drainDelayMs ?? 0 });
   if (opts.loadShedding) await app.register(loadSheddingPlugin, opts.loadShedding);
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
+import closeConnectionsPlugin from './plugins/close-connections.js';
 import errorHandlerPlugin from './plugins/error-handler.js';
 import metricsRoute from './routes/metrics.js';
 
@@ -12,6 +13,7 @@ export async function buildMetricsApp(
   logger: FastifyServerOptions['logger'] | boolean = false,
 ): Promise<FastifyInstance> {
   const app = Fastify({ logger });
+  await app.register(closeConnectionsPlugin);
   await app.register(errorHandlerPlugin);
   await app.register(metricsRoute, { registry });
   return app;

@@ -24,14 +24,12 @@ declare module 'fastify' {
 }
 
 /**
- * Connection draining on shutdown, in two steps.
- *
- * 1. For `delayMs` the server keeps serving while /readyz says 503, so a load balancer stops
- *    sending, and requests already sitting unread in socket buffers get read: Node's
- *    server.close() destroys every socket it considers idle, which includes one whose request it
- *    has not parsed yet, and that client would see a reset for a request it had sent.
- * 2. Every answer sent while draining says `Connection: close`, so each keep-alive socket ends
- *    with its last answer instead of holding server.close() open for the keep-alive timeout.
+ * Connection draining on shutdown: for `delayMs` the server keeps serving while /readyz says 503,
+ * so a load balancer stops sending, and requests already sitting unread in socket buffers get
+ * read: Node's server.close() destroys every socket it considers idle, which includes one whose
+ * request it has not parsed yet, and that client would see a reset for a request it had sent.
+ * Every answer sent meanwhile says `Connection: close` (close-connections.ts), so each keep-alive
+ * socket ends with its last answer instead of holding server.close() open.
  */
 export default fp<DrainPluginOptions>(
   async (app, { delayMs }) => {
@@ -56,10 +54,6 @@ export default fp<DrainPluginOptions>(
       draining = true;
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     });
-    app.addHook('onSend', async (_request, reply, payload) => {
-      if (draining) reply.header('connection', 'close');
-      return payload;
-    });
   },
-  { name: 'ood-drain', fastify: '5.x' },
+  { name: 'ood-drain', fastify: '5.x', dependencies: ['ood-close-connections'] },
 );
