@@ -1,7 +1,7 @@
 /**
  * The shipped models against adversarial inputs: every score per attack (the standard attacks
  * and a PGD budget sweep), and the flag rate against the budget, written to
- * docs/adversarial-budget.md with its SVGs under docs/results/. docs/adversarial.md explains it.
+ * docs/adversarial-budget.md with its SVGs (docs/results/adversarial-budget-*.svg). docs/adversarial.md explains it.
  *
  *   npm run attack:budget                 # both shipped models (needs dataset-fashion-mnist)
  *   npm run attack:budget -- --only mnist
@@ -46,7 +46,7 @@ const lines = [
     `Each attack starts from the same ${ROWS} test inputs (seed 7) and is crafted against the model with its own gradients; ` +
     'a set holds the inputs whose class it changed. [adversarial.md](adversarial.md) explains the attacks and the figures.',
   '',
-  ...shippedTables(evaluations, files),
+  ...shippedTables(evaluations, files, 'results/adversarial-budget-'),
 ];
 for (const [file, content] of Object.entries(files)) await writeFileAtomic(join('docs', file), content);
 await writeFileAtomic(join('docs', 'adversarial-budget.md'), `${lines.join('\n')}\n`);

@@ -51,8 +51,11 @@ function variantTables(input: ResultsInput): string[] {
   return lines;
 }
 
-/** Does entangled training make adversarial inputs easier for the service to see? Same rule as the rest of the page. */
-function verdict(input: ResultsInput): string[] {
+/**
+ * Does entangled training make adversarial inputs easier for the service to see? Same rule as the
+ * rest of the page: a line per (data set, SNNL factor), and the tally over them.
+ */
+function verdict(input: ResultsInput): { lines: string[]; summary?: string } {
   const lines: string[] = [];
   const [ce, ...snnl] = VARIANTS;
   const tally = { better: 0, worse: 0, compared: 0, harder: 0, easier: 0 };
@@ -79,23 +82,30 @@ function verdict(input: ResultsInput): string[] {
       lines.push(`- **${dataset.name}, ${variant.title}** against cross-entropy: ${words.join('; ')}.`);
     }
   }
-  if (tally.compared === 0) return lines;
+  if (tally.compared === 0) return { lines };
   const claim =
     tally.better > tally.worse
       ? 'the SNNL variants made adversarial inputs easier for the service to see more often than harder'
       : tally.better < tally.worse
         ? 'the SNNL variants made adversarial inputs harder for the service to see more often than easier'
         : 'the SNNL variants made adversarial inputs neither clearly easier nor clearly harder for the service to see';
-  lines.push(
-    '',
-    `**In short.** Over ${tally.compared} (data set, SNNL factor, attack) comparisons the service's AUROC got clearly better in ` +
-      `${tally.better} and worse in ${tally.worse}; the attacks got clearly more successful in ${tally.easier} and less in ${tally.harder}: ${claim}.`,
-  );
-  return lines;
+  const summary =
+    `Over ${tally.compared} (data set, SNNL factor, attack) comparisons the service's AUROC got clearly better in ` +
+    `${tally.better} and worse in ${tally.worse}; the attacks got clearly more successful in ${tally.easier} and less in ${tally.harder}: ${claim}.`;
+  return { lines: [...lines, '', `**In short.** ${summary}`], summary };
 }
 
-/** Per shipped model: every score per attack, and the flag rate against the PGD budget (table and SVG). */
-export function shippedTables(shipped: ModelEvaluation[], files: Record<string, string>): string[] {
+/** The adversarial verdict's tally, for the page's summary of the claims; undefined without comparable runs. */
+export function adversarialSummary(input: ResultsInput): string | undefined {
+  return verdict(input).summary;
+}
+
+/**
+ * Per shipped model: every score per attack, and the flag rate against the PGD budget (table and
+ * SVG). `figures` names the SVGs (`<figures><model>.svg`): each page that calls this needs its
+ * own, or one command would overwrite the figures of the other's page.
+ */
+export function shippedTables(shipped: ModelEvaluation[], files: Record<string, string>, figures: string): string[] {
   const lines: string[] = [];
   for (const e of shipped) {
     const sets = attackSets(e);
@@ -118,7 +128,7 @@ export function shippedTables(shipped: ModelEvaluation[], files: Record<string, 
     for (const s of sweep) {
       lines.push(`| ${s.attack.eps} | ${f(s.attack.successRate)} | ${f(s.flagged)} | ${layers.map((l) => f(s.layerFlagged?.[l] ?? NaN)).join(' | ')} |`);
     }
-    const file = `results/attack-budget-${e.model}.svg`;
+    const file = `${figures}${e.model}.svg`;
     files[file] = lineChartSvg({
       title: `${e.model}: inputs flagged against the PGD budget`,
       xLabel: 'budget eps (linf, pixels in [0, 1])',
@@ -150,9 +160,9 @@ export function adversarialSection(input: ResultsInput, files: Record<string, st
       'whose class the attack changed; "attack success" is their share of the test inputs attacked (those the model ' +
       'classified correctly). Positives for AUROC are the clean in-distribution test inputs.',
     '',
-    ...verdict(input),
+    ...verdict(input).lines,
     '',
     ...variantTables(input),
-    ...shippedTables(input.shipped, files),
+    ...shippedTables(input.shipped, files, 'results/attack-budget-'),
   ];
 }

@@ -1,7 +1,7 @@
 import { lineChartSvg } from '../report/svg-line-chart.js';
 import { SCORES, SCORE_TITLES } from './evaluate-model.js';
 import { METRIC_TITLES } from './format.js';
-import { adversarialSection } from './adversarial-report.js';
+import { adversarialSection, adversarialSummary } from './adversarial-report.js';
 import { compare, meanStd, metricOf, oodSets, pm, runsOf, type ResultsInput } from './results-common.js';
 import { DATASETS, SEEDS, VARIANTS, variantModelName, type Variant } from './variants.js';
 
@@ -189,6 +189,7 @@ function verdictSection(input: ResultsInput): string[] {
 export function renderResults(input: ResultsInput): ResultsOutput {
   const files: Record<string, string> = {};
   const trainTotal = Object.values(input.trainSeconds).reduce((a, b) => a + b, 0);
+  const adversarial = adversarialSummary(input);
   const lines = [
     '# Reproducing the SNNL paper: entanglement, entangled training and OOD detection',
     '',
@@ -204,6 +205,7 @@ export function renderResults(input: ResultsInput): ResultsOutput {
       'SNNL on every hidden layer with T0 = 100 and the inverse temperature stepped each batch (the reference implementation).',
     '',
     ...verdictSection(input),
+    ...(adversarial ? ['', `**Adversarial inputs** ([below](#adversarial-inputs)). ${adversarial}`] : []),
     '',
     ...accuracySection(input),
     '',

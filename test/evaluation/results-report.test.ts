@@ -115,6 +115,9 @@ describe('results report', () => {
     assert.match(markdown, /\*\*mnist, SNNL factor -1\*\* against cross-entropy: pgd10-linf-eps0\.05: service AUROC better \(\+0\.050\); pgd10-linf-eps0\.1: service AUROC better/);
     assert.match(markdown, /\*\*mnist, SNNL factor -10\*\* against cross-entropy: pgd10-linf-eps0\.05: service AUROC worse \(-0\.100\), the attack more successful; pgd10-linf-eps0\.1: service AUROC no clear change\./);
     assert.match(markdown, /Over 4 \(data set, SNNL factor, attack\) comparisons the service's AUROC got clearly better in 2 and worse in 1; the attacks got clearly more successful in 1 and less in 0: the SNNL variants made adversarial inputs easier/);
+    // The same tally also sits with the page's summary of the claims, before the first table.
+    const summary = markdown.indexOf('**Adversarial inputs** ([below](#adversarial-inputs)). Over 4 (data set');
+    assert.ok(summary > 0 && summary < markdown.indexOf('## Accuracy and the conformal bound'));
     assert.match(markdown, /\| pgd10-linf-eps0\.05 \| SNNL factor -1 \| 0\.5000 ± 0\.0000 \| 0\.8510 ± 0\.0010 \| 0\.9510 ± 0\.0010 \| max softmax: 0\.7000 ± 0\.0000 \|/);
     assert.match(markdown, /\| 0\.1 \| 0\.9500 \| 0\.8700 \| 0\.1000 \| 0\.5000 \|/);
     assert.ok(files['results/attack-budget-mnist.svg']?.includes('service flags'));
