@@ -130,9 +130,20 @@ class Shutdown {
    */
   async closeAll(exiting = false): Promise<void> {
     this.stopReloads();
-    await this.parts.app.close();
-    // The metrics port closes last, so the drain's own series can still be scraped.
-    await this.parts.metricsApp?.close();
+    const { app } = this.parts;
+    // A close that takes long says what it waits on, before the grace period's timeout ends it.
+    const watch = setInterval(() => {
+      app.server.getConnections((err, open) => {
+        app.log.warn({ openConnections: err ? undefined : open, listening: app.server.listening, ...app.drainCounts() }, 'closing: still waiting');
+      });
+    }, 2000).unref();
+    try {
+      await app.close();
+      // The metrics port closes last, so the drain's own series can still be scraped.
+      await this.parts.metricsApp?.close();
+    } finally {
+      clearInterval(watch);
+    }
     if (!exiting) this.parts.hangup.uninstall();
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { Gauge } from 'prom-client';
@@ -74,6 +75,25 @@ describe('closing the metrics port', () => {
     agent.destroy();
     assert.ok(closedAt !== undefined, 'the close still waits on the scrape socket 5 s after its answer');
     assert.ok(closedAt >= answeredAt - 50);
+    await closed;
+  });
+});
+
+describe('closing with a connection that never sent a request', () => {
+  // Node counts such a socket as busy, so server.close() alone would wait for the client.
+  it('destroys it once the listener has closed, and the close completes', async () => {
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '100' });
+    const { app, close } = await startServer({ config, loadDetector: async () => new FakeDetector() });
+    const port = (app.server.address() as AddressInfo).port;
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((connected) => socket.once('connect', connected));
+    const socketClosed = new Promise((ended) => socket.once('close', ended));
+    let closedAt: number | undefined;
+    const closed = close().then(() => { closedAt = Date.now(); });
+    const bound = new Promise((resolve) => setTimeout(resolve, 5_000).unref());
+    await Promise.race([closed, bound]);
+    assert.ok(closedAt !== undefined, 'the close still waits on the silent socket after 5 s');
+    await socketClosed;
     await closed;
   });
 });

@@ -1,13 +1,17 @@
+import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 
 /**
- * From the moment close begins, every answer says `Connection: close`.
+ * Closing ends every connection, so that server.close() returns within the grace period.
  *
- * Node's server.close() waits for every open socket. It ends the idle ones at once, but a
- * keep-alive socket whose request was still in flight then gets a keep-alive answer and stays
- * open until the client or the keep-alive timeout (72 s in fastify) ends it. A Prometheus scrape
- * in flight as the metrics port closed held a stopping process past its grace period, which then
- * exited 1. With this header each such socket ends with its answer.
+ * - From the moment close begins, every answer says `Connection: close`. Node's server.close()
+ *   ends the idle sockets at once, but a keep-alive socket whose request was still in flight
+ *   then gets a keep-alive answer and stays open until the client or the keep-alive timeout
+ *   (72 s in fastify) ends it.
+ * - Once the listener has closed, sockets that never sent a byte are destroyed. Node counts a
+ *   fresh connection as busy until its first request completes, so server.close() leaves it
+ *   open, and a client that opened one and sent nothing held a stopping container for the
+ *   whole grace period, which then exited 1.
  *
  * Register it before any preClose hook that waits (the drain delay), since preClose hooks run in
  * order and the answers sent during that wait need the header too.
@@ -15,8 +19,23 @@ import fp from 'fastify-plugin';
 export default fp(
   async (app) => {
     let closing = false;
+    const silent = new Set<Socket>();
+    app.server.on('connection', (socket: Socket) => {
+      silent.add(socket);
+      socket.once('data', () => silent.delete(socket));
+      socket.once('close', () => silent.delete(socket));
+    });
     app.addHook('preClose', async () => {
       closing = true;
+      // The listener closes once every preClose hook has run; a sweep before it could miss a
+      // connection accepted in between, and one after it sees the last of them.
+      const sweep = setInterval(() => {
+        if (app.server.listening) return;
+        clearInterval(sweep);
+        for (const socket of silent) socket.destroy();
+        silent.clear();
+      }, 50);
+      sweep.unref();
     });
     app.addHook('onSend', async (_request, reply, payload) => {
       if (closing) reply.header('connection', 'close');
