@@ -19,11 +19,11 @@ import fp from 'fastify-plugin';
 export default fp(
   async (app) => {
     let closing = false;
-    const silent = new Set<Socket>();
+    // bytesRead, not a 'data' listener: one would take the socket off Node's native parser path.
+    const sockets = new Set<Socket>();
     app.server.on('connection', (socket: Socket) => {
-      silent.add(socket);
-      socket.once('data', () => silent.delete(socket));
-      socket.once('close', () => silent.delete(socket));
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
     });
     app.addHook('preClose', async () => {
       closing = true;
@@ -32,8 +32,7 @@ export default fp(
       const sweep = setInterval(() => {
         if (app.server.listening) return;
         clearInterval(sweep);
-        for (const socket of silent) socket.destroy();
-        silent.clear();
+        for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
       }, 50);
       sweep.unref();
     });
