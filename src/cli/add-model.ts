@@ -6,7 +6,8 @@ import { initBackend } from '../model/backend.js';
 import { NAME_PATTERN } from '../model/manifest.js';
 import { addModel } from '../onboarding/add-model.js';
 import { modelFileKind } from '../onboarding/describe-file.js';
-import { parseShape } from '../onboarding/options.js';
+import { reorderNote } from '../onboarding/label-check.js';
+import { parseInputShape } from '../onboarding/input-shape-arg.js';
 import { discardAllStagingSync } from '../onboarding/staging.js';
 import { EfSearchArgSchema } from './ef-search-arg.js';
 import { Progress } from './progress.js';
@@ -15,6 +16,9 @@ const USAGE = `usage:
   npm run ood -- add-model --name NAME --onnx model.onnx --data train_x.npy --labels train_y.npy [--classes classes.txt]
   npm run ood -- add-model --name NAME --onnx model.onnx --data table.csv --label-column COL
   npm run ood -- add-model --name NAME --onnx model.onnx --data images/ (one folder per class)
+  npm run ood -- add-model --name NAME --onnx model.onnx --tokenizer tokenizer.json --data train.csv|train.jsonl
+                           --text-column text --label-column LABEL [--classes classes.txt]
+  npm run ood -- add-model --name NAME --onnx model.onnx --data input_ids=ids.npy,attention_mask=mask.npy --labels y.npy
   npm run ood -- add-model --name NAME --tfjs model.json --data ... (same data options)
 
   --layers a,b,c           layers to index (default: chosen and explained; see \`inspect\`)
@@ -26,8 +30,11 @@ const USAGE = `usage:
   --test-data F [--test-labels F]  held-out data (same format): the flag rate on them is measured
   --classes FILE           class names, one per line in the model's output order
   --ignore-columns a,b     CSV columns that are neither features nor the label
+  --tokenizer FILE         a text model's Hugging Face tokenizer.json; clients then send strings
+  --text-column NAME       the column (CSV) or key (JSON Lines) holding each text
   --reference-data         point at the data where they are instead of copying them
-  --input-shape 1,28,28    per-instance input shape, when the model file leaves it free
+  --input-shape 1,28,28    per-instance input shape, when the model file leaves it free; for
+                           several inputs NAME=DIMS each, e.g. input_ids=128,attention_mask=128
   --scale X --mean a,b,c --std a,b,c  image preprocessing for {"b64": ...} inputs and image folders
                            (pixel * scale - mean) / std; default scale 1/255, mean 0, std 1
   --version V              model version (default 1)
@@ -51,6 +58,8 @@ const ArgsSchema = z
     'test-data': z.string().optional(),
     'test-labels': z.string().optional(),
     'ignore-columns': z.string().optional(),
+    tokenizer: z.string().optional(),
+    'text-column': z.string().min(1).optional(),
     layers: z.string().optional(),
     'calibration-share': z.coerce.number().gt(0).lt(1).optional(),
     seed: z.coerce.number().int().min(0).max(0xffffffff).default(1),
@@ -73,6 +82,7 @@ export async function addModelCommand(argv: string[]): Promise<number> {
       name: { type: 'string' }, onnx: { type: 'string' }, tfjs: { type: 'string' }, data: { type: 'string' },
       labels: { type: 'string' }, 'label-column': { type: 'string' }, classes: { type: 'string' },
       'test-data': { type: 'string' }, 'test-labels': { type: 'string' }, 'ignore-columns': { type: 'string' },
+      tokenizer: { type: 'string' }, 'text-column': { type: 'string' },
       layers: { type: 'string' }, 'calibration-share': { type: 'string' }, seed: { type: 'string' }, k: { type: 'string' },
       'ef-search': { type: 'string' },
       'reference-data': { type: 'boolean' }, 'input-shape': { type: 'string' }, scale: { type: 'string' },
@@ -122,7 +132,9 @@ export async function addModelCommand(argv: string[]): Promise<number> {
         testData: args['test-data'],
         testLabels: args['test-labels'],
         ignoreColumns: args['ignore-columns']?.split(','),
+        textColumn: args['text-column'],
       },
+      tokenizer: args.tokenizer,
       layers: args.layers?.split(','),
       calibrationShare: args['calibration-share'],
       seed: args.seed,
@@ -131,7 +143,7 @@ export async function addModelCommand(argv: string[]): Promise<number> {
       copyData: !args['reference-data'],
       force: args.force,
       version: args.version,
-      inputShape: args['input-shape'] ? parseShape(args['input-shape'], '--input-shape') : undefined,
+      inputShape: args['input-shape'] ? parseInputShape(args['input-shape'], '--input-shape') : undefined,
       image: { scale: args.scale, mean: args.mean, std: args.std },
       command: `npm run ood -- add-model ${argv.join(' ')}`,
     },
@@ -139,10 +151,13 @@ export async function addModelCommand(argv: string[]): Promise<number> {
     log,
     (stage, done, total) => progress.update(stage, done, total),
   );
+  const reorder = reorderNote(result.labelCheck);
   const lines = [
     `added model ${args.name}: ${result.modelDir} and ${result.referenceSetDir}`,
     `indexed layers: ${result.manifest.layers.join(', ')}`,
     ...result.layerReasons.map((r) => `  ${r}`),
+    `model accuracy on the reference rows: ${result.labelCheck.accuracy.toFixed(4)} (${result.labelCheck.rows} rows)`,
+    ...(reorder ? [`  ${reorder}`] : []),
     ...(result.heldOut
       ? [`held-out: ${(100 * result.heldOut.flagRate).toFixed(1)}% of ${result.heldOut.rows} rows flagged, accuracy ${result.heldOut.accuracy.toFixed(4)}`]
       : []),

@@ -2,12 +2,13 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../model/backend.js';
 import type { ModelDescription } from '../model/model-description.js';
 import { describeModelFile, modelFileKind } from '../onboarding/describe-file.js';
-import { parseShape } from '../onboarding/options.js';
+import { parseInputShape } from '../onboarding/input-shape-arg.js';
 
-const USAGE = `usage: npm run ood -- inspect FILE [--input-shape 1,28,28] [--json]
+const USAGE = `usage: npm run ood -- inspect FILE [--input-shape 1,28,28 | NAME=DIMS,...] [--json]
   Shows an ONNX file's or a tfjs model.json's input, outputs and the layers that could be
   indexed with their shapes, and which layers add-model would index by default, and why.
-  --input-shape  the per-instance shape, when the file leaves dimensions free`;
+  --input-shape  the per-instance shape, when the file leaves dimensions free; for several
+                 inputs NAME=DIMS each, e.g. input_ids=128,attention_mask=128`;
 
 export async function inspectCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -23,7 +24,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   const [file] = positionals;
   const kind = modelFileKind(file);
   if (kind === 'tfjs') await initBackend();
-  const described = await describeModelFile(file, kind, values['input-shape'] ? parseShape(values['input-shape'], '--input-shape') : undefined);
+  const described = await describeModelFile(file, kind, values['input-shape'] ? parseInputShape(values['input-shape'], '--input-shape') : undefined);
   described.tfjsModel?.dispose();
   const { description } = described;
   process.stdout.write(values.json ? `${JSON.stringify(description, null, 2)}\n` : formatDescription(description));

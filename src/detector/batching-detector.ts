@@ -1,4 +1,4 @@
-import type { Detector, ModelInfo, PredictOptions, PredictResult, ReferenceExample } from './types.js';
+import type { Detector, ModelInfo, PredictOptions, PredictResult, ReferenceExample, TextCodec } from './types.js';
 
 export interface BatchingOptions {
   /** A coalesced batch stops growing at this many rows; a larger request is scored on its own. */
@@ -59,6 +59,10 @@ export class BatchingDetector implements Detector {
       }
       this.schedule();
     });
+  }
+
+  get text(): TextCodec | undefined {
+    return this.inner.text;
   }
 
   reference(id: number): ReferenceExample | undefined {

@@ -6,7 +6,7 @@ import type { Calibrator } from './calibration.js';
 import { neighborsFound, type LayerScorer, type ScoredLayers } from './layer-scorer.js';
 import { columnStd } from '../math/feature-deviation.js';
 import { densitySignal } from './signals/density.js';
-import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult, ReferenceExample } from './types.js';
+import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult, ReferenceExample, TextCodec } from './types.js';
 
 /** Rows embedded between pauses for the event loop: about 50 ms of work on the default model. */
 const PREDICT_SLICE_ROWS = 32;
@@ -23,6 +23,8 @@ export interface DeepKnnParts {
   calibrator: Calibrator;
   /** The reference inputs and labels, kept only when someone will look at them (the review). */
   references?: { x: Matrix; labels: Int32Array };
+  /** A text model's tokenizer. */
+  text?: TextCodec;
 }
 
 /**
@@ -52,12 +54,14 @@ export function argmax(row: ArrayLike<number>, offset: number, length: number): 
  */
 export class DeepKnnDetector implements Detector {
   readonly info: ModelInfo;
+  readonly text: TextCodec | undefined;
   private readonly parts: DeepKnnParts;
   private scale: Float64Array | undefined;
 
   constructor(parts: DeepKnnParts) {
     this.parts = parts;
     this.info = parts.info;
+    this.text = parts.text;
   }
 
   /**

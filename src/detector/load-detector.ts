@@ -59,12 +59,12 @@ export async function loadDetector(settings: DetectorSettings, log: Log, progres
 }
 
 async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, log: Log, progress?: BuildProgress): Promise<DeepKnnDetector> {
-  const { manifest, model: embedder } = stored;
+  const { manifest, model: embedder, text } = stored;
   // A model's own k (set when it was onboarded) wins over the server's default.
   const settings = { ...serverSettings, k: manifest.k ?? serverSettings.k };
   const signals = settings.signals ?? SIGNALS;
   assertSignalNames(signals);
-  const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
+  const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set, { text });
   const layerHnsw = manifest.layers.map((layer) => ({ ...settings.hnsw, efSearch: manifest.ef_search?.[layer] ?? settings.hnsw.efSearch }));
   const key = cacheKey({
     modelFingerprint: stored.fingerprint,
@@ -132,7 +132,8 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
         name: manifest.name,
         version: manifest.version,
         input_shape: manifest.input_shape,
-        input_name: embedder.inputName,
+        input_name: embedder.inputs[0].name,
+        inputs: embedder.inputs.map((i) => ({ ...i, shape: [...i.shape] })),
         labels: manifest.labels,
         layers: manifest.layers,
         k: settings.k,
@@ -142,8 +143,10 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
         backend: embedder.backend,
         signals: signals.map((s) => s.name),
         ...(manifest.preprocessing ? { preprocessing: manifest.preprocessing } : {}),
+        ...(manifest.text ? { text: { max_length: manifest.text.max_length, max_chars: manifest.text.max_chars } } : {}),
       },
       embedder,
+      ...(text ? { text } : {}),
       scorer,
       parallelism: Math.max(1, settings.scoringThreads),
       calibrator,

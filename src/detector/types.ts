@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ImagePreprocessingSchema } from '../model/image-input.js';
+import { ModelInputSchema } from '../model/model-inputs.js';
 
 /**
  * The shapes the detector hands to its transports. They are zod schemas so the HTTP layer can
@@ -36,8 +37,13 @@ export const ModelInfoSchema = z.object({
   name: z.string(),
   version: z.string(),
   input_shape: z.array(z.number().int()),
-  /** The model's own name for its input, which protocol clients may key instances by. */
+  /** The model's own name for its (first) input, which protocol clients may key instances by. */
   input_name: z.string(),
+  /**
+   * Every input the model takes, in order. An instance is all of them; the service carries it
+   * as one row of prod(input_shape) values, each input's values in turn.
+   */
+  inputs: z.array(ModelInputSchema),
   labels: z.array(z.string()),
   layers: z.array(z.string()),
   k: z.number().int(),
@@ -46,6 +52,8 @@ export const ModelInfoSchema = z.object({
   calibration_size: z.number().int(),
   backend: z.string(),
   signals: z.array(z.string()),
+  /** Present for text models: clients may send strings, tokenized to max_length tokens; longer texts are refused. */
+  text: z.object({ max_length: z.number().int(), max_chars: z.number().int() }).optional(),
   /** Present for image models: how a `{"b64": ...}` instance becomes input. */
   preprocessing: ImagePreprocessingSchema.optional(),
 });
@@ -74,6 +82,14 @@ export interface ReferenceExample {
   values: Float32Array;
 }
 
+/** How a text model's strings become its packed rows (model/text/text-tokenizer.ts), and back. */
+export interface TextCodec {
+  /** Text into row `row` of `out`; throws INVALID_INSTANCE naming `path` for text it refuses. */
+  encodeInto(text: string, out: Float32Array, row: number, path: string): void;
+  /** A packed row as the text its tokens spell, for people reviewing it. */
+  decode(row: ArrayLike<number>): string;
+}
+
 /** What a transport needs from a loaded detector; it knows nothing of HTTP. */
 export interface Detector {
   readonly info: ModelInfo;
@@ -81,6 +97,8 @@ export interface Detector {
   predict(inputs: Float32Array, rows: number, options?: PredictOptions): Promise<PredictResult>;
   /** Frees weights and graphs; the detector is unusable afterwards. */
   dispose?(): void;
+  /** A text model's tokenizer: present when clients may send strings. */
+  readonly text?: TextCodec;
   /**
    * The reference example behind a neighbour id, when the detector keeps its reference inputs
    * (only for the review of flagged inputs: they cost memory); undefined for an unknown id.

@@ -1,101 +1,82 @@
+import type { ModelInfo, TextCodec } from '../detector/types.js';
 import { OodError } from '../errors.js';
+import { describeValue, inputLayout, inputWidth, type ModelInput } from '../model/model-inputs.js';
+import { decodeB64Instance, isB64Instance } from './image-instances.js';
+import { copyInstance } from './nested-values.js';
 
-/** Values beyond this become Infinity in a Float32Array, though they are finite in JSON. */
-const FLOAT32_MAX = 3.4028234663852886e38;
+export { MAX_INSTANCE_DEPTH } from './nested-values.js';
 
-/** Bounds the recursion below: the body limit alone would allow a million nested brackets. */
-export const MAX_INSTANCE_DEPTH = 8;
+/** What decoding instances needs to know of a model. */
+export type InstanceModel = Pick<ModelInfo, 'name' | 'inputs' | 'input_shape' | 'preprocessing' | 'text'>;
 
 /**
- * Checks each instance and copies it, flattened row-major, into one buffer: the detector's input.
- * An instance may be flat or nested in any rectangular shape whose size is prod(inputShape), so
- * clients can send a 28x28 image to a model that takes 784 values. Errors name the offending
- * path, e.g. `instances[3][27][1]`.
+ * The JSON instance decoder, shared by `/predict` and TF Serving (row and columnar formats): a
+ * request's instances as the model's packed rows. An instance is
+ * - for a model with one input: its values, flat or nested in any rectangular shape of the right
+ *   size; `{"b64": "<PNG or JPEG>"}` for an image model; or either, keyed by the input's name;
+ * - for a model with several inputs: an object keyed by input name, each value as above;
+ * - for a text model: a string, which `text` (the model's tokenizer) turns into its inputs.
+ * Images are decoded one at a time, so a batch never holds more than one decoded copy in flight.
  */
-export function toInputBatch(instances: readonly unknown[], inputShape: readonly number[]): Float32Array {
-  const width = inputShape.reduce((size, dim) => size * dim, 1);
-  const batch = new Float32Array(instances.length * width);
-  instances.forEach((instance, row) => {
-    const path = `instances[${row}]`;
-    // A decoded image: already flat, finite and of the model's size by construction.
-    if (instance instanceof Float32Array) {
-      if (instance.length !== width) {
-        throw new OodError('INVALID_INSTANCE', `${path} decodes to ${instance.length} values; the model expects ${width}`);
+export async function decodeInstances(instances: readonly unknown[], model: InstanceModel, at = 'instances', text?: TextCodec): Promise<Float32Array> {
+  const layout = inputLayout(model.inputs);
+  const out = new Float32Array(instances.length * layout.width);
+  for (const [row, instance] of instances.entries()) {
+    const path = `${at}[${row}]`;
+    if (typeof instance === 'string') {
+      if (!text) throw new OodError('INVALID_INSTANCE', `${path} is text, but model ${model.name} takes numbers (${model.inputs.map((i) => i.name).join(', ')})`);
+      text.encodeInto(instance, out, row, path);
+      continue;
+    }
+    const parts = inputValues(instance, model, path);
+    for (const [j, input] of model.inputs.entries()) {
+      const { value, path: valuePath } = parts[j];
+      const offset = row * layout.width + layout.offsets[j];
+      if (isB64Instance(value)) {
+        const image = await decodeB64Instance(value, input.dtype === 'float32' ? model.preprocessing : undefined, model.name, valuePath);
+        if (image.length !== inputWidth(input)) {
+          throw new OodError('INVALID_INSTANCE', `${valuePath} decodes to ${image.length} values; the model expects ${inputWidth(input)}`);
+        }
+        out.set(image, offset);
+        continue;
       }
-      batch.set(instance, row * width);
-      return;
+      copyInstance(value, inputWidth(input), shapeNote(input, model), { dtype: input.dtype }, out, offset, valuePath);
     }
-    const shape = shapeOf(instance, path);
-    const size = shape.reduce((n, dim) => n * dim, 1);
-    if (size !== width) {
-      const got = shape.length === 1 ? `${size} values` : `shape [${shape.join(', ')}] (${size} values)`;
-      throw new OodError(
-        'INVALID_INSTANCE',
-        `${path} has ${got}; the model expects ${width} values (input_shape [${inputShape.join(', ')}])`,
-      );
+  }
+  return out;
+}
+
+function shapeNote(input: ModelInput, model: InstanceModel): string {
+  return model.inputs.length === 1 ? `input_shape [${model.input_shape.join(', ')}]` : `${input.name}: ${input.dtype} [${input.shape.join(', ')}]`;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !isB64Instance(value);
+
+/** The instance's value for each input, in the model's order, with the path that names it. */
+function inputValues(instance: unknown, model: InstanceModel, path: string): { value: unknown; path: string }[] {
+  const names = model.inputs.map((i) => i.name);
+  if (names.length === 1) {
+    if (!isPlainObject(instance)) return [{ value: instance, path }];
+    const keys = Object.keys(instance);
+    if (keys.length !== 1 || keys[0] !== names[0]) {
+      const named = keys.length === 0 ? 'no input' : `the input${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`;
+      throw new OodError('INVALID_INSTANCE', `${path} names ${named}; model ${model.name} takes one, ${names[0]}`);
     }
-    copyRectangular(instance, shape, 0, batch, row * width, path);
+    return [{ value: instance[names[0]], path: `${path}.${names[0]}` }];
+  }
+  if (!isPlainObject(instance)) {
+    const text = model.text ? 'a string (the text) or ' : '';
+    throw new OodError('INVALID_INSTANCE', `${path} must be ${text}an object keyed by input name (${names.join(', ')}), got ${describeValue(instance)}`);
+  }
+  const extra = Object.keys(instance).filter((key) => !names.includes(key));
+  if (extra.length > 0) {
+    throw new OodError('INVALID_INSTANCE', `${path} names ${extra.map((k) => `"${k}"`).join(', ')}, which model ${model.name} does not take; its inputs are ${names.join(', ')}`);
+  }
+  return names.map((name) => {
+    if (!Object.hasOwn(instance, name)) {
+      throw new OodError('INVALID_INSTANCE', `${path} lacks input "${name}"; model ${model.name} takes ${names.join(', ')}`);
+    }
+    return { value: instance[name], path: `${path}.${name}` };
   });
-  return batch;
-}
-
-/** The shape implied by the first element at each level; copyRectangular checks the rest agree. */
-function shapeOf(instance: unknown, path: string): number[] {
-  const shape: number[] = [];
-  let level = instance;
-  let levelPath = path;
-  while (Array.isArray(level)) {
-    if (shape.length === MAX_INSTANCE_DEPTH) {
-      throw new OodError('INVALID_INSTANCE', `${path} is nested deeper than ${MAX_INSTANCE_DEPTH} levels`);
-    }
-    if (level.length === 0) throw new OodError('INVALID_INSTANCE', `${levelPath} is an empty array`);
-    shape.push(level.length);
-    level = level[0];
-    levelPath += '[0]';
-  }
-  return shape;
-}
-
-/** Returns the offset after the copied values. */
-function copyRectangular(
-  value: unknown,
-  shape: readonly number[],
-  depth: number,
-  out: Float32Array,
-  offset: number,
-  path: string,
-): number {
-  if (!Array.isArray(value) || value.length !== shape[depth]) {
-    const got = Array.isArray(value) ? `${value.length} elements` : describe(value);
-    throw new OodError(
-      'INVALID_INSTANCE',
-      `${path} should be an array of ${shape[depth]} elements like its siblings, got ${got} (ragged instance)`,
-    );
-  }
-  if (depth === shape.length - 1) {
-    // The hot loop: one pass over every number in the request.
-    for (let i = 0; i < value.length; i++) {
-      const x: unknown = value[i];
-      if (typeof x !== 'number' || !(x >= -FLOAT32_MAX && x <= FLOAT32_MAX)) {
-        throw new OodError(
-          'INVALID_INSTANCE',
-          `${path}[${i}] must be a finite number within float32 range, got ${describe(x)}`,
-        );
-      }
-      out[offset + i] = x;
-    }
-    return offset + value.length;
-  }
-  let next = offset;
-  for (let i = 0; i < value.length; i++) {
-    next = copyRectangular(value[i], shape, depth + 1, out, next, `${path}[${i}]`);
-  }
-  return next;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return String(value);
-  return `a ${typeof value}`;
 }

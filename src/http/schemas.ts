@@ -1,21 +1,23 @@
 import { z } from 'zod';
 import { ModelInfoSchema, PredictionSchema } from '../detector/types.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
-import { isB64Instance, type B64Instance } from './image-instances.js';
+import type { B64Instance } from './image-instances.js';
 
 /**
  * The wire shapes of the HTTP API. Prediction and model shapes come from the detector so they are
  * never restated here.
  */
 
-// Only the envelope is checked here: instance contents are checked by toInputBatch in the same
-// pass that copies them into the Float32Array, because a per-number zod schema costs about as
-// much as JSON.parse on a full batch.
+// Only the envelope is checked here: instance contents are checked by decodeInstances
+// (instances.ts) in the same pass that copies them into the Float32Array, because a per-number
+// zod schema costs about as much as JSON.parse on a full batch.
 export const PredictRequestSchema = z.object({
   instances: z
     .array(
-      z.custom<unknown[] | B64Instance>((value) => Array.isArray(value) || isB64Instance(value), {
-        error: 'each instance must be an array of numbers (flat or nested), or {"b64": "<PNG or JPEG>"} for an image model',
+      z.custom<unknown[] | B64Instance | Record<string, unknown> | string>((value) => (typeof value === 'object' && value !== null) || typeof value === 'string', {
+        error:
+          'each instance must be an array of numbers (flat or nested), an object keyed by input name, ' +
+          'a string for a text model, or {"b64": "<PNG or JPEG>"} for an image model',
       }),
     )
     .min(1, 'must hold at least one instance'),

@@ -5,6 +5,7 @@ import { softmaxRowsInPlace } from '../math/softmax.js';
 import { activeBackend } from './backend.js';
 import type { Embedding, EmbeddingModel } from './embedding.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from './manifest.js';
+import type { ModelInput } from './model-inputs.js';
 
 export type { Embedding, EmbeddingModel };
 
@@ -18,7 +19,7 @@ export class Embedder implements EmbeddingModel {
   private readonly layerNames: string[];
   private readonly inputShape: number[];
   readonly inputSize: number;
-  readonly inputName: string;
+  readonly inputs: readonly ModelInput[];
   readonly backend = activeBackend();
 
   private readonly indexedCount: number;
@@ -29,7 +30,12 @@ export class Embedder implements EmbeddingModel {
     this.layerNames = [...manifest.layers, ...extraLayers];
     this.indexedCount = manifest.layers.length;
     this.inputSize = inputSize(manifest);
-    this.inputName = model.inputLayers[0]?.name ?? INPUT_LAYER;
+    if (model.inputs.length !== 1) {
+      throw new OodError('MODEL_INVALID', `the model has ${model.inputs.length} inputs; tfjs models with one input are supported`);
+    }
+    if (manifest.inputs && (manifest.inputs.length !== 1 || manifest.inputs[0].dtype !== 'float32')) {
+      throw new OodError('MODEL_INVALID', 'the manifest lists inputs other than one float32 input; a tfjs model takes one float32 input');
+    }
     const modelShape = model.inputs[0].shape.slice(1);
     const modelInput = modelShape.reduce<number>((a, b) => a * (b ?? 1), 1);
     if (modelInput !== this.inputSize) {
@@ -38,6 +44,11 @@ export class Embedder implements EmbeddingModel {
     // The manifest may lay the same values out differently (28x28 for an MLP that takes 784, as
     // `train` writes for a reference set of images): the model is fed the shape it declares.
     this.inputShape = modelShape.every((dim): dim is number => dim !== null) ? modelShape : manifest.input_shape;
+    const inputName = model.inputLayers[0]?.name ?? INPUT_LAYER;
+    if (manifest.inputs && manifest.inputs[0].name !== inputName) {
+      throw new OodError('MODEL_INVALID', `the manifest names the input "${manifest.inputs[0].name}", the model "${inputName}"`);
+    }
+    this.inputs = [{ name: inputName, dtype: 'float32', shape: [...manifest.input_shape] }];
     const outputs: tf.SymbolicTensor[] = [];
     for (const name of this.layerNames) {
       if (name === INPUT_LAYER) continue;

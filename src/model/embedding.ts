@@ -1,4 +1,5 @@
 import type { Matrix } from '../math/matrix.js';
+import type { ModelInput } from './model-inputs.js';
 
 export interface Embedding {
   /** rows x classes: the class probabilities. */
@@ -17,11 +18,14 @@ export interface Embedding {
 export interface EmbeddingModel {
   /** Values per instance: prod(input_shape). */
   readonly inputSize: number;
-  /** The model's own name for its input (tfjs input layer, ONNX graph input), for protocol metadata. */
-  readonly inputName: string;
+  /**
+   * The model's inputs (tfjs input layer, ONNX graph inputs), in order, for protocol metadata
+   * and decoding. `embed` takes them packed, one row per instance (model-inputs.ts).
+   */
+  readonly inputs: readonly ModelInput[];
   /** What runs the model, for /models and the logs (e.g. "tfjs-wasm", "onnxruntime-cpu"). */
   readonly backend: string;
-  /** `inputs` is rows x inputSize, row-major. */
+  /** `inputs` is rows x inputSize, row-major: packed rows. */
   embed(inputs: Float32Array, rows: number): Embedding | Promise<Embedding>;
   /** Frees the weights; the model is unusable afterwards. */
   dispose(): void;

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { OodError } from '../errors.js';
 import { ImagePreprocessingSchema } from './image-input.js';
+import { inputWidth, ModelInputSchema, type ModelInput } from './model-inputs.js';
+import { TextSettingsSchema } from './text/text-settings.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -7,15 +10,24 @@ export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 export const INPUT_LAYER = 'input';
 
 /**
- * `models/<name>/manifest.json`: what the server needs besides the tfjs topology and weights.
+ * `models/<name>/manifest.json`: what the server needs besides the model's own files.
  * Kept apart from the server's settings, as MLServer keeps model-settings.json.
  */
 export const ModelManifestSchema = z.object({
   name: z.string().regex(NAME_PATTERN),
   version: z.string().min(1),
+  /**
+   * Values per instance, as one row (the "packed row" of model-inputs.ts): the one input's
+   * shape, or `[total]` over every input when `inputs` lists several.
+   */
   input_shape: z.array(z.number().int().positive()).min(1),
+  /**
+   * The model's inputs, in the model's order, with their element types. Absent: one float32
+   * input of `input_shape`, named by the model file.
+   */
+  inputs: z.array(ModelInputSchema).min(1).optional(),
   labels: z.array(z.string().min(1)).min(2),
-  /** Layers whose activations are indexed, by tfjs layer name, or "input" for the raw input. */
+  /** Layers whose activations are indexed, by layer (tfjs) or value (ONNX) name, or "input" for the raw input. */
   layers: z.array(z.string().min(1)).min(1),
   /** Reference set (under reference-sets/) that trained the model and is indexed. */
   reference_set: z.string().regex(NAME_PATTERN),
@@ -36,6 +48,8 @@ export const ModelManifestSchema = z.object({
    * recall (`npm run bench` measures recall per layer).
    */
   ef_search: z.record(z.string().min(1), z.number().int().min(1).max(10_000)).optional(),
+  /** How a client's text becomes the inputs, with tokenizer.json beside the model; only for text models. */
+  text: TextSettingsSchema.optional(),
   /** How a client's PNG or JPEG (`{"b64": ...}`) becomes an input; only for image models. */
   preprocessing: ImagePreprocessingSchema.optional(),
 });
@@ -60,6 +74,21 @@ export type StoredManifest = z.infer<typeof StoredManifestSchema>;
 /** Layers that ef_search names but the manifest does not index: a mistake worth refusing. */
 export function unindexedEfSearchLayers(manifest: Pick<ModelManifest, 'layers' | 'ef_search'>): string[] {
   return Object.keys(manifest.ef_search ?? {}).filter((layer) => !manifest.layers.includes(layer));
+}
+
+/**
+ * The model's inputs as the manifest declares them; `modelInputName` names the one input of a
+ * manifest that lists none. Throws MODEL_INVALID when `inputs` and `input_shape` disagree.
+ */
+export function manifestInputs(manifest: Pick<ModelManifest, 'input_shape' | 'inputs'>, modelInputName: string, file = 'manifest.json'): ModelInput[] {
+  if (!manifest.inputs) return [{ name: modelInputName, dtype: 'float32', shape: [...manifest.input_shape] }];
+  const names = manifest.inputs.map((i) => i.name);
+  if (new Set(names).size !== names.length) throw new OodError('MODEL_INVALID', `${file}: inputs names an input twice (${names.join(', ')})`);
+  const total = manifest.inputs.reduce((sum, input) => sum + inputWidth(input), 0);
+  if (total !== inputSize(manifest)) {
+    throw new OodError('MODEL_INVALID', `${file}: inputs hold ${total} values per instance, input_shape [${manifest.input_shape.join(', ')}] ${inputSize(manifest)}`);
+  }
+  return manifest.inputs.map((i) => ({ ...i, shape: [...i.shape] }));
 }
 
 export function inputSize(manifest: Pick<ModelManifest, 'input_shape'>): number {

@@ -1,9 +1,13 @@
 import type { LayerCandidate, LayerChoice } from './layer-choice.js';
+import type { ModelInput } from './model-inputs.js';
 
 /** What `inspect` shows and `add-model` builds a manifest from, whatever the runtime. */
 export interface ModelDescription {
   runtime: 'onnx' | 'tfjs';
   file: string;
+  /** The model's inputs, in its order, with their element types and per-instance shapes. */
+  inputs: ModelInput[];
+  /** One instance as the service carries it (model-inputs.ts): the manifest's input_shape and its width. */
   input: { name: string; shape: number[]; width: number };
   outputs: { name: string; shape: number[] }[];
   /** The output taken as the class scores, and whether it looks like probabilities already. */

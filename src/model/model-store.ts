@@ -7,6 +7,8 @@ import { OodError } from '../errors.js';
 import type { EmbeddingModel } from './embedding.js';
 import { NAME_PATTERN, StoredManifestSchema, unindexedEfSearchLayers, type ModelManifest, type StoredManifest } from './manifest.js';
 import { runtimeOf } from './runtimes.js';
+import { TextTokenizer } from './text/text-tokenizer.js';
+import { TOKENIZER_FILE } from './text/text-settings.js';
 import { buildLayersModel, parseJson, TFJS_FILES, tfjsArtifactFiles } from './tfjs-model-file.js';
 
 /**
@@ -29,6 +31,8 @@ export interface LoadedModel {
   manifest: StoredManifest;
   fingerprint: string;
   dir: string;
+  /** A text model's tokenizer, bound to its inputs. */
+  text?: TextTokenizer;
 }
 
 export function modelDir(modelsDir: string, name: string): string {
@@ -94,15 +98,17 @@ async function readVerified(modelsDir: string, name: string): Promise<VerifiedFi
     throw new OodError('MODEL_INVALID', `${manifestFile}: ef_search: names ${unindexed.join(', ')}, which layers does not list`);
   }
   const runtime = runtimeOf(manifest, manifestFile);
-  const missing = runtime.files.filter((file) => !Object.hasOwn(manifest.files, file));
+  // A text model's tokenizer is one of its files: a changed vocabulary changes every answer.
+  const needed = [...runtime.files, ...(manifest.text ? [TOKENIZER_FILE] : [])];
+  const missing = needed.filter((file) => !Object.hasOwn(manifest.files, file));
   if (missing.length > 0) {
     throw new OodError('MODEL_INVALID', `${manifestFile}: files: has no checksum for ${missing.join(', ')}`);
   }
   // Read together, but report the first failure in a fixed order, so the message is stable.
-  const reads = await Promise.allSettled(runtime.files.map((file) => readModelFile(dir, file)));
+  const reads = await Promise.allSettled(needed.map((file) => readModelFile(dir, file)));
   const failed = reads.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const files = new Map(runtime.files.map((file, i) => [file, (reads[i] as PromiseFulfilledResult<Buffer>).value]));
+  const files = new Map(needed.map((file, i) => [file, (reads[i] as PromiseFulfilledResult<Buffer>).value]));
   for (const [file, bytes] of files) verifyDigest(dir, file, bytes, manifest.files);
   const hash = createHash('sha256');
   for (const bytes of files.values()) hash.update(bytes);
@@ -118,7 +124,13 @@ export async function readModelManifest(modelsDir: string, name: string): Promis
 export async function loadModel(modelsDir: string, name: string, extraLayers: string[] = []): Promise<LoadedModel> {
   const { dir, manifest, files, fingerprint } = await readVerified(modelsDir, name);
   const model = await runtimeOf(manifest, join(dir, MODEL_FILES.manifest)).open(dir, files, manifest, extraLayers);
-  return { model, manifest, fingerprint, dir };
+  try {
+    const text = manifest.text ? TextTokenizer.create(files.get(TOKENIZER_FILE) as Buffer, manifest.text, model.inputs, join(dir, TOKENIZER_FILE)) : undefined;
+    return { model, manifest, fingerprint, dir, ...(text ? { text } : {}) };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
 }
 
 /**

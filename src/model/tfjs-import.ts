@@ -5,6 +5,7 @@ import { chooseLayers, type LayerCandidate, type LayerRole } from './layer-choic
 import { INPUT_LAYER } from './manifest.js';
 import { buildLayersModel, parseJson } from './tfjs-model-file.js';
 import type { ModelDescription } from './model-description.js';
+import type { GivenShapes } from './onnx/onnx-inputs.js';
 
 /**
  * A tfjs LayersModel as the converter writes it (model.json plus weight shards beside it, as
@@ -37,13 +38,17 @@ function layerRole(layer: tf.layers.Layer): LayerRole {
 }
 
 /** The same description `inspect` gives of an ONNX model. */
-export function describeTfjs(model: tf.LayersModel, file: string, givenShape?: readonly number[]): ModelDescription {
+export function describeTfjs(model: tf.LayersModel, file: string, givenShape?: GivenShapes): ModelDescription {
   const perInstance = (shape: (number | null)[]) => shape.slice(1).map((d) => d ?? 0);
+  if (model.inputs.length !== 1) {
+    throw new Error(`has ${model.inputs.length} inputs; tfjs models with one input are supported (export a model with several to ONNX)`);
+  }
+  if (givenShape !== undefined && !Array.isArray(givenShape)) throw new Error('has one input: give --input-shape as one shape, e.g. 1,28,28');
   const declared = model.inputs[0].shape.slice(1);
   if (declared.some((d) => d === null) && !givenShape) {
     throw new Error(`its input has free dimensions [${declared.map((d) => d ?? '?').join(', ')}]; give --input-shape`);
   }
-  const inputShape = declared.some((d) => d === null) ? [...(givenShape as number[])] : perInstance(model.inputs[0].shape);
+  const inputShape = declared.some((d) => d === null) ? [...(givenShape as readonly number[])] : perInstance(model.inputs[0].shape);
   const width = inputShape.reduce((a, b) => a * b, 1);
   const output = model.outputs[0];
   const outputLayer = model.layers.find((l) => l.output === output) ?? model.layers[model.layers.length - 1];
@@ -58,6 +63,7 @@ export function describeTfjs(model: tf.LayersModel, file: string, givenShape?: r
   return {
     runtime: 'tfjs',
     file,
+    inputs: [{ name: model.inputLayers[0]?.name ?? model.inputs[0].name, dtype: 'float32', shape: inputShape }],
     input: { name: model.inputs[0].name, shape: inputShape, width },
     outputs: model.outputs.map((o) => ({ name: o.name, shape: perInstance(o.shape) })),
     classOutput: {

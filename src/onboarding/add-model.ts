@@ -11,7 +11,12 @@ import type { Log } from '../log.js';
 import { INPUT_LAYER, unindexedEfSearchLayers, type ModelManifest } from '../model/manifest.js';
 import { saveStoredModel, writeModelFolder } from '../model/model-store.js';
 import type { ModelDescription } from '../model/model-description.js';
+import { firstInvalidValue, inputLayout, inputsField, isIntegerDtype } from '../model/model-inputs.js';
 import { ONNX_FILE } from '../model/onnx/onnx-file.js';
+import type { GivenShapes } from '../model/onnx/onnx-inputs.js';
+import { TOKENIZER_FILE } from '../model/text/text-settings.js';
+import type { TextCodec } from '../detector/types.js';
+import { readTokenizerFile, textModel, tokenizerShapes } from './text-model.js';
 import { MANIFEST_FILE, ReferenceSetManifestSchema, type ReferenceSetManifest } from '../reference/manifest.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
 import { readSource } from '../reference/sources/registry.js';
@@ -21,6 +26,7 @@ import { imagePreprocessingFor } from './image-shape.js';
 import { heldOutCheck, type HeldOutCheck } from './held-out.js';
 import { modelCard, referenceSetReadme } from './model-card.js';
 import { checkClassScores, SAMPLE_ROWS } from './class-scores.js';
+import { checkLabelOrder, spreadRows, type LabelCheck } from './label-check.js';
 import { commitTogether, pathExists, StagedFolder, sweepStale } from './staging.js';
 
 export interface AddModelOptions {
@@ -38,7 +44,9 @@ export interface AddModelOptions {
   copyData: boolean;
   force: boolean;
   version: string;
-  inputShape?: number[];
+  inputShape?: GivenShapes;
+  /** A text model's Hugging Face tokenizer.json: clients then send strings. */
+  tokenizer?: string;
   image?: { scale?: number; mean?: number[]; std?: number[] };
   /** The command line, for the model card's "regenerate" section. */
   command: string;
@@ -50,13 +58,16 @@ export interface AddModelResult {
   manifest: ModelManifest;
   referenceSet: ReferenceSetManifest;
   heldOut?: HeldOutCheck;
+  /** The model's accuracy against the labels of its reference training rows. */
+  labelCheck: LabelCheck;
   layerReasons: string[];
 }
 
 /**
- * Onboards a model the user already has: describe it, check the layers and the data against it,
- * write a model folder and a reference set (staged, then renamed into place), build the graphs
- * and calibration into the cache, and measure the flag rate on held-out data when there are any.
+ * Onboards a model the user already has: describe it, check the layers and the data against it
+ * (and its predictions against the labels), write a model folder and a reference set (staged,
+ * then renamed into place), build the graphs and calibration into the cache, and measure the
+ * flag rate on held-out data when there are any.
  * Anything refused leaves models/ and reference-sets/ as they were.
  */
 export async function addModel(options: AddModelOptions, config: Config, log: Log, progress?: BuildProgress): Promise<AddModelResult> {
@@ -70,7 +81,9 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
   }
   await sweepStale(config.modelsDir, name);
   await sweepStale(config.referenceSetsDir, name);
-  const described = await describeModelFile(options.modelFile, options.kind, options.inputShape);
+  if (options.tokenizer && options.kind !== 'onnx') throw new OodError('CONFIG_INVALID', '--tokenizer goes with an ONNX model (--onnx); tfjs models take one float input');
+  const tokenizer = options.tokenizer ? await readTokenizerFile(options.tokenizer) : undefined;
+  const described = await describeModelFile(options.modelFile, options.kind, options.inputShape ?? (tokenizer ? tokenizerShapes(tokenizer) : undefined));
   const stagedModel = new StagedFolder(config.modelsDir, name);
   const stagedRefs = new StagedFolder(config.referenceSetsDir, name);
   let detector: DeepKnnDetector | undefined;
@@ -83,8 +96,14 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     if (unindexed.length > 0) {
       throw new OodError('CONFIG_INVALID', `--ef-search names ${unindexed.join(', ')}; the indexed layers are ${layers.join(', ')}`);
     }
-    const preprocessing = imagePreprocessingFor(description.input.shape, options.image);
+    // Only a model that takes one float tensor can take pictures.
+    const plainInput = description.inputs.length === 1 && description.inputs[0].dtype === 'float32';
+    const preprocessing = plainInput ? imagePreprocessingFor(description.input.shape, options.image) : undefined;
+    const text = tokenizer ? textModel(tokenizer, description.inputs) : undefined;
     const plan = await planData(options.data, description.classOutput.classes, preprocessing);
+    if (plan.source.kind === 'text' && !text) {
+      throw new OodError('CONFIG_INVALID', `${options.data} holds texts: give the model's tokenizer with --tokenizer tokenizer.json`);
+    }
     if (plan.labels.length !== description.classOutput.classes) {
       throw new OodError(
         'DATA_INVALID',
@@ -94,18 +113,28 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     }
     await stagedModel.create();
     await stagedRefs.create();
-    const draftSet = await writeReferenceSet(stagedRefs, plan, options, description, config.significance);
-    // Only a sample and the test part are kept: the detector reads the whole set once more.
-    const { sample, test, counts, dataSha256 } = await splitSummary(stagedRefs.root, name);
+    const draftSet = await writeReferenceSet(stagedRefs, plan, options, description, config.significance, text?.codec);
+    // Only samples and the test part are kept: the detector reads the whole set once more.
+    const { sample, labelSample, test, counts, dataSha256, emptyClasses } = await splitSummary(stagedRefs.root, name, text?.codec);
+    if (emptyClasses.length > 0) {
+      throw new OodError(
+        'DATA_INVALID',
+        `no rows of class ${emptyClasses.map((c) => `"${plan.labels[c]}"`).join(', ')} are left to index (from ${plan.labelsFrom}): ` +
+          'every class the model outputs needs training rows; bring data of every class, or a model of fewer classes',
+      );
+    }
     // The checksum of the data as stored (copies are renamed, so it is taken on them).
     const referenceSet: ReferenceSetManifest = { ...draftSet, data_sha256: dataSha256 };
     await writeFileAtomic(join(stagedRefs.dir, MANIFEST_FILE), `${JSON.stringify(referenceSet, null, 2)}\n`);
     log.info(counts, 'data read and split');
     const activation = await checkClassScores(described, description.classOutput, sample, log);
+    // Before the slow graph build: classes in another order than the model's are refused here.
+    const labelCheck = await checkLabelOrder(described, description.classOutput, labelSample, plan, log);
     const manifest: ModelManifest = {
       name,
       version: options.version,
       input_shape: description.input.shape,
+      ...inputsField(description.inputs),
       labels: plan.labels,
       layers,
       reference_set: name,
@@ -115,9 +144,11 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
       ...(options.k ? { k: options.k } : {}),
       ...(options.efSearch ? { ef_search: options.efSearch } : {}),
       ...(preprocessing ? { preprocessing } : {}),
+      ...(text ? { text: text.settings } : {}),
     };
     if (options.kind === 'onnx') {
-      await writeModelFolder(stagedModel.dir, { [ONNX_FILE]: described.onnxBytes as Uint8Array }, manifest);
+      const files = { [ONNX_FILE]: described.onnxBytes as Uint8Array, ...(tokenizer ? { [TOKENIZER_FILE]: tokenizer.bytes } : {}) };
+      await writeModelFolder(stagedModel.dir, files, manifest);
     } else {
       await saveStoredModel(stagedModel.dir, described.tfjsModel as NonNullable<typeof described.tfjsModel>, manifest);
     }
@@ -126,11 +157,11 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const heldOut = test.x.rows > 0 ? await heldOutCheck(detector, test) : undefined;
     await writeFileAtomic(
       join(stagedModel.dir, 'MODEL_CARD.md'),
-      modelCard({ manifest, options, plan, description, layerReasons, referenceSet, counts, heldOut, significance: detector.info.significance, k: detector.info.k }),
+      modelCard({ manifest, options, plan, description, layerReasons, referenceSet, counts, labelCheck, heldOut, significance: detector.info.significance, k: detector.info.k }),
     );
     await writeFileAtomic(join(stagedRefs.dir, 'README.md'), referenceSetReadme(referenceSet, options, plan));
     await commitTogether([stagedRefs, stagedModel], options.force);
-    return { modelDir: modelTarget, referenceSetDir: refsTarget, manifest, referenceSet, heldOut, layerReasons };
+    return { modelDir: modelTarget, referenceSetDir: refsTarget, manifest, referenceSet, heldOut, labelCheck, layerReasons };
   } finally {
     detector?.dispose();
     described.tfjsModel?.dispose();
@@ -182,6 +213,7 @@ async function writeReferenceSet(
   options: AddModelOptions,
   description: ModelDescription,
   significance: number,
+  text: TextCodec | undefined,
 ): Promise<ReferenceSetManifest> {
   const draft = ReferenceSetManifestSchema.parse({
     name: options.name,
@@ -193,14 +225,23 @@ async function writeReferenceSet(
     data: options.copyData ? 'copied' : 'referenced',
   });
   // Read where the user's files are, so that every complaint names their file, not a copy.
-  const source = await readSource(plan.source, { manifestDir: staged.dir, labels: plan.labels, inputShape: description.input.shape });
-  for (const [pool, file] of [[source.pool, plan.copies[0].from], [source.testPool, options.data.testData]] as const) {
-    if (pool && pool.cols !== description.input.width) {
+  const source = await readSource(plan.source, { manifestDir: staged.dir, labels: plan.labels, inputShape: description.input.shape, ...(text ? { text } : {}) });
+  const takes = description.inputs.length === 1 ? `[${description.input.shape.join(', ')}]` : description.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(' + ');
+  for (const [pool, file] of [[source.pool, options.data.data], [source.testPool, options.data.testData]] as const) {
+    if (!pool) continue;
+    if (pool.cols !== description.input.width) {
       throw new OodError(
         'DATA_INVALID',
-        `${file} has ${pool.cols} values per row, but ${options.modelFile} takes ${description.input.width} ([${description.input.shape.join(', ')}])` +
+        `${file} has ${pool.cols} values per row, but ${options.modelFile} takes ${description.input.width} (${takes})` +
           (plan.source.kind === 'csv' ? '; leave columns that are not features out with --ignore-columns' : ''),
       );
+    }
+    // Integer inputs travel as float32 (model-inputs.ts): a value that is not whole, or too
+    // large to stay exact, would reach the model as another value.
+    if (description.inputs.some((i) => isIntegerDtype(i.dtype))) {
+      const { x } = pool.take();
+      const bad = firstInvalidValue(x.data as Float32Array, x.rows, inputLayout(description.inputs));
+      if (bad) throw new OodError('DATA_INVALID', `${file}: ${bad}`);
     }
   }
   const calibration = calibrationRows(source.pool.size, options.calibrationShare);
@@ -227,14 +268,23 @@ async function writeReferenceSet(
  * The staged set as the detector will read it (which checks the manifest once more), reduced to
  * what add-model still needs, so two full copies of the data are never held at once.
  */
-async function splitSummary(root: string, name: string) {
-  const refset = await loadReferenceSet(root, name);
+async function splitSummary(root: string, name: string, text: TextCodec | undefined) {
+  const refset = await loadReferenceSet(root, name, { text });
   const { x } = refset.train;
   const rows = Math.min(SAMPLE_ROWS, x.rows);
   return {
     sample: { data: x.data.slice(0, rows * x.cols), rows, cols: x.cols },
+    labelSample: spreadRows(refset.train),
+    emptyClasses: absentClasses(refset.train.labels, refset.manifest.labels.length),
     test: refset.test,
     counts: { train: refset.train.x.rows, calibration: refset.calibration.x.rows, test: refset.test.x.rows },
     dataSha256: refset.dataSha256,
   };
+}
+
+/** The classes with no row among `labels`: the density of such a class cannot be fitted. */
+function absentClasses(labels: Int32Array, classes: number): number[] {
+  const seen = new Uint8Array(classes);
+  for (const label of labels) seen[label] = 1;
+  return [...seen.keys()].filter((c) => seen[c] === 0);
 }

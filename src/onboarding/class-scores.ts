@@ -1,10 +1,7 @@
 import type { Log } from '../log.js';
 import { rowRange, type Matrix } from '../math/matrix.js';
-import { Embedder } from '../model/embedder.js';
-import type { EmbeddingModel } from '../model/embedding.js';
-import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
 import type { ModelDescription } from '../model/model-description.js';
-import { OnnxEmbedder } from '../model/onnx/onnx-embedder.js';
+import { openClassProbe } from './class-probe.js';
 import type { DescribedFile } from './describe-file.js';
 
 /** Rows of real data whose class scores decide between probabilities and logits. */
@@ -34,20 +31,8 @@ export async function checkClassScores(
   x: Matrix,
   log: Log,
 ): Promise<'none' | 'softmax'> {
-  const { description } = described;
-  const probe: ModelManifest = {
-    name: 'probe',
-    version: '0',
-    input_shape: description.input.shape,
-    labels: Array.from({ length: classOutput.classes }, (_, i) => String(i)),
-    layers: [INPUT_LAYER],
-    reference_set: 'probe',
-    output_layer: classOutput.name,
-    output_activation: 'none',
-  };
-  const model: EmbeddingModel = described.onnxBytes
-    ? await OnnxEmbedder.create(described.onnxBytes, probe, description.file)
-    : new Embedder(described.tfjsModel as NonNullable<DescribedFile['tfjsModel']>, probe);
+  const probe = await openClassProbe(described, classOutput);
+  const { model } = probe;
   try {
     const rows = Math.min(SAMPLE_ROWS, x.rows);
     const { probabilities } = await model.embed(rowRange(x, 0, rows).data as Float32Array, rows);
@@ -55,7 +40,6 @@ export async function checkClassScores(
     log.info({ output: classOutput.name, activation, rows }, activation === 'none' ? 'class output gives probabilities' : 'class output gives logits: softmax applied');
     return activation;
   } finally {
-    // The tfjs model is the caller's, saved after this: only the ONNX session is ours to close.
-    if (described.onnxBytes) model.dispose();
+    probe.close();
   }
 }

@@ -5,6 +5,26 @@ import type { ImagePreprocessing } from '../model/image-input.js';
 import { readCsvSummary } from '../reference/sources/csv.js';
 import { parseNpy } from '../reference/sources/npy.js';
 import type { ReferenceSource } from '../reference/sources/registry.js';
+import { readTextRecords } from '../reference/sources/text-records.js';
+
+/**
+ * `input_ids=ids.npy,attention_mask=mask.npy`: one .npy file per model input, or undefined when
+ * the option names one path (which may itself contain "=" or ",", so an existing path wins).
+ */
+export async function perInputFiles(option: string): Promise<{ input: string; file: string }[] | undefined> {
+  if (!/^[^=,]+=[^,]+(,[^=,]+=[^,]+)*$/.test(option)) return undefined;
+  if (await stat(option).then(() => true, () => false)) return undefined;
+  const files = option.split(',').map((pair) => {
+    const at = pair.indexOf('=');
+    return { input: pair.slice(0, at), file: resolve(pair.slice(at + 1)) };
+  });
+  if (new Set(files.map((f) => f.input)).size !== files.length) throw new OodError('CONFIG_INVALID', `${option}: names an input twice`);
+  for (const { file } of files) {
+    if (extname(file).toLowerCase() !== '.npy') throw new OodError('CONFIG_INVALID', `${file}: one file per input must be a .npy file`);
+    await formatOf(file);
+  }
+  return files;
+}
 
 /** The data options of add-model, as given. */
 export interface DataOptions {
@@ -15,6 +35,8 @@ export interface DataOptions {
   testData?: string;
   testLabels?: string;
   ignoreColumns?: string[];
+  /** The column (CSV) or key (JSON Lines) holding the text, for a text model. */
+  textColumn?: string;
 }
 
 /** One file or folder to copy beside the reference-set manifest, and the name it gets there. */
@@ -33,7 +55,7 @@ export interface DataPlan {
   labelsFrom: string;
 }
 
-type DataFormat = 'npy' | 'csv' | 'image-folder';
+type DataFormat = 'npy' | 'csv' | 'jsonl' | 'image-folder';
 
 async function formatOf(path: string): Promise<DataFormat> {
   let isDir: boolean;
@@ -46,7 +68,8 @@ async function formatOf(path: string): Promise<DataFormat> {
   const ext = extname(path).toLowerCase();
   if (ext === '.npy') return 'npy';
   if (ext === '.csv') return 'csv';
-  throw new OodError('CONFIG_INVALID', `${path}: --data must be a .npy file, a .csv file or a folder of class folders of images`);
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  throw new OodError('CONFIG_INVALID', `${path}: --data must be a .npy file, a .csv file, a .jsonl file (texts) or a folder of class folders of images`);
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -98,8 +121,11 @@ async function npyLabelValues(path: string): Promise<string[]> {
  * (reading only labels, not the data). Each missing piece is refused naming the option.
  */
 export async function planData(options: DataOptions, modelClasses: number, preprocessing: ImagePreprocessing | undefined): Promise<DataPlan> {
+  const perInput = await perInputFiles(options.data);
+  if (perInput) return planPerInput(options, perInput, modelClasses);
   const data = resolve(options.data);
   const format = await formatOf(data);
+  if (options.textColumn !== undefined || format === 'jsonl') return planText(options, data, modelClasses);
   const classes = options.classes ? await readClasses(resolve(options.classes)) : undefined;
   if ((options.testData === undefined) !== (options.testLabels === undefined) && format === 'npy') {
     throw new OodError('CONFIG_INVALID', '--test-data and --test-labels go together for .npy data');
@@ -165,14 +191,72 @@ export async function planData(options: DataOptions, modelClasses: number, prepr
   };
 }
 
+/** Labelled texts in a CSV or JSON Lines file, read with the model's tokenizer. */
+async function planText(options: DataOptions, data: string, modelClasses: number): Promise<DataPlan> {
+  if (!options.textColumn) throw new OodError('CONFIG_INVALID', `${data}: texts need --text-column NAME (the column or key holding the text)`);
+  if (!options.labelColumn) throw new OodError('CONFIG_INVALID', `${data}: texts need --label-column NAME`);
+  const format = await formatOf(data);
+  if (format !== 'csv' && format !== 'jsonl') throw new OodError('CONFIG_INVALID', `${data}: texts come as a .csv or .jsonl file`);
+  const columns = { text: options.textColumn, label: options.labelColumn };
+  const records = await readTextRecords(data, columns);
+  if (records.length === 0) throw new OodError('DATA_INVALID', `${data} holds no texts`);
+  const from = `"${options.labelColumn}" of ${data}`;
+  const labels = options.classes ? await readClasses(resolve(options.classes)) : namesFromValues(records.map((r) => r.label), modelClasses, from);
+  const ext = extname(data).toLowerCase();
+  const copies: CopyStep[] = [{ from: data, to: `texts${ext}` }];
+  const testFile = options.testData === undefined ? undefined : resolve(options.testData);
+  if (testFile) copies.push({ from: testFile, to: `test_texts${extname(testFile).toLowerCase()}` });
+  return {
+    source: {
+      kind: 'text',
+      file: data,
+      text_column: options.textColumn,
+      label_column: options.labelColumn,
+      ...(testFile ? { test_file: testFile } : {}),
+    } as ReferenceSource,
+    copies,
+    labels,
+    labelsFrom: options.classes ? resolve(options.classes) : from,
+  };
+}
+
+/** One .npy file per model input, for the data and (optionally) the test data. */
+async function planPerInput(options: DataOptions, files: { input: string; file: string }[], modelClasses: number): Promise<DataPlan> {
+  if (!options.labels) throw new OodError('CONFIG_INVALID', `--data ${options.data}: .npy data need --labels FILE.npy`);
+  const testFiles = options.testData === undefined ? undefined : await perInputFiles(options.testData);
+  if (options.testData !== undefined) {
+    if (!testFiles) throw new OodError('CONFIG_INVALID', `--test-data ${options.testData}: with one file per input for --data, give one per input here too (input=file.npy,...)`);
+    const names = (list: { input: string }[]) => list.map((f) => f.input).join(',');
+    if (names(testFiles) !== names(files)) throw new OodError('CONFIG_INVALID', `--test-data names the inputs ${names(testFiles)}; --data names ${names(files)}`);
+    if (options.testLabels === undefined) throw new OodError('CONFIG_INVALID', '--test-data and --test-labels go together for .npy data');
+  }
+  const labelsFile = resolve(options.labels);
+  const labels = options.classes ? await readClasses(resolve(options.classes)) : namesFromValues(await npyLabelValues(labelsFile), modelClasses, labelsFile);
+  const copies: CopyStep[] = [...files.map((f, i) => ({ from: f.file, to: `data_${i}.npy` })), { from: labelsFile, to: 'labels.npy' }];
+  if (testFiles) copies.push(...testFiles.map((f, i) => ({ from: f.file, to: `test_data_${i}.npy` })), { from: resolve(options.testLabels as string), to: 'test_labels.npy' });
+  return {
+    source: {
+      kind: 'npy',
+      data: files,
+      labels: labelsFile,
+      ...(testFiles ? { test_data: testFiles, test_labels: resolve(options.testLabels as string) } : {}),
+    } as ReferenceSource,
+    copies,
+    labels,
+    labelsFrom: options.classes ? resolve(options.classes) : labelsFile,
+  };
+}
+
 /** The same source, pointing at the copies beside the manifest. */
 export function copiedSource(plan: DataPlan): ReferenceSource {
   const renamed = new Map(plan.copies.map((c) => [c.from, c.to]));
-  const source: Record<string, unknown> = { ...plan.source };
-  for (const [key, value] of Object.entries(source)) {
-    if (typeof value === 'string' && renamed.has(value)) source[key] = renamed.get(value);
-  }
-  return source as ReferenceSource;
+  const rename = (value: unknown): unknown => {
+    if (typeof value === 'string') return renamed.get(value) ?? value;
+    // One file per input: [{input, file}]. Other lists (CSV column names) are not paths.
+    if (Array.isArray(value)) return value.map((v: unknown) => (typeof v === 'object' && v !== null && 'file' in v ? { ...v, file: rename(v.file) } : v));
+    return value;
+  };
+  return Object.fromEntries(Object.entries(plan.source).map(([key, value]) => [key, key === 'kind' ? value : rename(value)])) as ReferenceSource;
 }
 
 export const describeData = (plan: DataPlan) => `${plan.source.kind} (${plan.copies.map((c) => basename(c.from)).join(', ')})`;

@@ -4,6 +4,7 @@ import { OodError } from '../errors.js';
 import type { ModelDescription } from '../model/model-description.js';
 import { describeOnnx } from '../model/onnx/describe-onnx.js';
 import { OnnxFormatError } from '../model/onnx/onnx-graph.js';
+import type { GivenShapes } from '../model/onnx/onnx-inputs.js';
 import { describeTfjs, readTfjsModel } from '../model/tfjs-import.js';
 
 export type ModelFileKind = 'onnx' | 'tfjs';
@@ -24,7 +25,7 @@ export interface DescribedFile {
 }
 
 /** Reads and describes a model file; every failure is MODEL_INVALID naming the file. */
-export async function describeModelFile(file: string, kind: ModelFileKind, inputShape?: number[]): Promise<DescribedFile> {
+export async function describeModelFile(file: string, kind: ModelFileKind, inputShape?: GivenShapes): Promise<DescribedFile> {
   let bytes: Buffer | undefined;
   if (kind === 'onnx') {
     try {

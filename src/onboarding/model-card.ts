@@ -4,6 +4,7 @@ import type { ReferenceSetManifest } from '../reference/manifest.js';
 import type { AddModelOptions } from './add-model.js';
 import type { DataPlan } from './data-plan.js';
 import type { HeldOutCheck } from './held-out.js';
+import { reorderNote, type LabelCheck } from './label-check.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -15,11 +16,16 @@ export function modelCard(p: {
   layerReasons: string[];
   referenceSet: ReferenceSetManifest;
   counts: { train: number; calibration: number; test: number };
+  labelCheck: LabelCheck;
   heldOut?: HeldOutCheck;
   significance: number;
   k: number;
 }): string {
-  const { manifest, options, description, referenceSet, counts, heldOut } = p;
+  const { manifest, options, description, referenceSet, counts, labelCheck, heldOut } = p;
+  const note = reorderNote(labelCheck);
+  const accuracyLine =
+    `${labelCheck.accuracy.toFixed(4)} on ${labelCheck.rows} of the indexed rows, against their labels (chance level ${labelCheck.chance.toFixed(4)}, the largest class's share)` +
+    (note ? `; ${note}` : '');
   const heldOutLine = heldOut
     ? `${pct(heldOut.flagRate)} of ${heldOut.rows} held-out rows flagged at significance ${p.significance} (conformal calibration aims at ${pct(p.significance)}); accuracy ${heldOut.accuracy.toFixed(4)}`
     : 'no held-out data given (add --test-data to measure it)';
@@ -31,11 +37,12 @@ ${description.runtime === 'onnx' ? 'The model file is kept byte for byte as give
 | field | value |
 | --- | --- |
 | model file | \`${options.modelFile}\` (${description.runtime}) |
-| input | \`${description.input.name}\` [${description.input.shape.join(', ')}]${manifest.preprocessing ? `, images as ${manifest.preprocessing.layout} ${manifest.preprocessing.channels}-channel ${manifest.preprocessing.width}x${manifest.preprocessing.height}, scale ${manifest.preprocessing.scale}` : ''} |
+| input | ${inputsCell(description)}${manifest.text ? `; text through \`tokenizer.json\` (${options.tokenizer ?? 'given'}), ${manifest.text.max_length} tokens per text, at most ${manifest.text.max_chars} characters` : ''}${manifest.preprocessing ? `, images as ${manifest.preprocessing.layout} ${manifest.preprocessing.channels}-channel ${manifest.preprocessing.width}x${manifest.preprocessing.height}, scale ${manifest.preprocessing.scale}` : ''} |
 | classes | ${manifest.labels.length} from \`${manifest.output_layer}\` (${manifest.output_activation === 'softmax' ? 'logits: softmax applied by the service' : 'probabilities'}); names from ${p.plan.labelsFrom} |
 | data | ${referenceSet.source.kind}, ${referenceSet.data === 'copied' ? 'copied into' : 'referenced from'} reference-sets/${manifest.reference_set} |
 | split | index ${counts.train}, calibration ${counts.calibration} (seeded, seed ${options.seed}), held-out test ${counts.test} |
 | k | ${p.k} neighbours per layer |
+| model accuracy on the reference rows | ${accuracyLine} |
 | held-out flag rate | ${heldOutLine} |
 
 ## Indexed layers
@@ -72,4 +79,11 @@ Regenerate with:
 ${options.command}
 \`\`\`
 `;
+}
+
+/** One input by name and shape, or each of several with its element type. */
+function inputsCell(description: ModelDescription): string {
+  const { inputs } = description;
+  if (inputs.length === 1 && inputs[0].dtype === 'float32') return `\`${description.input.name}\` [${description.input.shape.join(', ')}]`;
+  return inputs.map((i) => `\`${i.name}\` ${i.dtype} [${i.shape.join(', ')}]`).join(', ');
 }

@@ -10,6 +10,7 @@ import {
 } from './manifest.js';
 import type { LabeledData, SourceData, SourcePool } from './sources/labeled-data.js';
 import { readSource } from './sources/registry.js';
+import type { TextCodec } from '../detector/types.js';
 import { splitIndices } from './split.js';
 
 export interface ReferenceSet {
@@ -28,6 +29,11 @@ export interface ReferenceSet {
   dataSha256: string;
 }
 
+/** What a source may need of the model the set belongs to: a text model's tokenizer. */
+export interface ModelContext {
+  text?: TextCodec;
+}
+
 /** `<rootDir>/<name>`, after checking that the name cannot point outside rootDir. */
 export function referenceSetDir(rootDir: string, name: string): string {
   assertReferenceSetName(name);
@@ -38,14 +44,14 @@ export function referenceSetDir(rootDir: string, name: string): string {
  * Loads `<rootDir>/<name>/manifest.json` and the data it points at, split as the manifest says.
  * rootDir is the folder that holds the reference sets (the project's reference-sets/).
  */
-export async function loadReferenceSet(rootDir: string, name: string): Promise<ReferenceSet> {
+export async function loadReferenceSet(rootDir: string, name: string, model: ModelContext = {}): Promise<ReferenceSet> {
   const dir = referenceSetDir(rootDir, name);
   const manifest = await loadManifest(dir);
   const manifestFile = join(dir, MANIFEST_FILE);
   if (manifest.name !== name) {
     throw new OodError('CONFIG_INVALID', `${manifestFile} names the set "${manifest.name}" but lives in folder "${name}"`);
   }
-  const source = await loadSource(manifest, dir);
+  const source = await loadSource(manifest, dir, model);
   const indices = withFile(manifestFile, () =>
     splitIndices(manifest.split, source.pool.size, source.testPool === null ? null : source.testPool.size),
   );
@@ -64,11 +70,12 @@ export async function loadReferenceSet(rootDir: string, name: string): Promise<R
  * Evaluation uses it for whole OOD sets, such as every MNIST digit against a Fashion-MNIST model.
  * A relative `source.dir` is resolved against manifestDir, the folder holding the manifest.
  */
-export async function loadSource(manifest: ReferenceSetManifest, manifestDir: string): Promise<SourceData> {
+export async function loadSource(manifest: ReferenceSetManifest, manifestDir: string, model: ModelContext = {}): Promise<SourceData> {
   const source = await readSource(manifest.source, {
     manifestDir,
     labels: manifest.labels,
     inputShape: manifest.input_shape,
+    ...(model.text ? { text: model.text } : {}),
   });
   const manifestFile = join(manifestDir, MANIFEST_FILE);
   if (manifest.data_sha256 !== undefined && manifest.data_sha256 !== source.digest) {

@@ -7,6 +7,7 @@ export const FAKE_INFO: ModelInfo = {
   version: '1.2.3',
   input_shape: [4],
   input_name: 'features',
+  inputs: [{ name: 'features', dtype: 'float32', shape: [4] }],
   labels: ['a', 'b'],
   layers: ['dense_1', 'dense_2'],
   k: 3,
@@ -45,7 +46,10 @@ export class FakeDetector implements Detector {
   private readonly references: FakeDetectorOptions['references'];
 
   constructor(opts: FakeDetectorOptions = {}) {
-    this.info = { ...FAKE_INFO, ...opts.info };
+    const info = { ...FAKE_INFO, ...opts.info };
+    // An override of the one input's name or shape is an override of `inputs` too.
+    const inputs = opts.info?.inputs ?? [{ name: info.input_name, dtype: 'float32' as const, shape: info.input_shape }];
+    this.info = { ...info, inputs };
     this.delayMs = opts.delayMs ?? 0;
     this.references = opts.references;
   }

@@ -119,7 +119,7 @@ describe('TensorFlow Serving REST with {"b64": ...} images', () => {
       assertPlainError(
         await app.inject({ method: 'POST', url: '/v1/models/fake:predict', payload: { instances: [{ image: { b64: 'not base64!' } }] } }),
         400,
-        /instances\[0\]\.b64 is not base64/,
+        /instances\[0\]\.image\.b64 is not base64/,
       );
     } finally {
       await app.close();

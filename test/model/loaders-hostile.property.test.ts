@@ -48,6 +48,13 @@ const MISFITS: { [K in keyof ModelManifest]-?: unknown[] } = {
   name: ['fashion-mnist', 'mnist2', 'MNIST', '../mnist', '', 7],
   version: ['', 2, null],
   input_shape: [[28, 28], [783], [785], [784, 1], [1, 784], [0], [-784], [784.5], [], '784'],
+  inputs: [
+    [{ name: 'pixels', dtype: 'float32', shape: [783] }],
+    [{ name: 'pixels', dtype: 'int64', shape: [784] }],
+    [{ name: 'a', dtype: 'float32', shape: [392] }, { name: 'b', dtype: 'float32', shape: [392] }],
+    [{ name: 'pixels', dtype: 'float16', shape: [784] }],
+    [],
+  ],
   labels: [['0', '1'], Array.from({ length: 9 }, String), Array.from({ length: 11 }, String), ['0'], ['', '1'], 'digits'],
   layers: [['hidden9'], ['input', 'probs'], ['logits'], ['pixels'], [], [''], ['input', 'input'], 'hidden1'],
   reference_set: ['fashion-mnist', 'nope', '../mnist', '/etc', ''],
@@ -56,6 +63,7 @@ const MISFITS: { [K in keyof ModelManifest]-?: unknown[] } = {
   output_activation: ['relu', 'Softmax', '', 1],
   k: [0, -1, 2.5, '75'],
   ef_search: [{ hidden9: 100 }, { probs: 100 }, { input: 0 }, { input: 2.5 }, { input: '100' }, [100], 100],
+  text: [{ max_length: 0, fields: { input_ids: 'pixels' } }, { max_length: 784, fields: { input_ids: 'pixels' } }, { max_length: 8, fields: {} }, 'bert'],
   preprocessing: [{ width: 0 }, 'png', { width: 28, height: 28, channels: 2, layout: 'nchw' }],
 };
 

@@ -30,7 +30,23 @@ export default fp<OpenApiPluginOptions>(
       transform: jsonSchemaTransform,
     });
     await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: false } });
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    // The schemas say what any model takes; which inputs each served model takes is known only
+    // once it is loaded, so the document names them when it is asked for.
+    app.get('/openapi.json', { schema: { hide: true } }, async () => {
+      const document = app.swagger() as { info: { description?: string } };
+      const models = app.servedModels().map((name) => {
+        const info = app.readyDetector(name)?.info;
+        return { name, ready: info !== undefined, ...(info ? { inputs: info.inputs } : {}) };
+      });
+      const lines = models
+        .filter((m) => m.inputs)
+        .map((m) => `Model ${m.name} takes ${m.inputs?.map((i) => `${i.name} (${i.dtype} [${i.shape.join(', ')}])`).join(', ')}.`);
+      return {
+        ...document,
+        info: { ...document.info, description: [document.info.description, ...lines].filter(Boolean).join('\n\n') },
+        'x-served-models': models,
+      };
+    });
   },
-  { name: 'ood-openapi', fastify: '5.x' },
+  { name: 'ood-openapi', fastify: '5.x', dependencies: ['ood-detector'] },
 );

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { ModelInfo, Prediction, PredictResult } from '../../detector/types.js';
+import type { ModelInfo, Prediction, PredictResult, TextCodec } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
 import type { ReviewStore } from '../review/review-store.js';
 
@@ -15,9 +15,10 @@ export interface ScoreCall {
   /**
    * Turns the request body into the model's input. It runs once the detector is leased, so it
    * decodes for the very model and version that will score (a reload cannot come between).
-   * `maxRows` lets it refuse an oversized batch before decoding it.
+   * `maxRows` lets it refuse an oversized batch before decoding it; `text` is a text model's
+   * tokenizer, for requests that send strings.
    */
-  decode(info: ModelInfo, maxRows: number): DecodedBatch | Promise<DecodedBatch>;
+  decode(info: ModelInfo, maxRows: number, text: TextCodec | undefined): DecodedBatch | Promise<DecodedBatch>;
   includeNeighbors?: boolean;
 }
 
@@ -59,7 +60,7 @@ export default fp<ScoringPluginOptions>(
       const lease = app.leaseDetector(call.model);
       try {
         const { detector } = lease;
-        const { inputs, rows } = await call.decode(detector.info, maxBatch);
+        const { inputs, rows } = await call.decode(detector.info, maxBatch, detector.text);
         if (rows > maxBatch) throw batchTooLarge(rows, maxBatch);
         const asked = call.includeNeighbors ?? false;
         // The review shows a flagged input's neighbours, so it needs their ids for every row.

@@ -1,6 +1,6 @@
 import type { ModelInfo } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
-import { isB64Instance } from '../image-instances.js';
+import type { InputDtype } from '../../model/model-inputs.js';
 import type { OutputDatatype } from './output-tensors.js';
 
 /** TensorFlow's names for the outputs' data types, for the metadata's signature. */
@@ -12,31 +12,54 @@ export const TF_DTYPES: Record<OutputDatatype, string> = {
   BYTES: 'DT_STRING',
 };
 
-/**
- * A TF Serving instance may name the input: `{"<input name>": value}`, where the value may
- * itself be `{"b64": ...}`. The model has one input, so such an object is unwrapped whatever
- * the name, and a second key is refused. Numbers, arrays and `{"b64": ...}` pass unchanged.
- */
-export function unwrapNamedInstance(instance: unknown, info: Pick<ModelInfo, 'name' | 'input_name'>, path: string): unknown {
-  if (typeof instance !== 'object' || instance === null || Array.isArray(instance) || isB64Instance(instance)) return instance;
-  const keys = Object.keys(instance);
-  if (keys.length !== 1) {
-    throw new OodError(
-      'INVALID_INSTANCE',
-      `${path} names ${keys.length === 0 ? 'no input' : `the inputs ${keys.join(', ')}`}; model ${info.name} takes one, ${info.input_name}`,
-    );
-  }
-  return (instance as Record<string, unknown>)[keys[0]];
-}
+/** TensorFlow's names for the inputs' element types. */
+export const TF_INPUT_DTYPES: Record<InputDtype, string> = {
+  float32: 'DT_FLOAT',
+  float64: 'DT_DOUBLE',
+  int64: 'DT_INT64',
+  int32: 'DT_INT32',
+  uint8: 'DT_UINT8',
+  bool: 'DT_BOOL',
+};
 
 /**
- * Columnar `inputs`: the batch as one list, or an object naming the one input whose value is
- * that list. Returns the instances, as the row format would have sent them.
+ * Columnar `inputs` as the row format's instances, for the one instance decoder: a list is the
+ * batch of a model with one input; an object names each input, whose value lists that input's
+ * value for every instance (all lists as long).
  */
-export function columnarInstances(inputs: unknown, info: Pick<ModelInfo, 'name' | 'input_name'>): unknown[] {
-  const value = Array.isArray(inputs) ? inputs : unwrapNamedInstance(inputs, info, 'inputs');
-  if (!Array.isArray(value)) {
-    throw new OodError('INVALID_INSTANCE', `inputs must be a list of instances, or {"${info.input_name}": [instances]}`);
+export function columnarInstances(inputs: unknown, info: Pick<ModelInfo, 'name' | 'inputs' | 'text'>): unknown[] {
+  const names = info.inputs.map((i) => i.name);
+  const keyed = names.map((n) => `"${n}": [...]`).join(', ');
+  if (Array.isArray(inputs)) {
+    // A text model's batch is a list of strings, whatever inputs the tokenizer fills.
+    if (names.length === 1 || (info.text && inputs.every((v) => typeof v === 'string'))) return inputs;
+    throw new OodError('INVALID_INSTANCE', `inputs must be an object naming every input of model ${info.name}: {${keyed}}`);
   }
-  return value;
+  if (typeof inputs !== 'object' || inputs === null) {
+    throw new OodError('INVALID_INSTANCE', `inputs must be a list of instances, or {${keyed}}`);
+  }
+  const columns = inputs as Record<string, unknown>;
+  const keys = Object.keys(columns);
+  const texts = keys.length === 1 && info.text && Array.isArray(columns[keys[0]]) && (columns[keys[0]] as unknown[]).every((v) => typeof v === 'string');
+  if ((names.length === 1 && keys.length === 1) || texts) {
+    const value = columns[keys[0]];
+    if (!Array.isArray(value)) throw new OodError('INVALID_INSTANCE', `inputs must be a list of instances, or {${keyed}}`);
+    return value;
+  }
+  const extra = keys.filter((k) => !names.includes(k));
+  if (extra.length > 0 || keys.length !== names.length) {
+    const missing = names.filter((n) => !keys.includes(n));
+    const problem = extra.length > 0 ? `names ${extra.join(', ')}, which model ${info.name} does not take` : `lacks ${missing.join(', ')}`;
+    throw new OodError('INVALID_INSTANCE', `inputs ${problem}; give {${keyed}}`);
+  }
+  let rows: number | undefined;
+  for (const name of names) {
+    const column = columns[name];
+    if (!Array.isArray(column)) throw new OodError('INVALID_INSTANCE', `inputs.${name} must be a list with one value per instance`);
+    if (rows !== undefined && column.length !== rows) {
+      throw new OodError('INVALID_INSTANCE', `inputs.${name} holds ${column.length} instances, inputs.${names[0]} ${rows}`);
+    }
+    rows = column.length;
+  }
+  return Array.from({ length: rows ?? 0 }, (_, r) => Object.fromEntries(names.map((n) => [n, (columns[n] as unknown[])[r]])));
 }

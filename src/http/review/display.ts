@@ -1,19 +1,21 @@
 import type { ModelInfo } from '../../detector/types.js';
 
-/** How the review page shows one input: as a picture, or as a table of features. */
+/** How the review page shows one input: as a picture, a table of features, or the text its tokens spell. */
 export type InputDisplay =
   | { kind: 'image'; width: number; height: number; channels: number; layout: 'nchw' | 'nhwc' }
-  | { kind: 'table' };
+  | { kind: 'table' }
+  | { kind: 'text' };
 
 /** Smaller flat squares (an 8x8 table of 64 features, say) are more likely columns than pixels. */
 const MIN_FLAT_IMAGE_SIDE = 16;
 
 /**
- * A model's inputs are pictures when its manifest says how to decode images, or when the input
+ * A text model's inputs are texts. A model's inputs are pictures when its manifest says how to decode images, or when the input
  * shape is a grid: [H, W], one channel first or last around it, or a flat square of at least
  * 16 x 16 values (MNIST's 784 is 28 x 28). Anything else is shown as a table.
  */
-export function inputDisplay(info: Pick<ModelInfo, 'input_shape' | 'preprocessing'>): InputDisplay {
+export function inputDisplay(info: Pick<ModelInfo, 'input_shape' | 'preprocessing' | 'text'>): InputDisplay {
+  if (info.text) return { kind: 'text' };
   const p = info.preprocessing;
   if (p) return { kind: 'image', width: p.width, height: p.height, channels: p.channels, layout: p.layout };
   const shape = info.input_shape;

@@ -27,6 +27,8 @@ export const REVIEW_HTML = String.raw`<!doctype html>
   table { border-collapse: collapse; font-size: 12px; }
   td, th { padding: 1px 8px; text-align: right; border-bottom: 1px solid #eee; }
   tr.marked td { background: #ffe8cc; font-weight: 600; }
+  .text { max-width: 22rem; font-size: 15px; }
+  .reftext { font-style: italic; margin-right: 0.3rem; }
   .pvalues span { margin-right: 0.8rem; font-family: ui-monospace, monospace; font-size: 12px; }
 </style>
 </head>
@@ -96,7 +98,9 @@ export const REVIEW_JS = String.raw`'use strict';
   function reference(model, version, display, neighbor, predicted) {
     var box = el('span', { class: 'ref' });
     var label = el('span', { class: neighbor.label === predicted ? 'same' : 'other' }, [neighbor.label]);
-    if (display.kind === 'image') {
+    if (display.kind === 'text') {
+      box.append(el('span', { class: 'reftext' }, [neighbor.text || '']));
+    } else if (display.kind === 'image') {
       getJson('/v1/models/' + encodeURIComponent(model) + '/references/' + neighbor.id + '?version=' + encodeURIComponent(version))
         .then(function (ref) { box.prepend(picture(ref.values, display, 2)); })
         .catch(function () { box.prepend(el('span', { class: 'muted' }, ['(reloaded)'])); });
@@ -108,7 +112,9 @@ export const REVIEW_JS = String.raw`'use strict';
   }
 
   function entryCard(model, display, e) {
-    var left = display.kind === 'image' ? picture(e.input, display, 4) : (e.features ? featureTable(e.features) : el('span', {}, ['']));
+    var left = display.kind === 'image' ? picture(e.input, display, 4)
+      : display.kind === 'text' ? el('div', { class: 'text' }, [e.text || ''])
+      : (e.features ? featureTable(e.features) : el('span', {}, ['']));
     var pvalues = el('div', { class: 'pvalues' }, Object.keys(e.p_values).map(function (k) { return el('span', {}, [k + ' ' + e.p_values[k].toFixed(3)]); }));
     var layers = el('div', { class: 'layers' }, e.layers.map(function (l) {
       return el('div', { class: 'layer' }, [el('span', { class: 'name' }, [l.name + ' (' + l.in_class_neighbors + '/' + l.k + ')'])].concat(

@@ -20,7 +20,9 @@ export interface FlaggedEntry {
   p_values: Record<string, number>;
   /** The input as the model took it. */
   input: Float32Array;
-  layers: { name: string; k: number; in_class_neighbors: number; nearest: { id: number; label: string }[] }[];
+  layers: { name: string; k: number; in_class_neighbors: number; nearest: { id: number; label: string; text?: string }[] }[];
+  /** A text model's input as the text its tokens spell (lower-cased, unknown words left out, as the model saw it). */
+  text?: string;
   /** Tabular inputs: each feature against the nearest examples' mean, the furthest marked. */
   features?: FeatureDeviation[];
 }
@@ -47,7 +49,11 @@ export class ReviewStore {
         name: layer.name,
         k: layer.k,
         in_class_neighbors: layer.in_class_neighbors,
-        nearest: (layer.neighbor_ids ?? []).slice(0, NEIGHBORS_SHOWN).map((id) => ({ id, label: detector.reference?.(id)?.label ?? '?' })),
+        nearest: (layer.neighbor_ids ?? []).slice(0, NEIGHBORS_SHOWN).map((id) => {
+          const example = detector.reference?.(id);
+          const text = example && detector.text ? { text: detector.text.decode(example.values) } : {};
+          return { id, label: example?.label ?? '?', ...text };
+        }),
       }));
       const entry: FlaggedEntry = {
         id: this.next++,
@@ -61,6 +67,7 @@ export class ReviewStore {
         input: Float32Array.from(input),
         layers,
         ...(table ? { features: this.features(detector, input, layers) } : {}),
+        ...(detector.text ? { text: detector.text.decode(input) } : {}),
       };
       const kept = this.byModel.get(info.name) ?? [];
       kept.push(entry);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { instancesToBatch } from '../image-instances.js';
+import { decodeInstances } from '../instances.js';
 import { batchTooLarge } from '../plugins/scoring.js';
 import { PredictRequestSchema, PredictResponseSchema } from '../schemas.js';
 
@@ -12,9 +12,9 @@ const predictRoute: FastifyPluginAsyncZod = async (app) => {
       const { instances, include_neighbors: includeNeighbors = false } = request.body;
       const { info, result } = await app.score({
         includeNeighbors,
-        decode: async (model, maxRows) => {
+        decode: async (model, maxRows, text) => {
           if (instances.length > maxRows) throw batchTooLarge(instances.length, maxRows, 'body.instances');
-          return { inputs: await instancesToBatch(instances, model), rows: instances.length };
+          return { inputs: await decodeInstances(instances, model, 'instances', text), rows: instances.length };
         },
       });
       // Named from the same detector that scored, so the answer says which version it used.

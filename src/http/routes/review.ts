@@ -15,6 +15,7 @@ const errors = { 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
 const DisplaySchema = z.union([
   z.object({ kind: z.literal('image'), width: z.number().int(), height: z.number().int(), channels: z.number().int(), layout: z.enum(['nchw', 'nhwc']) }),
   z.object({ kind: z.literal('table') }),
+  z.object({ kind: z.literal('text') }),
 ]);
 
 const FlaggedEntrySchema = z.object({
@@ -27,12 +28,14 @@ const FlaggedEntrySchema = z.object({
   outlier_score: z.number(),
   p_values: z.record(z.string(), z.number()),
   input: z.array(z.number()),
+  /** A text model's input, as the text its tokens spell. */
+  text: z.string().optional(),
   layers: z.array(
     z.object({
       name: z.string(),
       k: z.number().int(),
       in_class_neighbors: z.number().int(),
-      nearest: z.array(z.object({ id: z.number().int(), label: z.string() })),
+      nearest: z.array(z.object({ id: z.number().int(), label: z.string(), text: z.string().optional() })),
     }),
   ),
   features: z
@@ -50,7 +53,15 @@ const OutliersSchema = z.object({
   entries: z.array(FlaggedEntrySchema),
 });
 
-const ReferenceSchema = z.object({ id: z.number().int(), label: z.string(), model: z.string(), version: z.string(), display: DisplaySchema, values: z.array(z.number()) });
+const ReferenceSchema = z.object({
+  id: z.number().int(),
+  label: z.string(),
+  model: z.string(),
+  version: z.string(),
+  display: DisplaySchema,
+  values: z.array(z.number()),
+  text: z.string().optional(),
+});
 
 /**
  * The review of flagged inputs (OOD_REVIEW_SIZE > 0): the page at /review, and the JSON behind
@@ -117,7 +128,15 @@ const reviewRoutes: FastifyPluginAsyncZod = async (app) => {
       checkVersion(detector.info, request.query.version);
       const example = detector.reference?.(request.params.id);
       if (!example) throw new OodError('NOT_FOUND', `Model ${detector.info.name} has no reference example ${request.params.id}`);
-      return { id: example.id, label: example.label, model: detector.info.name, version: detector.info.version, display: inputDisplay(detector.info), values: Array.from(example.values) };
+      return {
+        id: example.id,
+        label: example.label,
+        model: detector.info.name,
+        version: detector.info.version,
+        display: inputDisplay(detector.info),
+        values: Array.from(example.values),
+        ...(detector.text ? { text: detector.text.decode(example.values) } : {}),
+      };
     },
   );
 };

@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ModelInfo } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
-import { instancesToBatch } from '../image-instances.js';
+import { decodeInstances } from '../instances.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { instanceValue, nest, outputSpecs, outputTensors } from '../protocols/output-tensors.js';
-import { columnarInstances, TF_DTYPES, unwrapNamedInstance } from '../protocols/tf-serving.js';
+import { columnarInstances, TF_DTYPES, TF_INPUT_DTYPES } from '../protocols/tf-serving.js';
 import { batchTooLarge } from '../plugins/scoring.js';
 import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS } from '../schemas.js';
 
@@ -52,7 +52,7 @@ function metadata(info: ModelInfo) {
       signature_def: {
         signature_def: {
           [SIGNATURE]: {
-            inputs: { [info.input_name]: tensorInfo(info.input_name, 'DT_FLOAT', [-1, ...info.input_shape]) },
+            inputs: Object.fromEntries(info.inputs.map((i) => [i.name, tensorInfo(i.name, TF_INPUT_DTYPES[i.dtype], [-1, ...i.shape])])),
             outputs: Object.fromEntries(outputSpecs(info).map((o) => [o.name, tensorInfo(o.name, TF_DTYPES[o.datatype], [-1, ...o.shape])])),
             method_name: 'tensorflow/serving/predict',
           },
@@ -97,7 +97,7 @@ const tfServingRoutes: FastifyPluginAsyncZod = async (app) => {
         const columnar = instances === undefined;
         const { info, result } = await app.score({
           model: request.params.name,
-          decode: async (model, maxRows) => {
+          decode: async (model, maxRows, text) => {
             checkVersion(model, versionOf(request.params));
             if (signature !== undefined && signature !== SIGNATURE && signature !== '') {
               throw new OodError('BAD_REQUEST', `signature_name "${signature}" is not served; model ${model.name} has "${SIGNATURE}"`);
@@ -105,8 +105,7 @@ const tfServingRoutes: FastifyPluginAsyncZod = async (app) => {
             const rows = columnar ? columnarInstances(inputs, model) : (instances as unknown[]);
             if (rows.length === 0) throw new OodError('INVALID_INSTANCE', 'inputs holds no instance');
             if (rows.length > maxRows) throw batchTooLarge(rows.length, maxRows, columnar ? 'inputs' : 'instances');
-            const unwrapped = rows.map((row, i) => unwrapNamedInstance(row, model, `instances[${i}]`));
-            return { inputs: await instancesToBatch(unwrapped, model), rows: rows.length };
+            return { inputs: await decodeInstances(rows, model, 'instances', text), rows: rows.length };
           },
         });
         const tensors = outputTensors(result.predictions, info);

@@ -5,7 +5,7 @@ import { OodError } from '../../errors.js';
 import { BINARY_CONTENT_TYPE, binaryInput, splitBinaryBody, treatAsBinary } from '../protocols/binary-tensors.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
-import { decodeV2Input } from '../protocols/v2-tensors.js';
+import { decodeV2Inputs, V2_INPUT_DATATYPES } from '../protocols/v2-tensors.js';
 import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS, PlainErrorResponseSchema } from '../schemas.js';
 
 /**
@@ -31,7 +31,7 @@ export const V2InferRequestSchema = z.object({
         data: z.unknown().optional(),
       }),
     )
-    .min(1, 'must hold the input tensor'),
+    .min(1, 'must hold the input tensors'),
   outputs: z.array(z.object({ name: z.string(), parameters: Parameters.optional() })).optional(),
 });
 
@@ -59,7 +59,7 @@ function metadata(info: ModelInfo): z.infer<typeof ModelMetadataSchema> {
     name: info.name,
     versions: [info.version],
     platform: `ood-service (${info.backend})`,
-    inputs: [{ name: info.input_name, datatype: 'FP32', shape: [-1, ...info.input_shape] }],
+    inputs: info.inputs.map((i) => ({ name: i.name, datatype: V2_INPUT_DATATYPES[i.dtype], shape: [-1, ...i.shape] })),
     outputs: outputSpecs(info).map(({ name, datatype, shape }) => ({ name, datatype, shape: [-1, ...shape] })),
   };
 }
@@ -91,7 +91,7 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
 
   for (const { path: base, params, versionOf } of modelPaths('/v2/models')) {
 
-    app.get(base, { schema: { tags, summary: 'Model metadata: the input, and every output with its type and shape', params, response: { 200: ModelMetadataSchema, ...PLAIN_ERROR_RESPONSES } }, config: PLAIN_ERRORS }, async (request) => {
+    app.get(base, { schema: { tags, summary: 'Model metadata: every input and every output with its type and shape', params, response: { 200: ModelMetadataSchema, ...PLAIN_ERROR_RESPONSES } }, config: PLAIN_ERRORS }, async (request) => {
       const info = app.requireDetector(request.params.name).info;
       checkVersion(info, versionOf(request.params));
       return metadata(info);
@@ -114,7 +114,8 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
           tags,
           summary: 'Inference with the outlier outputs',
           description:
-            'One input tensor holding the batch, its first dimension counting the instances. JSON data may be flat or nested. ' +
+            'One tensor per model input (a model with one input takes one tensor whatever its name), each holding the batch, ' +
+            'its first dimension counting the instances. JSON data may be flat or nested. ' +
             'With the binary tensor data extension the body is application/octet-stream: the JSON request (its length in the ' +
             'Inference-Header-Content-Length header) followed by the tensor in little-endian, sized by parameters.binary_data_size.',
           security: [{ bearer: [] }],
@@ -131,22 +132,15 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
         const selected = outputs?.map((o) => o.name);
         const { info, result } = await app.score({
           model: request.params.name,
-          decode: (model, maxRows) => {
+          decode: (model, maxRows, text) => {
             checkVersion(model, versionOf(request.params));
-            if (inputs.length !== 1) {
-              throw new OodError('INVALID_INSTANCE', `inputs holds ${inputs.length} tensors; model ${model.name} takes one, ${model.input_name}`);
-            }
             const repeated = selected?.find((name, i) => selected.indexOf(name) !== i);
             if (repeated) throw new OodError('BAD_REQUEST', `outputs names ${repeated} twice`);
             const unknown = selected ? unknownOutputs(model, selected) : [];
             if (unknown.length > 0) {
               throw new OodError('BAD_REQUEST', `outputs names ${unknown.join(', ')}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
             }
-            const binary = binaryInput(request, 0);
-            if (!binary && inputs[0].data === undefined) {
-              throw new OodError('INVALID_INSTANCE', 'inputs[0] has no data, and no binary_data_size for binary tensor data');
-            }
-            return decodeV2Input(inputs[0], model, maxRows, binary);
+            return decodeV2Inputs(inputs, model, maxRows, (index) => binaryInput(request, index), text);
           },
         });
         return {

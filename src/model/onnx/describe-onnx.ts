@@ -3,17 +3,19 @@ import { chooseLayers, onnxRole, type LayerCandidate } from '../layer-choice.js'
 import { INPUT_LAYER } from '../manifest.js';
 import type { ModelDescription } from '../model-description.js';
 import { decodeModel, graphInfo, OnnxFormatError, withOutputs, type OnnxGraphInfo } from './onnx-graph.js';
-import { modelInput } from './onnx-embedder.js';
+import { inputLayout, isIntegerDtype, packedShape } from '../model-inputs.js';
+import { onnxFeed, onnxInputs, type GivenShapes } from './onnx-inputs.js';
 
 /**
  * The graph's layers with their real shapes: the model is opened with every candidate value
  * exposed and run once on a zero instance, since files often carry no shapes for hidden values.
  * Throws OnnxFormatError for a file that is not a usable ONNX model.
  */
-export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?: readonly number[]): Promise<ModelDescription> {
+export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?: GivenShapes): Promise<ModelDescription> {
   const model = decodeModel(bytes);
   const info = graphInfo(model);
-  const input = modelInput(info, inputShape);
+  const { inputs } = onnxInputs(info, inputShape);
+  const layout = inputLayout(inputs);
   const outputNames = new Set(info.outputs.map((o) => o.name));
   const probed = info.values.filter((v) => onnxRole(v.op, []) !== 'other' || v.op === 'Reshape' || v.op === 'Softmax');
   // Only tensors are fetched: onnxruntime-node cannot return the sequence of maps that
@@ -28,15 +30,14 @@ export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?:
   }
   const shapes = new Map<string, { shape: number[]; float: boolean }>();
   try {
-    const width = input.shape.reduce((a, b) => a * b, 1);
-    const feed = { [input.name]: new ort.Tensor('float32', new Float32Array(width), [1, ...input.shape]) };
-    const results = await session.run(feed, names);
+    const results = await session.run(onnxFeed(new Float32Array(layout.width), 1, layout), names);
     for (const [name, t] of Object.entries(results)) {
       shapes.set(name, { shape: t.dims.slice(1).map(Number), float: t.type === 'float32' || t.type === 'float64' });
       t.dispose();
     }
   } catch (err) {
-    throw new OnnxFormatError(`fails on a zero input of shape [1, ${input.shape.join(', ')}]: ${(err as Error).message.split('\n')[0]}`);
+    const shapes = inputs.map((i) => `${i.name} [1, ${i.shape.join(', ')}]`).join(', ');
+    throw new OnnxFormatError(`fails on a zero input (${shapes}): ${(err as Error).message.split('\n')[0]}`);
   } finally {
     await session.release();
   }
@@ -48,16 +49,19 @@ export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?:
     const width = found.shape.reduce((a, b) => a * b, 1);
     candidates.push({ name: v.name, op: v.op, shape: found.shape, width, role: onnxRole(v.op, found.shape) });
   }
-  const width = input.shape.reduce((a, b) => a * b, 1);
+  const { width } = layout;
+  // Token ids and masks are codes, not measurements: distances between them mean nothing.
+  const indexableInput = inputs.every((i) => !isIntegerDtype(i.dtype));
   return {
     runtime: 'onnx',
     file,
-    input: { name: input.name, shape: input.shape, width },
+    inputs,
+    input: { name: inputs[0].name, shape: packedShape(inputs), width },
     outputs: info.outputs.map((o) => ({ name: o.name, shape: shapes.get(o.name)?.shape ?? [] })),
     classOutput,
     candidates,
     values: [...new Set([...info.values.map((v) => v.name), ...info.outputs.map((o) => o.name)])],
-    defaults: chooseLayers(candidates, width, INPUT_LAYER),
+    defaults: chooseLayers(candidates, indexableInput ? width : Number.POSITIVE_INFINITY, INPUT_LAYER),
   };
 }
 

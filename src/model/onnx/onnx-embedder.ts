@@ -4,46 +4,36 @@ import { concatRows, type Matrix } from '../../math/matrix.js';
 import { softmaxRowsInPlace } from '../../math/softmax.js';
 import type { Embedding, EmbeddingModel } from '../embedding.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from '../manifest.js';
-import { decodeModel, graphInfo, ONNX_FLOAT, OnnxFormatError, withOutputs, type OnnxGraphInfo } from './onnx-graph.js';
+import { inputLayout, inputWidth, type InputLayout, type ModelInput } from '../model-inputs.js';
+import { decodeModel, graphInfo, OnnxFormatError, withOutputs, type OnnxGraphInfo } from './onnx-graph.js';
+import { onnxFeed, onnxInputs, type OnnxInputs } from './onnx-inputs.js';
 
 /** Rows per onnxruntime call: bounds the memory of the hidden outputs of a large batch. */
 const CHUNK_ROWS = 1024;
 
-export interface OnnxModelInput {
-  name: string;
-  /** Per-instance shape, the batch dimension removed. */
-  shape: number[];
-  /** Whether the file fixes the batch size at 1, so rows must go one per run. */
-  singleRow: boolean;
-}
-
 /**
- * The model's one input: its name, per-instance shape (free dimensions taken from `fallback`)
- * and whether its batch dimension is free. Throws OnnxFormatError on what this service cannot feed.
+ * The graph's inputs, checked against what the manifest declares: the same names, order and
+ * element types, and as many values per instance. Free dimensions take the manifest's shapes.
  */
-export function modelInput(info: OnnxGraphInfo, fallback?: readonly number[]): OnnxModelInput {
-  if (info.inputs.length !== 1) {
-    throw new OnnxFormatError(
-      `has ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(', ')}); only single-input models are supported`,
-    );
+function checkedInputs(info: OnnxGraphInfo, manifest: ModelManifest): OnnxInputs {
+  const declared = manifest.inputs;
+  if (!declared && info.inputs.length !== 1) {
+    throw new OnnxFormatError(`takes ${info.inputs.length} inputs (${info.inputs.map((i) => i.name).join(', ')}); the manifest lists no inputs`);
   }
-  const [input] = info.inputs;
-  if (input.elemType !== ONNX_FLOAT) {
-    throw new OnnxFormatError(`input "${input.name}" has ONNX element type ${input.elemType}; only float32 (1) inputs are supported`);
+  const given = declared ? Object.fromEntries(declared.map((i) => [i.name, i.shape])) : manifest.input_shape;
+  const found = onnxInputs(info, given);
+  if (declared) {
+    const show = (inputs: readonly ModelInput[]) => inputs.map((i) => `${i.name} (${i.dtype})`).join(', ');
+    const same = declared.length === found.inputs.length && declared.every((d, i) => d.name === found.inputs[i].name && d.dtype === found.inputs[i].dtype);
+    if (!same) throw new OnnxFormatError(`takes ${show(found.inputs)}; the manifest's inputs are ${show(declared)}`);
+    found.inputs.forEach((input, i) => {
+      if (inputWidth(input) !== inputWidth(declared[i])) {
+        throw new OnnxFormatError(`takes [${input.shape.join(', ')}] per instance for "${input.name}"; the manifest says [${declared[i].shape.join(', ')}]`);
+      }
+    });
+    return { inputs: declared.map((d) => ({ ...d })), singleRow: found.singleRow };
   }
-  if (input.dims.length < 2) {
-    throw new OnnxFormatError(`input "${input.name}" has shape [${input.dims.join(', ')}]; expected a batch dimension first`);
-  }
-  const [batch, ...rest] = input.dims;
-  const free = rest.some((d) => typeof d !== 'number');
-  let shape = rest as number[];
-  if (free) {
-    if (!fallback) {
-      throw new OnnxFormatError(`input "${input.name}" has free dimensions [${input.dims.join(', ')}]; give the input shape`);
-    }
-    shape = [...fallback];
-  }
-  return { name: input.name, shape, singleRow: batch === 1 };
+  return found;
 }
 
 /**
@@ -52,19 +42,21 @@ export function modelInput(info: OnnxGraphInfo, fallback?: readonly number[]): O
  */
 export class OnnxEmbedder implements EmbeddingModel {
   readonly inputSize: number;
-  readonly inputName: string;
+  readonly inputs: readonly ModelInput[];
   readonly backend = 'onnxruntime-cpu';
   private readonly session: ort.InferenceSession;
-  private readonly input: OnnxModelInput;
+  private readonly layout: InputLayout;
+  private readonly singleRow: boolean;
   private readonly fetches: string[];
   private readonly layerNames: string[];
   private readonly indexedCount: number;
   private readonly softmax: boolean;
 
-  private constructor(session: ort.InferenceSession, input: OnnxModelInput, manifest: ModelManifest, extraLayers: string[]) {
+  private constructor(session: ort.InferenceSession, input: OnnxInputs, manifest: ModelManifest, extraLayers: string[]) {
     this.session = session;
-    this.input = input;
-    this.inputName = input.name;
+    this.inputs = input.inputs;
+    this.layout = inputLayout(input.inputs);
+    this.singleRow = input.singleRow;
     this.inputSize = inputSize(manifest);
     this.layerNames = [...manifest.layers, ...extraLayers];
     this.indexedCount = manifest.layers.length;
@@ -77,10 +69,10 @@ export class OnnxEmbedder implements EmbeddingModel {
   static async create(bytes: Uint8Array, manifest: ModelManifest, file: string, extraLayers: string[] = []): Promise<OnnxEmbedder> {
     const invalid = (why: string, cause?: unknown) => new OodError('MODEL_INVALID', `${file} ${why}`, { cause });
     let model;
-    let input: OnnxModelInput;
+    let input: OnnxInputs;
     try {
       model = decodeModel(bytes);
-      input = modelInput(graphInfo(model), manifest.input_shape);
+      input = checkedInputs(graphInfo(model), manifest);
     } catch (err) {
       if (err instanceof OnnxFormatError) throw invalid(err.message, err);
       throw err;
@@ -95,9 +87,10 @@ export class OnnxEmbedder implements EmbeddingModel {
         );
       }
     }
-    const declared = input.shape.reduce((a, b) => a * b, 1);
+    const declared = inputLayout(input.inputs).width;
     if (declared !== inputSize(manifest)) {
-      throw invalid(`takes [${input.shape.join(', ')}] (${declared} values) per instance; the manifest's input_shape has ${inputSize(manifest)}`);
+      const shapes = input.inputs.map((i) => `[${i.shape.join(', ')}]`).join(' + ');
+      throw invalid(`takes ${shapes} (${declared} values) per instance; the manifest's input_shape has ${inputSize(manifest)}`);
     }
     const exposed = withOutputs(model, [manifest.output_layer, ...manifest.layers, ...extraLayers].filter((l) => l !== INPUT_LAYER));
     let session: ort.InferenceSession;
@@ -108,7 +101,8 @@ export class OnnxEmbedder implements EmbeddingModel {
     }
     const embedder = new OnnxEmbedder(session, input, manifest, extraLayers);
     // One zero row through the graph: the class count and every layer's shape are checked now,
-    // with the file named, rather than on the first request.
+    // with the file named, rather than on the first request. Zero is a valid value of every
+    // input type (a padding token id, an empty mask).
     let probe: Embedding;
     try {
       probe = await embedder.embed(new Float32Array(embedder.inputSize), 1);
@@ -128,13 +122,13 @@ export class OnnxEmbedder implements EmbeddingModel {
     if (inputs.length !== rows * this.inputSize) {
       throw new OodError('INVALID_INSTANCE', `expected ${rows * this.inputSize} values, got ${inputs.length}`);
     }
-    const step = this.input.singleRow ? 1 : CHUNK_ROWS;
+    const step = this.singleRow ? 1 : CHUNK_ROWS;
     const parts: Float32Array[][] = [];
     const widths: number[] = [];
     for (let start = 0; start < rows; start += step) {
       const n = Math.min(step, rows - start);
       const chunk = inputs.subarray(start * this.inputSize, (start + n) * this.inputSize);
-      const feed = { [this.input.name]: new ort.Tensor('float32', chunk, [n, ...this.input.shape]) };
+      const feed = onnxFeed(chunk, n, this.layout);
       const results = await this.session.run(feed, this.fetches);
       const outs = this.fetches.map((name) => results[name]);
       if (widths.length === 0) for (const t of outs) widths.push(t.size / n);

@@ -187,7 +187,7 @@ const CR = 0x0d;
 /** Plain decimal numbers only: Number() would also take "", "0x1f" and "Infinity". */
 const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 
-async function readCsvText(file: string, digest?: SourceDigest): Promise<string> {
+export async function readCsvText(file: string, digest?: SourceDigest): Promise<string> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -242,7 +242,7 @@ function featureValue(cell: string, file: string, line: number, column: string):
 }
 
 /** A label cell names a class, or failing that is a whole-number class index. */
-function classLookup(classes: readonly string[], file: string): (cell: string, line: number) => number {
+export function classLookup(classes: readonly string[], file: string): (cell: string, line: number) => number {
   const byName = new Map(classes.map((name, index) => [name, index]));
   return (cell, line) => {
     const named = byName.get(cell) ?? byName.get(cell.trim());

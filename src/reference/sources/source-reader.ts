@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { TextCodec } from '../../detector/types.js';
 import type { SourceData } from './labeled-data.js';
 
 /** What a reader needs besides its own manifest entry. */
@@ -9,6 +10,8 @@ export interface SourceContext {
   labels: readonly string[];
   /** The manifest's input shape: readers that decode (images) produce rows of this size. */
   inputShape: readonly number[];
+  /** The model's tokenizer, for readers of text; absent where no text model is at hand. */
+  text?: TextCodec;
 }
 
 /**
