@@ -18,10 +18,11 @@ import { httpRequest } from './bench/http.js';
 import { ServerProcess } from './bench/server.js';
 
 const USAGE = `usage: npm run check-onboarded -- --model NAME [--partner REFSET] [--limit N]
-    [--max-flag-rate X] [--min-auroc SET=X,SET=X] [--image-dir DIR]
+    [--max-flag-rate X] [--min-auroc SET=X,SET=X] [--image-dir DIR] [--ood-texts NAME=FILE,...]
   --max-flag-rate  bound on the share of held-out in-distribution test rows flagged
   --min-auroc      bound on the service score's AUROC per OOD set (e.g. mnist=0.98,uniform-noise=0.99)
   --image-dir      a folder of class folders of PNG/JPEG images to send as {"b64": ...}
+  --ood-texts      OOD sets of a text model: one text per line (.txt) or {"text"} per line (.jsonl)
 `;
 
 interface Check {
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
     {
       model: { type: 'string' }, partner: { type: 'string' }, limit: { type: 'string' },
       'max-flag-rate': { type: 'string' }, 'min-auroc': { type: 'string' }, 'image-dir': { type: 'string' },
+      'ood-texts': { type: 'string' },
     },
     USAGE,
   );
@@ -56,7 +58,7 @@ async function main(): Promise<number> {
   await initBackend(config.backend);
   const evaluation = await evaluateModel(
     detectorSettings(config),
-    { limit: numberOption(values, 'limit', 10_000, 1), seed: 7, partner: values.partner as string | undefined },
+    { limit: numberOption(values, 'limit', 10_000, 1), seed: 7, partner: values.partner as string | undefined, textSets: textSets(values['ood-texts']) },
     log,
   );
   process.stdout.write(evaluationMarkdown(evaluation));
@@ -77,10 +79,17 @@ async function main(): Promise<number> {
 
   const server = (await ServerProcess.start({ root: resolve('.'), cacheDir: config.cacheDir, model })).server;
   try {
-    const info = JSON.parse((await httpRequest(`${server.baseUrl}/models/default`)).body) as { input_shape: number[] };
-    const zeros = info.input_shape.reduceRight<unknown>((inner, dim) => Array.from({ length: dim }, () => inner), 0);
-    const numeric = await httpRequest(`${server.baseUrl}/predict`, { method: 'POST', body: JSON.stringify({ instances: [zeros] }) });
-    checks.push({ what: `served: a nested [${info.input_shape.join(', ')}] instance answers ${numeric.status}`, ok: numeric.status === 200 });
+    const info = JSON.parse((await httpRequest(`${server.baseUrl}/models/default`)).body) as { input_shape: number[]; text?: unknown };
+    if (info.text) {
+      const text = 'list directory contents';
+      const res = await httpRequest(`${server.baseUrl}/predict`, { method: 'POST', body: JSON.stringify({ instances: [text] }) });
+      const label = res.status === 200 ? (JSON.parse(res.body) as { predictions: { label: string }[] }).predictions[0].label : undefined;
+      checks.push({ what: `served: the text "${text}" answers ${res.status}, label "${label}"`, ok: res.status === 200 });
+    } else {
+      const zeros = info.input_shape.reduceRight<unknown>((inner, dim) => Array.from({ length: dim }, () => inner), 0);
+      const numeric = await httpRequest(`${server.baseUrl}/predict`, { method: 'POST', body: JSON.stringify({ instances: [zeros] }) });
+      checks.push({ what: `served: a nested [${info.input_shape.join(', ')}] instance answers ${numeric.status}`, ok: numeric.status === 200 });
+    }
     if (values['image-dir']) {
       const { file, label } = await firstImage(values['image-dir'] as string);
       const b64 = (await readFile(file)).toString('base64');
@@ -98,6 +107,16 @@ async function main(): Promise<number> {
   const failed = checks.filter((c) => !c.ok).length;
   process.stdout.write(`${checks.length - failed} passed, ${failed} failed\n`);
   return failed === 0 ? 0 : 1;
+}
+
+/** `near=a.txt,far=b.jsonl` as named text sets. */
+function textSets(option: unknown): { name: string; file: string }[] | undefined {
+  if (typeof option !== 'string') return undefined;
+  return option.split(',').map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--ood-texts: "${pair}" must be NAME=FILE`);
+    return { name: pair.slice(0, at), file: resolve(pair.slice(at + 1)) };
+  });
 }
 
 runMain('check-onboarded', main);

@@ -35,7 +35,8 @@ export function formatDescription(d: ModelDescription): string {
   const chosen = new Set(d.defaults.layers);
   const lines = [
     `${d.file} (${d.runtime})`,
-    `input    ${d.input.name} [${d.input.shape.join(', ')}] (${d.input.width} values per instance)`,
+    ...d.inputs.map((i) => `input    ${i.name} ${i.dtype} [${i.shape.join(', ')}]`),
+    ...(d.inputs.length > 1 ? [`         (${d.input.width} values per instance, the inputs in turn)`] : [`         (${d.input.width} values per instance)`]),
     ...d.outputs.map((o) => `output   ${o.name} [${o.shape.join(', ')}]`),
     `classes  ${d.classOutput.classes} from "${d.classOutput.name}": ${d.classOutput.why}`,
     '',

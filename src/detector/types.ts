@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ImagePreprocessingSchema } from '../model/image-input.js';
 import { ModelInputSchema } from '../model/model-inputs.js';
+import type { TextCodec } from '../model/text/text-codec.js';
 
 /**
  * The shapes the detector hands to its transports. They are zod schemas so the HTTP layer can
@@ -82,13 +83,7 @@ export interface ReferenceExample {
   values: Float32Array;
 }
 
-/** How a text model's strings become its packed rows (model/text/text-tokenizer.ts), and back. */
-export interface TextCodec {
-  /** Text into row `row` of `out`; throws INVALID_INSTANCE naming `path` for text it refuses. */
-  encodeInto(text: string, out: Float32Array, row: number, path: string): void;
-  /** A packed row as the text its tokens spell, for people reviewing it. */
-  decode(row: ArrayLike<number>): string;
-}
+export type { TextCodec };
 
 /** What a transport needs from a loaded detector; it knows nothing of HTTP. */
 export interface Detector {

@@ -11,12 +11,12 @@ import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
 import { selectRows, type Matrix } from '../math/matrix.js';
 import { evaluateScores, rocCurve, type OodMetrics } from '../math/ood-metrics.js';
-import type { EmbeddingModel } from '../model/embedding.js';
 import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
 import { LOGITS_LAYER, PROBS_LAYER } from '../model/mlp.js';
 import { loadModel, readModelManifest, type LoadedModel } from '../model/model-store.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
-import { loadOodSets } from '../reference/ood-sets.js';
+import { loadOodSets, type TextSetFile } from '../reference/ood-sets.js';
+import { isIntegerDtype } from '../model/model-inputs.js';
 
 /** The scores compared side by side; each is oriented so that higher means more outlying. */
 export const SCORES = ['msp', 'energy', 'mahalanobis', 'knn_distance', 'dknn_credibility', 'service'] as const;
@@ -142,6 +142,8 @@ export interface EvaluateOptions {
   attacks?: AttackSpecInput[];
   /** Test rows each attack starts from; `limit` when absent. */
   attackLimit?: number;
+  /** OOD sets of texts, for a text model: one text per line (.txt) or {"text"} per line (.jsonl). */
+  textSets?: TextSetFile[];
 }
 
 /** The adversarial sets of docs/results.md: FGSM at three budgets, PGD (10 steps) at two, and the adaptive attack. */
@@ -192,7 +194,7 @@ export async function evaluateModel(
   }
   const embedder = stored.model;
   try {
-    return await scoreAll(detector, embedder, stored.manifest, settings, options, started);
+    return await scoreAll(detector, stored, settings, options, started);
   } finally {
     embedder.dispose();
     detector.dispose();
@@ -201,13 +203,13 @@ export async function evaluateModel(
 
 async function scoreAll(
   detector: DeepKnnDetector,
-  embedder: EmbeddingModel,
-  manifest: ModelManifest,
+  stored: LoadedModel,
   settings: DetectorSettings,
   options: EvaluateOptions,
   started: number,
 ): Promise<ModelEvaluation> {
-  const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set);
+  const { model: embedder, manifest, text } = stored;
+  const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set, { text });
   if (refset.test.x.rows === 0) {
     throw new OodError(
       'CONFIG_INVALID',
@@ -246,7 +248,8 @@ async function scoreAll(
     const compare = (name: string, out: Scored, size: number): SetEvaluation =>
       compareSets(name, inDist, out, size, manifest.layers, settings.significance);
     const sets: SetEvaluation[] = [];
-    for (const set of await loadOodSets(settings.referenceSetsDir, manifest.reference_set, options)) {
+    const codes = embedder.inputs.some((i) => isIntegerDtype(i.dtype));
+    for (const set of await loadOodSets(settings.referenceSetsDir, manifest.reference_set, options, { text, codes })) {
       sets.push(compare(set.name, await score(set.x), set.x.rows));
     }
     if (options.attacks?.length) sets.push(...(await adversarialSets(settings, manifest, options, score, compare)));

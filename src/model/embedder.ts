@@ -6,6 +6,7 @@ import { activeBackend } from './backend.js';
 import type { Embedding, EmbeddingModel } from './embedding.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from './manifest.js';
 import type { ModelInput } from './model-inputs.js';
+import { parseLayer } from './layer-spec.js';
 
 export type { Embedding, EmbeddingModel };
 
@@ -52,6 +53,7 @@ export class Embedder implements EmbeddingModel {
     const outputs: tf.SymbolicTensor[] = [];
     for (const name of this.layerNames) {
       if (name === INPUT_LAYER) continue;
+      if (parseLayer(name).pooling) throw new OodError('MODEL_INVALID', `manifest names the pooled layer "${name}"; pooled layers need an ONNX model`);
       try {
         outputs.push(model.getLayer(name).output as tf.SymbolicTensor);
       } catch {

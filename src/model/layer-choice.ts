@@ -1,3 +1,5 @@
+import { parseLayer, pooledName, type Pooling } from './layer-spec.js';
+
 /**
  * Which layers to index when the user names none. Pure: it sees only a description of the
  * model's layers, whatever runtime runs it.
@@ -16,6 +18,14 @@ export interface LayerCandidate {
   /** Values per instance: what the index and the density model see. */
   width: number;
   role: LayerRole;
+  /** A pooled view of a wider value (layer-spec.ts): `shape` is the pooled shape, `from` the value's own. */
+  pooling?: Pooling;
+  from?: number[];
+  /**
+   * A transformer's residual stream: the value feeds an Add and something else besides, as a
+   * block's input feeds both its attention and the skip connection around it.
+   */
+  residual?: boolean;
 }
 
 /**
@@ -39,6 +49,10 @@ export interface LayerChoice {
  * - the penultimate representation: the last one before the class output, narrow enough;
  * - up to two earlier ones, pooled or flattened first (a flattened pool is the same values as
  *   the pool, so only one of a pair of equal width is kept), else earlier activations;
+ * - a transformer's pooled hidden states: the last one and up to two earlier ones on its
+ *   residual stream (every other one from the end, so one per block);
+ * - when fewer than two earlier layers were found, a convolutional network's pooled feature
+ *   maps: the last one at each resolution, the latest first;
  * - the raw input when it is small.
  * `candidates` are in graph order and exclude the class output itself.
  */
@@ -46,8 +60,17 @@ export function chooseLayers(candidates: readonly LayerCandidate[], inputWidth: 
   const withInput = inputWidth <= MAX_DEFAULT_INPUT_WIDTH;
   // A flatten of the raw input holds the input's own values.
   const sameAsInput = (c: LayerCandidate) => withInput && c.role === 'pooled' && c.width === inputWidth;
+  // A value offered pooled is taken pooled, not whole.
+  const pooledViews = new Set(candidates.filter((c) => c.pooling).map((c) => parseLayer(c.name).value));
+  // One value per instance (a clamp of a count, a scalar norm) places nothing among neighbours.
   const usable = candidates.filter(
-    (c) => (c.role === 'representation' || c.role === 'pooled') && c.width <= MAX_DEFAULT_WIDTH && !sameAsInput(c),
+    (c) =>
+      !c.pooling &&
+      !pooledViews.has(c.name) &&
+      (c.role === 'representation' || c.role === 'pooled') &&
+      c.width >= 2 &&
+      c.width <= MAX_DEFAULT_WIDTH &&
+      !sameAsInput(c),
   );
   const chosen: { candidate: LayerCandidate; reason: string }[] = [];
   const penultimate = usable.at(-1);
@@ -66,6 +89,7 @@ export function chooseLayers(candidates: readonly LayerCandidate[], inputWidth: 
       });
     }
   }
+  chosen.push(...pooledChoice(candidates, EARLIER_LAYERS + 1 - chosen.length));
   const order = new Map(candidates.map((c, i) => [c.name, i]));
   chosen.sort((a, b) => (order.get(a.candidate.name) ?? 0) - (order.get(b.candidate.name) ?? 0));
   const layers = chosen.map((c) => c.candidate.name);
@@ -74,24 +98,80 @@ export function chooseLayers(candidates: readonly LayerCandidate[], inputWidth: 
     layers.unshift(inputName);
     reasons.unshift(`${inputName}: the raw input, small enough to index (${inputWidth} <= ${MAX_DEFAULT_INPUT_WIDTH} values)`);
   }
-  const skipped = candidates.filter((c) => (c.role === 'representation' || c.role === 'pooled') && c.width > MAX_DEFAULT_WIDTH);
+  const skipped = candidates.filter((c) => !c.pooling && (c.role === 'representation' || c.role === 'pooled') && c.width > MAX_DEFAULT_WIDTH);
   if (skipped.length > 0) {
     reasons.push(`not chosen, wider than ${MAX_DEFAULT_WIDTH} values: ${skipped.map((c) => `${c.name} (${c.width})`).join(', ')}`);
   }
   return { layers, reasons };
 }
 
+/** The pooled candidates a default choice takes: a transformer's hidden states, else feature maps for the free slots. */
+function pooledChoice(candidates: readonly LayerCandidate[], free: number): { candidate: LayerCandidate; reason: string }[] {
+  const pooled = candidates.filter((c) => c.pooling === 'mean' && c.width >= 2 && c.width <= MAX_DEFAULT_WIDTH);
+  const sequences = pooled.filter((c) => c.from?.length === 2);
+  if (sequences.length > 0) {
+    const last = sequences[sequences.length - 1];
+    const stream = sequences.filter((c) => c.residual && c !== last).reverse();
+    const earlier = stream.filter((_, i) => i % 2 === 1).slice(0, EARLIER_LAYERS);
+    const shown = (c: LayerCandidate) => `[${c.from?.join(', ')}] averaged over its tokens (${c.width} values)`;
+    return [
+      ...earlier.reverse().map((candidate) => ({ candidate, reason: `an earlier hidden state on the residual stream, ${shown(candidate)}` })),
+      { candidate: last, reason: `the last hidden state, ${shown(last)}` },
+    ];
+  }
+  if (free <= 0) return [];
+  const byResolution = new Map<string, LayerCandidate>();
+  for (const c of pooled.filter((p) => p.from?.length === 3)) byResolution.set(c.from?.slice(1).join('x') ?? '', c);
+  return [...byResolution.values()]
+    .reverse()
+    .slice(0, free)
+    .map((candidate) => ({ candidate, reason: `a feature map [${candidate.from?.join(', ')}] averaged per channel (${candidate.width} values), the last at its resolution` }));
+}
+
 const ACTIVATIONS = new Set([
   'Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Selu', 'Celu', 'Sigmoid', 'Tanh', 'Gelu', 'HardSigmoid', 'HardSwish',
-  'Softplus', 'Softsign', 'Clip', 'Mish', 'ThresholdedRelu',
+  'Softplus', 'Softsign', 'Clip', 'Mish', 'ThresholdedRelu', 'LayerNormalization',
 ]);
 // ReduceMean and ReduceMax are what PyTorch exports `x.mean(dim)` and `x.amax(dim)` as.
 const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'Flatten', 'ReduceMean', 'ReduceMax']);
 const LINEAR = new Set(['Gemm', 'MatMul', 'Conv', 'ConvTranspose', 'Add', 'BatchNormalization']);
 
-/** The role of an ONNX op's output. A Reshape to one dimension per instance is a flatten. */
+/**
+ * Pooled views of the values that can take them, each right after its value: a sequence [T, D]
+ * from a layer norm, a residual Add or the last Add (a transformer's hidden states) averaged over its tokens,
+ * or taken at its first token; a feature map [C, H, W] from an activation averaged per channel.
+ */
+export function pooledCandidates(values: readonly LayerCandidate[], residual: (name: string) => boolean): LayerCandidate[] {
+  const hidden = (c: LayerCandidate) => c.shape.length === 2 && c.shape[1] >= 2 && (c.op === 'LayerNormalization' || c.op === 'Add');
+  // Of the Adds, those on the residual stream and the last (the final hidden state): the rest
+  // are biases and sums inside a block.
+  const last = values.filter(hidden).at(-1);
+  return values.flatMap((c) => {
+    const sequence = hidden(c) && (c.op === 'LayerNormalization' || c === last || residual(c.name));
+    const map = c.shape.length === 3 && c.role === 'representation';
+    if (!sequence && !map) return [c];
+    const pooled = (pooling: Pooling, shape: number[]): LayerCandidate => ({
+      name: pooledName(c.name, pooling),
+      op: c.op,
+      shape,
+      width: shape[0],
+      role: 'pooled',
+      pooling,
+      from: c.shape,
+      ...(sequence && residual(c.name) ? { residual: true } : {}),
+    });
+    return sequence ? [c, pooled('mean', [c.shape[1]]), pooled('first', [c.shape[1]])] : [c, pooled('mean', [c.shape[0]])];
+  });
+}
+
+/**
+ * The role of an ONNX op's output. A Reshape to one dimension per instance is a flatten. A
+ * reduction that keeps a last axis of one ([T, 1]) is a statistic inside a decomposed layer
+ * norm, not a pool.
+ */
 export function onnxRole(op: string, shape: readonly number[]): LayerRole {
   if (ACTIVATIONS.has(op)) return 'representation';
+  if ((op === 'ReduceMean' || op === 'ReduceMax') && shape.length > 1 && shape[shape.length - 1] === 1) return 'other';
   if (POOLS.has(op) || (op === 'Reshape' && shape.length === 1)) return 'pooled';
   if (LINEAR.has(op)) return 'linear';
   return 'other';

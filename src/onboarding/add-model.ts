@@ -11,6 +11,7 @@ import type { Log } from '../log.js';
 import { INPUT_LAYER, unindexedEfSearchLayers, type ModelManifest } from '../model/manifest.js';
 import { saveStoredModel, writeModelFolder } from '../model/model-store.js';
 import type { ModelDescription } from '../model/model-description.js';
+import { parseLayer } from '../model/layer-spec.js';
 import { firstInvalidValue, inputLayout, inputsField, isIntegerDtype } from '../model/model-inputs.js';
 import { ONNX_FILE } from '../model/onnx/onnx-file.js';
 import type { GivenShapes } from '../model/onnx/onnx-inputs.js';
@@ -176,7 +177,9 @@ function checkLayers(layers: string[], description: ModelDescription, file: stri
   const known = description.candidates.map((c) => c.name);
   const valid = new Set([INPUT_LAYER, ...description.values]);
   for (const layer of layers) {
-    if (!valid.has(layer)) {
+    const { value, pooling } = parseLayer(layer);
+    if (pooling && description.runtime !== 'onnx') throw new OodError('CONFIG_INVALID', `--layers names "${layer}": pooled layers need an ONNX model`);
+    if (!valid.has(value)) {
       const shown = known.slice(0, 20).join(', ');
       throw new OodError(
         'CONFIG_INVALID',

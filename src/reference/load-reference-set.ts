@@ -10,7 +10,7 @@ import {
 } from './manifest.js';
 import type { LabeledData, SourceData, SourcePool } from './sources/labeled-data.js';
 import { readSource } from './sources/registry.js';
-import type { TextCodec } from '../detector/types.js';
+import type { TextCodec } from '../model/text/text-codec.js';
 import { splitIndices } from './split.js';
 
 export interface ReferenceSet {

@@ -4,6 +4,21 @@ import { permutation, createRng } from '../math/random.js';
 import { loadManifest } from './manifest.js';
 import { loadReferenceSet, loadSource, referenceSetDir } from './load-reference-set.js';
 import { gaussianNoise, invert, rotate90, uniformNoise } from './synthetic.js';
+import type { TextCodec } from '../model/text/text-codec.js';
+import { OodError } from '../errors.js';
+import { readTextList } from './sources/text-records.js';
+
+/** An OOD set of texts in a file, for a text model. */
+export interface TextSetFile {
+  name: string;
+  file: string;
+}
+
+/** What the sets need of the model: its tokenizer, and whether its inputs are codes (token ids) rather than measurements. */
+export interface OodSetModel {
+  text?: TextCodec;
+  codes?: boolean;
+}
 
 export interface OodSet {
   name: string;
@@ -30,13 +45,24 @@ function firstRows(m: Matrix, limit: number, seed: number): Matrix {
 export async function loadOodSets(
   referenceSetsDir: string,
   inDistribution: string,
-  options: { limit: number; seed: number; include?: string[]; partner?: string },
+  options: { limit: number; seed: number; include?: string[]; partner?: string; textSets?: TextSetFile[] },
+  model: OodSetModel = {},
 ): Promise<OodSet[]> {
   const wanted = (name: string) => !options.include || options.include.includes(name);
   const { limit, seed } = options;
-  const inSet = await loadReferenceSet(referenceSetsDir, inDistribution);
+  const inSet = await loadReferenceSet(referenceSetsDir, inDistribution, { text: model.text });
   const test = firstRows(inSet.test.x, limit, seed);
   const sets: OodSet[] = [];
+  for (const { name, file } of options.textSets ?? []) {
+    if (!model.text) throw new OodError('CONFIG_INVALID', `text OOD set ${name} (${file}) needs a text model; this one takes no text`);
+    const texts = await readTextList(file);
+    if (texts.length === 0) throw new OodError('DATA_INVALID', `${file} holds no texts`);
+    const x = { data: new Float32Array(texts.length * test.cols), rows: texts.length, cols: test.cols };
+    texts.forEach((text, r) => model.text?.encodeInto(text, x.data, r, `${file} line ${r + 1}`));
+    sets.push({ name, x: firstRows(x, limit, seed) });
+  }
+  // Noise, inversion and rotation make sense of measurements, not of token ids or codes.
+  if (model.codes) return sets;
   // "none": no near-OOD set, as for a table that has no sibling data set.
   const partner = options.partner === 'none' ? undefined : (options.partner ?? PARTNER_SETS[inDistribution]);
   if (partner && wanted(partner)) {

@@ -18,7 +18,7 @@ describe('npm run ood -- inspect', () => {
   it('prints the input, the class output, the candidate layers with shapes and the default choice with reasons', async () => {
     const out = await runOod(['inspect', join(tmp.dir, 'image.onnx')]);
     assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, /input {4}x \[1, 4, 4\] \(16 values per instance\)/);
+    assert.match(out.stdout, /input {4}x float32 \[1, 4, 4\]\n {9}\(16 values per instance\)/);
     assert.match(out.stdout, /classes {2}3 from "logits": it ends in Add: taken as logits, softmax applied/);
     assert.match(out.stdout, /\* hidden\s+Relu\s+\[5\]\s+5/);
     assert.match(out.stdout, /default layers: input,hidden\n/);

@@ -1,10 +1,10 @@
-import * as ort from 'onnxruntime-node';
-import { chooseLayers, onnxRole, type LayerCandidate } from '../layer-choice.js';
+import { chooseLayers, onnxRole, pooledCandidates, type LayerCandidate } from '../layer-choice.js';
 import { INPUT_LAYER } from '../manifest.js';
 import type { ModelDescription } from '../model-description.js';
-import { decodeModel, graphInfo, OnnxFormatError, withOutputs, type OnnxGraphInfo } from './onnx-graph.js';
+import { decodeModel, graphInfo, OnnxFormatError, type OnnxGraphInfo } from './onnx-graph.js';
 import { inputLayout, isIntegerDtype, packedShape } from '../model-inputs.js';
-import { onnxFeed, onnxInputs, type GivenShapes } from './onnx-inputs.js';
+import { onnxInputs, type GivenShapes } from './onnx-inputs.js';
+import { probeValues } from './onnx-probe.js';
 
 /**
  * The graph's layers with their real shapes: the model is opened with every candidate value
@@ -22,33 +22,20 @@ export async function describeOnnx(bytes: Uint8Array, file: string, inputShape?:
   // scikit-learn's default export (ZipMap) gives.
   const tensorOutputs = info.outputs.filter((o) => o.elemType !== 0);
   const names = [...new Set([...tensorOutputs.map((o) => o.name), ...probed.map((v) => v.name)])];
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(withOutputs(model, names), { logSeverityLevel: 3 });
-  } catch (err) {
-    throw new OnnxFormatError(`cannot be opened by onnxruntime: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const shapes = new Map<string, { shape: number[]; float: boolean }>();
-  try {
-    const results = await session.run(onnxFeed(new Float32Array(layout.width), 1, layout), names);
-    for (const [name, t] of Object.entries(results)) {
-      shapes.set(name, { shape: t.dims.slice(1).map(Number), float: t.type === 'float32' || t.type === 'float64' });
-      t.dispose();
-    }
-  } catch (err) {
-    const shapes = inputs.map((i) => `${i.name} [1, ${i.shape.join(', ')}]`).join(', ');
-    throw new OnnxFormatError(`fails on a zero input (${shapes}): ${(err as Error).message.split('\n')[0]}`);
-  } finally {
-    await session.release();
-  }
+  const shapes = await probeValues(model, names, inputs);
   const classOutput = pickClassOutput(info, shapes);
-  const candidates: LayerCandidate[] = [];
+  const plain: LayerCandidate[] = [];
   for (const v of probed) {
     const found = shapes.get(v.name);
     if (!found?.float || outputNames.has(v.name) || v.op === 'Softmax') continue;
     const width = found.shape.reduce((a, b) => a * b, 1);
-    candidates.push({ name: v.name, op: v.op, shape: found.shape, width, role: onnxRole(v.op, found.shape) });
+    plain.push({ name: v.name, op: v.op, shape: found.shape, width, role: onnxRole(v.op, found.shape) });
   }
+  const residual = (name: string) => {
+    const uses = info.consumers.get(name) ?? [];
+    return uses.includes('Add') && uses.length >= 2;
+  };
+  const candidates = pooledCandidates(plain, residual);
   const { width } = layout;
   // Token ids and masks are codes, not measurements: distances between them mean nothing.
   const indexableInput = inputs.every((i) => !isIntegerDtype(i.dtype));

@@ -7,6 +7,10 @@ import { INPUT_LAYER, inputSize, type ModelManifest } from '../manifest.js';
 import { inputLayout, inputWidth, type InputLayout, type ModelInput } from '../model-inputs.js';
 import { decodeModel, graphInfo, OnnxFormatError, withOutputs, type OnnxGraphInfo } from './onnx-graph.js';
 import { onnxFeed, onnxInputs, type OnnxInputs } from './onnx-inputs.js';
+import { withPooledOutputs } from './onnx-pooling.js';
+import { probeValues } from './onnx-probe.js';
+import { parseLayer, pooledShape, type LayerSpec, type Pooling } from '../layer-spec.js';
+import type { onnx as Onnx } from 'onnx-proto';
 
 /** Rows per onnxruntime call: bounds the memory of the hidden outputs of a large batch. */
 const CHUNK_ROWS = 1024;
@@ -34,6 +38,28 @@ function checkedInputs(info: OnnxGraphInfo, manifest: ModelManifest): OnnxInputs
     return { inputs: declared.map((d) => ({ ...d })), singleRow: found.singleRow };
   }
   return found;
+}
+
+/** The input whose zeros mark padding tokens, for pooling over tokens. */
+function maskInput(manifest: ModelManifest, inputs: readonly ModelInput[]): string | undefined {
+  return manifest.text?.fields.attention_mask ?? inputs.find((i) => i.name === 'attention_mask')?.name;
+}
+
+/**
+ * The graph with every pooled layer added as an output. Which pooling applies depends on the
+ * value's rank, which many files do not record: one zero instance through the graph finds it.
+ */
+async function pooledGraph(model: Onnx.ModelProto, specs: LayerSpec[], inputs: readonly ModelInput[], mask: string | undefined, opset: number): Promise<Onnx.ModelProto> {
+  const pooled = specs.filter((s) => s.pooling);
+  if (pooled.length === 0) return model;
+  const shapes = await probeValues(model, [...new Set(pooled.map((s) => s.value))], inputs);
+  const layers = pooled.map((spec) => {
+    const shape = shapes.get(spec.value)?.shape ?? [];
+    const pooledTo = pooledShape(shape, spec.pooling as Pooling);
+    if ('problem' in pooledTo) throw new OnnxFormatError(`layer "${spec.name}": "${spec.value}" ${pooledTo.problem}`);
+    return { spec, rank: shape.length };
+  });
+  return withPooledOutputs(model, { layers, maskInput: mask, opset });
 }
 
 /**
@@ -79,11 +105,12 @@ export class OnnxEmbedder implements EmbeddingModel {
     }
     const info = graphInfo(model);
     const known = new Set([...info.values.map((v) => v.name), ...info.outputs.map((o) => o.name)]);
-    for (const layer of [manifest.output_layer, ...manifest.layers, ...extraLayers]) {
-      if (layer !== INPUT_LAYER && !known.has(layer)) {
+    const specs = [...manifest.layers, ...extraLayers].filter((l) => l !== INPUT_LAYER).map(parseLayer);
+    for (const { value } of [parseLayer(manifest.output_layer), ...specs]) {
+      if (!known.has(value)) {
         const outputs = info.outputs.map((o) => o.name).join(', ');
         throw invalid(
-          `has no value named "${layer}" (graph outputs: ${outputs}; \`npm run ood -- inspect ${file}\` lists the layers)`,
+          `has no value named "${value}" (graph outputs: ${outputs}; \`npm run ood -- inspect ${file}\` lists the layers)`,
         );
       }
     }
@@ -92,7 +119,14 @@ export class OnnxEmbedder implements EmbeddingModel {
       const shapes = input.inputs.map((i) => `[${i.shape.join(', ')}]`).join(' + ');
       throw invalid(`takes ${shapes} (${declared} values) per instance; the manifest's input_shape has ${inputSize(manifest)}`);
     }
-    const exposed = withOutputs(model, [manifest.output_layer, ...manifest.layers, ...extraLayers].filter((l) => l !== INPUT_LAYER));
+    let graph = model;
+    try {
+      graph = await pooledGraph(model, specs, input.inputs, maskInput(manifest, input.inputs), info.opset);
+    } catch (err) {
+      if (err instanceof OnnxFormatError) throw invalid(err.message, err);
+      throw err;
+    }
+    const exposed = withOutputs(graph, [manifest.output_layer, ...specs.filter((s) => !s.pooling).map((s) => s.value)]);
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(exposed, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });

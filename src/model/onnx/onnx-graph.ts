@@ -34,6 +34,8 @@ export interface OnnxGraphInfo {
   outputs: OnnxValue[];
   /** Every value a node produces, in graph order (topological in any valid file). */
   values: OnnxNodeValue[];
+  /** For each value, the ops of the nodes that take it as an input. */
+  consumers: Map<string, string[]>;
   opset: number;
   producer: string;
 }
@@ -70,14 +72,18 @@ export function graphInfo(model: Onnx.ModelProto): OnnxGraphInfo {
   const inputs = (graph.input ?? []).filter((i) => !weights.has(i.name ?? '')).map(toValue);
   const outputs = graph.output.map(toValue);
   const values: OnnxNodeValue[] = [];
+  const consumers = new Map<string, string[]>();
   for (const node of graph.node) {
     for (const output of node.output ?? []) {
       if (output) values.push({ name: output, op: node.opType ?? '', node: node.name ?? '' });
     }
+    for (const input of node.input ?? []) {
+      if (input) consumers.set(input, [...(consumers.get(input) ?? []), node.opType ?? '']);
+    }
   }
   const opset = Math.max(0, ...(model.opsetImport ?? []).filter((o) => !o.domain).map((o) => Number(o.version ?? 0)));
   const producer = [model.producerName, model.producerVersion].filter(Boolean).join(' ');
-  return { inputs, outputs, values, opset, producer };
+  return { inputs, outputs, values, consumers, opset, producer };
 }
 
 /**

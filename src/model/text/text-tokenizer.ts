@@ -2,6 +2,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { OodError } from '../../errors.js';
 import { inputLayout, type InputLayout, type ModelInput } from '../model-inputs.js';
+import type { TextCodec } from './text-codec.js';
 import { ENCODING_FIELDS, TextSettingsSchema, type EncodingField, type TextSettings } from './text-settings.js';
 
 /**
@@ -57,7 +58,7 @@ export function textSettingsFor(inputs: readonly ModelInput[], tokenizerJson: un
  * texts are cut to `max_length` keeping a final special token (a [SEP] or </s> the template
  * added), and padding fills with the pad id and a zero mask.
  */
-export class TextTokenizer {
+export class TextTokenizer implements TextCodec {
   private readonly tokenizer: Tokenizer;
   private readonly layout: InputLayout;
   private readonly slots: { field: EncodingField; offset: number }[];

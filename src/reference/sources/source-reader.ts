@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { TextCodec } from '../../detector/types.js';
+import type { TextCodec } from '../../model/text/text-codec.js';
 import type { SourceData } from './labeled-data.js';
 
 /** What a reader needs besides its own manifest entry. */

@@ -75,3 +75,29 @@ function jsonlTextRecords(content: string, file: string, columns: TextColumns): 
 function invalid(file: string, problem: string, cause?: unknown): OodError {
   return new OodError('DATA_INVALID', `${file} ${problem}`, cause === undefined ? undefined : { cause });
 }
+
+/**
+ * Unlabelled texts, as OOD sets come: a .txt file with one text per line (blank lines skipped),
+ * or a .jsonl file of objects with a "text" key.
+ */
+export async function readTextList(file: string): Promise<string[]> {
+  const content = await readCsvText(file);
+  const ext = extname(file).toLowerCase();
+  const lines = content.split(/\r?\n/);
+  if (ext === '.txt') return lines.filter((l) => l.trim() !== '');
+  if (ext === '.jsonl' || ext === '.ndjson') {
+    return lines.flatMap((raw, i) => {
+      if (raw.trim() === '') return [];
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch (err) {
+        throw invalid(file, `line ${i + 1} is not JSON: ${(err as Error).message}`, err);
+      }
+      const text = (value as { text?: unknown } | null)?.text;
+      if (typeof text !== 'string') throw invalid(file, `line ${i + 1} has no "text" string`);
+      return [text];
+    });
+  }
+  throw invalid(file, 'must be a .txt file (one text per line) or a .jsonl file of {"text": ...} objects');
+}
