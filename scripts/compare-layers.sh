@@ -19,7 +19,8 @@ for layers in "${sets[@]}"; do
   echo "## layers: $layers"
   if [ "$layers" = "default" ]; then extra=(); else extra=(--layers "$layers"); fi
   LOG_LEVEL=warn npm run -s ood -- add-model --name "$name" --force "${extra[@]}" "$@" | grep -E '^(indexed layers|  |held-out|model accuracy)'
+  # Its bounds are none here: every set is reported, whatever it scores.
   # shellcheck disable=SC2086
-  LOG_LEVEL=warn npm run -s check-onboarded -- --model "$name" $check | grep -Ev '^(ok|FAIL|[0-9]+ passed)'
+  LOG_LEVEL=warn npm run -s check-onboarded -- --model "$name" $check || echo "(check-onboarded exited $?)"
   echo
 done

@@ -13,6 +13,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { statusCode: 405, message: 'Method not allowed' },
   RELOAD_IN_PROGRESS: { statusCode: 409, message: 'A reload is already running' },
   PAYLOAD_TOO_LARGE: { statusCode: 413, message: 'The request body is too large' },
+  MODEL_REFUSED_INPUT: { statusCode: 422, message: 'The model cannot run on this input' },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, message: 'Content-Type must be application/json' },
   NOT_READY: { statusCode: 503, message: 'The model or its indexes are not loaded yet' },
   OVERLOADED: { statusCode: 503, message: 'The server is overloaded, retry later' },

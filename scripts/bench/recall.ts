@@ -6,7 +6,7 @@ import { recallAtK } from '../../src/neighbors/recall.js';
 import { selectRows } from '../../src/math/matrix.js';
 import { l2NormalizeRows } from '../../src/math/normalize.js';
 import { activeBackend, initBackend } from '../../src/model/backend.js';
-import { Embedder } from '../../src/model/embedder.js';
+import { TfjsEmbedder } from '../../src/model/tfjs/tfjs-embedder.js';
 import { loadStoredModel } from '../../src/model/model-store.js';
 import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 import { progress } from './stats.js';
@@ -44,7 +44,7 @@ export async function measureRecall(opts: { root: string; config: Config; maxQue
   const stored = await loadStoredModel(resolve(opts.root, config.modelsDir), config.model);
   const { manifest } = stored;
   const refset = await loadReferenceSet(resolve(opts.root, config.referenceSetsDir), manifest.reference_set);
-  const embedder = new Embedder(stored.model, manifest);
+  const embedder = new TfjsEmbedder(stored.model, manifest);
   // The service's parameters: HnswParamsSchema defaults plus OOD_HNSW_EF_SEARCH (100), and the
   // model's own k and per-layer efSearch, as load-detector.ts takes them.
   const params = HnswParamsSchema.parse({ efSearch: config.efSearch });

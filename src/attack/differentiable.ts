@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { OodError } from '../errors.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from '../model/manifest.js';
+import { RUNTIMES, runtimeNameOf } from '../model/runtimes.js';
 
 /**
  * A tfjs model as the attacks see it: flat input rows in, class scores and every indexed layer's
@@ -73,11 +74,11 @@ export class Differentiable {
 
 /** Refuses what gradients cannot be taken of, naming why. */
 export function assertDifferentiable(manifest: ModelManifest, dir: string): void {
-  const runtime = manifest.runtime ?? 'tfjs';
-  if (runtime !== 'tfjs') {
+  const runtime = runtimeNameOf(manifest, dir);
+  if (!RUNTIMES[runtime].capabilities.gradients) {
     throw new OodError(
       'MODEL_INVALID',
-      `${dir} holds an ${runtime} model: onnxruntime computes no gradients, so attacks cannot be crafted against it here. ` +
+      `${dir} holds an ${runtime} model: its runtime computes no gradients, so attacks cannot be crafted against it here. ` +
         'Craft them with the framework that trained the model and evaluate them as a data set.',
     );
   }

@@ -2,15 +2,18 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig } from '../config.js';
 import { createCliLogger } from '../log.js';
-import { initBackend } from '../model/backend.js';
 import { NAME_PATTERN } from '../model/manifest.js';
+import { MODEL_RUNTIMES, RUNTIMES, runtimeForFile, type RuntimeName } from '../model/runtimes.js';
 import { addModel } from '../onboarding/add-model.js';
-import { modelFileKind } from '../onboarding/describe-file.js';
 import { reorderNote } from '../onboarding/label-check.js';
 import { parseInputShape } from '../onboarding/input-shape-arg.js';
 import { discardAllStagingSync } from '../onboarding/staging.js';
 import { EfSearchArgSchema } from './ef-search-arg.js';
 import { Progress } from './progress.js';
+
+/** One flag per runtime, named as it: --onnx FILE, --tfjs FILE. */
+const MODEL_FILE_FLAGS = MODEL_RUNTIMES.names.map((name) => `--${name} FILE`);
+const modelFileArgs = Object.fromEntries(MODEL_RUNTIMES.names.map((name) => [name, z.string().optional()])) as Record<RuntimeName, z.ZodOptional<z.ZodString>>;
 
 const USAGE = `usage:
   npm run ood -- add-model --name NAME --onnx model.onnx --data train_x.npy --labels train_y.npy [--classes classes.txt]
@@ -21,6 +24,7 @@ const USAGE = `usage:
   npm run ood -- add-model --name NAME --onnx model.onnx --data input_ids=ids.npy,attention_mask=mask.npy --labels y.npy
   npm run ood -- add-model --name NAME --tfjs model.json --data ... (same data options)
 
+  ${MODEL_FILE_FLAGS.join(' | ')}  the model: ${MODEL_RUNTIMES.names.map((name) => RUNTIMES[name].fileHint).join(' or ')}
   --layers a,b,c           layers to index (default: chosen and explained; see \`inspect\`)
   --calibration-share X    share of the rows held out to calibrate the p-values (default 0.1,
                            raised towards 2,000 rows, at most 0.3, for small data sets)
@@ -49,8 +53,7 @@ const numberList = (option: string) =>
 const ArgsSchema = z
   .object({
     name: z.string({ error: '--name is required' }).regex(NAME_PATTERN, `--name must match ${NAME_PATTERN}`),
-    onnx: z.string().optional(),
-    tfjs: z.string().optional(),
+    ...modelFileArgs,
     data: z.string({ error: '--data is required' }),
     labels: z.string().optional(),
     'label-column': z.string().optional(),
@@ -73,13 +76,14 @@ const ArgsSchema = z
     version: z.string().min(1).default('1'),
     force: z.boolean().default(false),
   })
-  .refine((a) => (a.onnx === undefined) !== (a.tfjs === undefined), { message: 'give exactly one of --onnx FILE or --tfjs model.json' });
+  .refine((a) => MODEL_RUNTIMES.names.filter((name) => a[name] !== undefined).length === 1, { message: `give exactly one of ${MODEL_FILE_FLAGS.join(' or ')}` });
 
 export async function addModelCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      name: { type: 'string' }, onnx: { type: 'string' }, tfjs: { type: 'string' }, data: { type: 'string' },
+      name: { type: 'string' }, data: { type: 'string' },
+      ...Object.fromEntries(MODEL_RUNTIMES.names.map((name) => [name, { type: 'string' as const }])),
       labels: { type: 'string' }, 'label-column': { type: 'string' }, classes: { type: 'string' },
       'test-data': { type: 'string' }, 'test-labels': { type: 'string' }, 'ignore-columns': { type: 'string' },
       tokenizer: { type: 'string' }, 'text-column': { type: 'string' },
@@ -104,12 +108,11 @@ export async function addModelCommand(argv: string[]): Promise<number> {
   const args = parsed.data;
   const log = createCliLogger();
   const config = loadConfig(process.env);
-  const modelFile = (args.onnx ?? args.tfjs) as string;
-  const kind = modelFileKind(modelFile);
-  if (kind === 'tfjs') {
-    const backend = await initBackend(config.backend);
-    log.info({ backend: backend.backend }, 'tfjs backend ready');
-  }
+  // The file's name, not the flag, says which runtime reads it.
+  const modelFile = MODEL_RUNTIMES.names.map((name) => args[name]).find((file) => file !== undefined) as string;
+  const runtime = runtimeForFile(modelFile);
+  const prepared = await RUNTIMES[runtime].prepare({ backend: config.backend });
+  if (prepared) log.info(prepared, `${RUNTIMES[runtime].title} backend ready`);
   const progress = new Progress();
   // The build takes minutes: an interrupted run must not leave its staging folders behind.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -123,7 +126,7 @@ export async function addModelCommand(argv: string[]): Promise<number> {
     {
       name: args.name,
       modelFile,
-      kind,
+      runtime,
       data: {
         data: args.data,
         labels: args.labels,

@@ -181,11 +181,11 @@ async function fileEntanglement(args: Args, source: FileSource) {
 
 /** tfjs and the model code load only here, so the file mode starts in a fraction of a second. */
 async function modelEntanglement(args: Args, source: ModelSource) {
-  const [{ initBackend, parseBackend }, { loadStoredModel }, { Embedder }, { loadReferenceSet }, { createCliLogger }] =
+  const [{ initBackend, parseBackend }, { loadStoredModel }, { TfjsEmbedder }, { loadReferenceSet }, { createCliLogger }] =
     await Promise.all([
       import('../model/backend.js'),
       import('../model/model-store.js'),
-      import('../model/embedder.js'),
+      import('../model/tfjs/tfjs-embedder.js'),
       import('../reference/load-reference-set.js'),
       import('../log.js'),
     ]);
@@ -193,7 +193,7 @@ async function modelEntanglement(args: Args, source: ModelSource) {
   const backend = await initBackend(source.backend !== undefined ? parseBackendFlag(parseBackend, source.backend) : undefined);
   log.info({ backend: backend.backend }, 'tfjs backend ready');
   const stored = await loadStoredModel(source.modelsDir, source.model);
-  const embedder = new Embedder(stored.model, stored.manifest);
+  const embedder = new TfjsEmbedder(stored.model, stored.manifest);
   try {
     const data = source.data ?? stored.manifest.reference_set;
     const refset = await loadReferenceSet(source.referenceSetsDir, data);

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { initBackend } from '../model/backend.js';
 import type { ModelDescription } from '../model/model-description.js';
-import { describeModelFile, modelFileKind } from '../onboarding/describe-file.js';
+import { RUNTIMES, runtimeForFile } from '../model/runtimes.js';
+import { describeModelFile } from '../onboarding/describe-file.js';
 import { parseInputShape } from '../onboarding/input-shape-arg.js';
 
 const USAGE = `usage: npm run ood -- inspect FILE [--input-shape 1,28,28 | NAME=DIMS,...] [--json]
@@ -22,10 +22,10 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const [file] = positionals;
-  const kind = modelFileKind(file);
-  if (kind === 'tfjs') await initBackend();
-  const described = await describeModelFile(file, kind, values['input-shape'] ? parseInputShape(values['input-shape'], '--input-shape') : undefined);
-  described.tfjsModel?.dispose();
+  const runtime = RUNTIMES[runtimeForFile(file)];
+  await runtime.prepare({});
+  const described = await describeModelFile(file, runtime, values['input-shape'] ? parseInputShape(values['input-shape'], '--input-shape') : undefined);
+  described.dispose();
   const { description } = described;
   process.stdout.write(values.json ? `${JSON.stringify(description, null, 2)}\n` : formatDescription(description));
   return 0;

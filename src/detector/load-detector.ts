@@ -5,6 +5,7 @@ import type { HnswParams } from '../neighbors/hnsw-index.js';
 import type { Log } from '../log.js';
 import { loadModel, type LoadedModel } from '../model/model-store.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
+import { perInputNames } from '../reference/sources/npy.js';
 import { buildEntry, SCORING_VERSION, type BuildProgress } from './build-entry.js';
 import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from './index-cache.js';
 import { Calibrator, type CalibrationState } from './calibration.js';
@@ -65,6 +66,14 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   const signals = settings.signals ?? SIGNALS;
   assertSignalNames(signals);
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set, { text });
+  const packed = perInputNames(refset.manifest.source);
+  const takes = embedder.inputs.map((i) => i.name);
+  if (packed && packed.join('\0') !== takes.join('\0')) {
+    throw new OodError(
+      'CONFIG_INVALID',
+      `reference set ${manifest.reference_set} packs its rows from the inputs ${packed.join(', ')}; model ${manifest.name} takes ${takes.join(', ')}, in that order`,
+    );
+  }
   const layerHnsw = manifest.layers.map((layer) => ({ ...settings.hnsw, efSearch: manifest.ef_search?.[layer] ?? settings.hnsw.efSearch }));
   const key = cacheKey({
     modelFingerprint: stored.fingerprint,

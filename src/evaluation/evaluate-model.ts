@@ -14,6 +14,7 @@ import { evaluateScores, rocCurve, type OodMetrics } from '../math/ood-metrics.j
 import { INPUT_LAYER, type ModelManifest } from '../model/manifest.js';
 import { LOGITS_LAYER, PROBS_LAYER } from '../model/mlp.js';
 import { loadModel, readModelManifest, type LoadedModel } from '../model/model-store.js';
+import { runtimeNameOf, runtimeOf } from '../model/runtimes.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
 import { loadOodSets, type TextSetFile } from '../reference/ood-sets.js';
 import { isIntegerDtype } from '../model/model-inputs.js';
@@ -110,7 +111,7 @@ async function adversarialSets(
   score: (x: Matrix) => Promise<Scored>,
   compare: (name: string, out: Scored, size: number) => SetEvaluation,
 ): Promise<SetEvaluation[]> {
-  if ((manifest.runtime ?? 'tfjs') !== 'tfjs') return [];
+  if (!runtimeOf(manifest).capabilities.gradients) return [];
   const target: AttackTarget = await openAttackTarget(settings.modelsDir, settings.referenceSetsDir, manifest.name);
   try {
     const sets: SetEvaluation[] = [];
@@ -168,7 +169,8 @@ function penultimateIndex(layers: string[]): number {
  */
 function logitsLayer(manifest: ModelManifest): string | undefined {
   if (manifest.output_activation === 'softmax') return manifest.output_layer;
-  if ((manifest.runtime ?? 'tfjs') === 'tfjs' && manifest.output_layer === PROBS_LAYER) return LOGITS_LAYER;
+  // Only `train` writes a PROBS_LAYER after a LOGITS_LAYER, and it writes tfjs models.
+  if (runtimeNameOf(manifest) === 'tfjs' && manifest.output_layer === PROBS_LAYER) return LOGITS_LAYER;
   return undefined;
 }
 

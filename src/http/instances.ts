@@ -2,6 +2,7 @@ import type { ModelInfo, TextCodec } from '../detector/types.js';
 import { OodError } from '../errors.js';
 import { describeValue, inputLayout, inputWidth, type ModelInput } from '../model/model-inputs.js';
 import { decodeB64Instance, isB64Instance } from './image-instances.js';
+import { clientNames, nameMismatch } from './client-names.js';
 import { copyInstance } from './nested-values.js';
 
 export { MAX_INSTANCE_DEPTH } from './nested-values.js';
@@ -60,7 +61,7 @@ function inputValues(instance: unknown, model: InstanceModel, path: string): { v
     if (!isPlainObject(instance)) return [{ value: instance, path }];
     const keys = Object.keys(instance);
     if (keys.length !== 1 || keys[0] !== names[0]) {
-      const named = keys.length === 0 ? 'no input' : `the input${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`;
+      const named = keys.length === 0 ? 'no input' : `the input${keys.length > 1 ? 's' : ''} ${clientNames(keys)}`;
       throw new OodError('INVALID_INSTANCE', `${path} names ${named}; model ${model.name} takes one, ${names[0]}`);
     }
     return [{ value: instance[names[0]], path: `${path}.${names[0]}` }];
@@ -69,9 +70,9 @@ function inputValues(instance: unknown, model: InstanceModel, path: string): { v
     const text = model.text ? 'a string (the text) or ' : '';
     throw new OodError('INVALID_INSTANCE', `${path} must be ${text}an object keyed by input name (${names.join(', ')}), got ${describeValue(instance)}`);
   }
-  const extra = Object.keys(instance).filter((key) => !names.includes(key));
+  const { extra } = nameMismatch(Object.keys(instance), names);
   if (extra.length > 0) {
-    throw new OodError('INVALID_INSTANCE', `${path} names ${extra.map((k) => `"${k}"`).join(', ')}, which model ${model.name} does not take; its inputs are ${names.join(', ')}`);
+    throw new OodError('INVALID_INSTANCE', `${path} names ${clientNames(extra)}, which model ${model.name} does not take; its inputs are ${names.join(', ')}`);
   }
   return names.map((name) => {
     if (!Object.hasOwn(instance, name)) {

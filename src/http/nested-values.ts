@@ -1,5 +1,5 @@
 import { OodError } from '../errors.js';
-import { describeValue, elementProblem, elementValue, type InputDtype } from '../model/model-inputs.js';
+import { describeValue, elementProblem, elementValue, FLOAT32_MAX, type InputDtype } from '../model/model-inputs.js';
 
 /**
  * Walking the numbers of a JSON value, flat or nested, into a Float32Array: the one walker
@@ -9,9 +9,6 @@ import { describeValue, elementProblem, elementValue, type InputDtype } from '..
 
 /** Bounds the recursion: the body limit alone would allow a million nested brackets. */
 export const MAX_INSTANCE_DEPTH = 8;
-
-/** Values beyond this become Infinity in a Float32Array, though they are finite in JSON. */
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * Checks one element and gives the number stored for it, or undefined when it is refused;

@@ -51,8 +51,8 @@ export interface LayerChoice {
  *   the pool, so only one of a pair of equal width is kept), else earlier activations;
  * - a transformer's pooled hidden states: the last one and up to two earlier ones on its
  *   residual stream (every other one from the end, so one per block);
- * - when fewer than two earlier layers were found, a convolutional network's pooled feature
- *   maps: the last one at each resolution, the latest first;
+ * - when no earlier layer was found, a convolutional network's pooled feature maps (its blocks
+ *   all too wide): the last one at each resolution, the latest first, up to two;
  * - the raw input when it is small.
  * `candidates` are in graph order and exclude the class output itself.
  */
@@ -89,7 +89,9 @@ export function chooseLayers(candidates: readonly LayerCandidate[], inputWidth: 
       });
     }
   }
-  chosen.push(...pooledChoice(candidates, EARLIER_LAYERS + 1 - chosen.length));
+  // Feature maps only where no earlier flat layer was found: measured on the example CNN, a
+  // pooled block added beside its flatten lowered the AUROC against MNIST (docs/onboarding.md).
+  chosen.push(...pooledChoice(candidates, chosen.length > 1 ? 0 : EARLIER_LAYERS + 1 - chosen.length));
   const order = new Map(candidates.map((c, i) => [c.name, i]));
   chosen.sort((a, b) => (order.get(a.candidate.name) ?? 0) - (order.get(b.candidate.name) ?? 0));
   const layers = chosen.map((c) => c.candidate.name);
@@ -167,11 +169,11 @@ export function pooledCandidates(values: readonly LayerCandidate[], residual: (n
 /**
  * The role of an ONNX op's output. A Reshape to one dimension per instance is a flatten. A
  * reduction that keeps a last axis of one ([T, 1]) is a statistic inside a decomposed layer
- * norm, not a pool.
+ * norm, not a pool (a global pool kept as [C, 1, 1] still is one).
  */
 export function onnxRole(op: string, shape: readonly number[]): LayerRole {
   if (ACTIVATIONS.has(op)) return 'representation';
-  if ((op === 'ReduceMean' || op === 'ReduceMax') && shape.length > 1 && shape[shape.length - 1] === 1) return 'other';
+  if ((op === 'ReduceMean' || op === 'ReduceMax') && shape.length === 2 && shape[1] === 1) return 'other';
   if (POOLS.has(op) || (op === 'Reshape' && shape.length === 1)) return 'pooled';
   if (LINEAR.has(op)) return 'linear';
   return 'other';

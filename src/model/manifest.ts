@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { OodError } from '../errors.js';
 import { ImagePreprocessingSchema } from './image-input.js';
-import { inputWidth, ModelInputSchema, type ModelInput } from './model-inputs.js';
+import { ModelInputSchema } from './model-inputs.js';
 import { TextSettingsSchema } from './text/text-settings.js';
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -25,7 +24,11 @@ export const ModelManifestSchema = z.object({
    * The model's inputs, in the model's order, with their element types. Absent: one float32
    * input of `input_shape`, named by the model file.
    */
-  inputs: z.array(ModelInputSchema).min(1).optional(),
+  inputs: z
+    .array(ModelInputSchema)
+    .min(1)
+    .refine((inputs) => new Set(inputs.map((i) => i.name)).size === inputs.length, 'names an input twice')
+    .optional(),
   labels: z.array(z.string().min(1)).min(2),
   /** Layers whose activations are indexed, by layer (tfjs) or value (ONNX) name, or "input" for the raw input. */
   layers: z.array(z.string().min(1)).min(1),
@@ -74,21 +77,6 @@ export type StoredManifest = z.infer<typeof StoredManifestSchema>;
 /** Layers that ef_search names but the manifest does not index: a mistake worth refusing. */
 export function unindexedEfSearchLayers(manifest: Pick<ModelManifest, 'layers' | 'ef_search'>): string[] {
   return Object.keys(manifest.ef_search ?? {}).filter((layer) => !manifest.layers.includes(layer));
-}
-
-/**
- * The model's inputs as the manifest declares them; `modelInputName` names the one input of a
- * manifest that lists none. Throws MODEL_INVALID when `inputs` and `input_shape` disagree.
- */
-export function manifestInputs(manifest: Pick<ModelManifest, 'input_shape' | 'inputs'>, modelInputName: string, file = 'manifest.json'): ModelInput[] {
-  if (!manifest.inputs) return [{ name: modelInputName, dtype: 'float32', shape: [...manifest.input_shape] }];
-  const names = manifest.inputs.map((i) => i.name);
-  if (new Set(names).size !== names.length) throw new OodError('MODEL_INVALID', `${file}: inputs names an input twice (${names.join(', ')})`);
-  const total = manifest.inputs.reduce((sum, input) => sum + inputWidth(input), 0);
-  if (total !== inputSize(manifest)) {
-    throw new OodError('MODEL_INVALID', `${file}: inputs hold ${total} values per instance, input_shape [${manifest.input_shape.join(', ')}] ${inputSize(manifest)}`);
-  }
-  return manifest.inputs.map((i) => ({ ...i, shape: [...i.shape] }));
 }
 
 export function inputSize(manifest: Pick<ModelManifest, 'input_shape'>): number {

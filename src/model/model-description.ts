@@ -1,9 +1,10 @@
 import type { LayerCandidate, LayerChoice } from './layer-choice.js';
 import type { ModelInput } from './model-inputs.js';
+import type { RuntimeName } from './runtimes.js';
 
 /** What `inspect` shows and `add-model` builds a manifest from, whatever the runtime. */
 export interface ModelDescription {
-  runtime: 'onnx' | 'tfjs';
+  runtime: RuntimeName;
   file: string;
   /** The model's inputs, in its order, with their element types and per-instance shapes. */
   inputs: ModelInput[];

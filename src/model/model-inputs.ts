@@ -23,7 +23,8 @@ export type ModelInput = z.infer<typeof ModelInputSchema>;
 
 /** The largest integer every integer in [-2^24, 2^24] shares with float32: ids stay exact in a packed row. */
 export const MAX_EXACT_INTEGER = 2 ** 24;
-const FLOAT32_MAX = 3.4028234663852886e38;
+/** Values beyond this become Infinity in a Float32Array, though they are finite in JSON. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** The values an element of each type may take in a packed row. */
 const RANGES: Record<InputDtype, { min: number; max: number; integer: boolean }> = {

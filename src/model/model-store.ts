@@ -2,21 +2,23 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
 import type { EmbeddingModel } from './embedding.js';
-import { NAME_PATTERN, StoredManifestSchema, unindexedEfSearchLayers, type ModelManifest, type StoredManifest } from './manifest.js';
-import { runtimeOf } from './runtimes.js';
+import { NAME_PATTERN, StoredManifestSchema, unindexedEfSearchLayers, type StoredManifest } from './manifest.js';
+import { digestOf, MANIFEST_FILE, parseJson } from './model-folder.js';
+import type { RuntimeRegistry } from './model-runtime.js';
+import { MODEL_RUNTIMES, runtimeNameOf } from './runtimes.js';
 import { TextTokenizer } from './text/text-tokenizer.js';
 import { TOKENIZER_FILE } from './text/text-settings.js';
-import { buildLayersModel, parseJson, TFJS_FILES, tfjsArtifactFiles } from './tfjs-model-file.js';
+import { buildLayersModel, TFJS_FILES } from './tfjs/tfjs-model-file.js';
 
 /**
- * Reads and writes `models/<name>/`: manifest.json, which names the runtime, plus the files that
- * runtime needs (model.json and weights.bin for tfjs, model.onnx for ONNX). tfjs's own file://
- * handlers live in tfjs-node, which is optional, so tfjs artifacts go through memory handlers.
+ * Reads `models/<name>/`: manifest.json, which names the runtime, plus the files that runtime
+ * needs (model.json and weights.bin for tfjs, model.onnx for ONNX); model-folder.ts writes it.
+ * tfjs's own file:// handlers live in tfjs-node, which is optional, so tfjs artifacts go through
+ * memory handlers.
  */
-export const MODEL_FILES = { ...TFJS_FILES, manifest: 'manifest.json' } as const;
+export const MODEL_FILES = { ...TFJS_FILES, manifest: MANIFEST_FILE } as const;
 
 export interface StoredModel {
   model: tf.LayersModel;
@@ -50,13 +52,6 @@ async function readModelFile(dir: string, file: string): Promise<Buffer> {
   }
 }
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** What manifest.json records of an artifact, and what loading checks it against. */
-export function digestOf(bytes: Uint8Array) {
-  return { sha256: sha256(bytes), bytes: bytes.byteLength };
-}
-
 function verifyDigest(dir: string, file: string, bytes: Buffer, files: StoredManifest['files']): void {
   const expected = files[file];
   const actual = digestOf(bytes);
@@ -64,7 +59,7 @@ function verifyDigest(dir: string, file: string, bytes: Buffer, files: StoredMan
   throw new OodError(
     'MODEL_INVALID',
     `${join(dir, file)} fails its checksum (${actual.bytes} bytes, sha256 ${actual.sha256.slice(0, 12)}…; ` +
-      `${MODEL_FILES.manifest} says ${expected.bytes} bytes, ${expected.sha256.slice(0, 12)}…): it changed after it was written; restore or regenerate it`,
+      `${MANIFEST_FILE} says ${expected.bytes} bytes, ${expected.sha256.slice(0, 12)}…): it changed after it was written; restore or regenerate it`,
   );
 }
 
@@ -80,10 +75,10 @@ interface VerifiedFiles {
  * A flipped bit in a weight file still loads as a valid model that answers differently, so only
  * the checksum can tell.
  */
-async function readVerified(modelsDir: string, name: string): Promise<VerifiedFiles> {
+async function readVerified(modelsDir: string, name: string, runtimes: RuntimeRegistry = MODEL_RUNTIMES): Promise<VerifiedFiles> {
   const dir = modelDir(modelsDir, name);
-  const manifestFile = join(dir, MODEL_FILES.manifest);
-  const manifestBuf = await readModelFile(dir, MODEL_FILES.manifest);
+  const manifestFile = join(dir, MANIFEST_FILE);
+  const manifestBuf = await readModelFile(dir, MANIFEST_FILE);
   const parsed = StoredManifestSchema.safeParse(parseJson(manifestBuf, manifestFile));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -97,7 +92,7 @@ async function readVerified(modelsDir: string, name: string): Promise<VerifiedFi
   if (unindexed.length > 0) {
     throw new OodError('MODEL_INVALID', `${manifestFile}: ef_search: names ${unindexed.join(', ')}, which layers does not list`);
   }
-  const runtime = runtimeOf(manifest, manifestFile);
+  const runtime = runtimes.of(manifest, manifestFile);
   // A text model's tokenizer is one of its files: a changed vocabulary changes every answer.
   const needed = [...runtime.files, ...(manifest.text ? [TOKENIZER_FILE] : [])];
   const missing = needed.filter((file) => !Object.hasOwn(manifest.files, file));
@@ -120,10 +115,13 @@ export async function readModelManifest(modelsDir: string, name: string): Promis
   return (await readVerified(modelsDir, name)).manifest;
 }
 
-/** Any model folder, opened by the runtime its manifest names: what the detector serves. */
-export async function loadModel(modelsDir: string, name: string, extraLayers: string[] = []): Promise<LoadedModel> {
-  const { dir, manifest, files, fingerprint } = await readVerified(modelsDir, name);
-  const model = await runtimeOf(manifest, join(dir, MODEL_FILES.manifest)).open(dir, files, manifest, extraLayers);
+/**
+ * Any model folder, opened by the runtime its manifest names: what the detector serves. The
+ * runtimes are the service's unless a test brings its own table.
+ */
+export async function loadModel(modelsDir: string, name: string, extraLayers: string[] = [], runtimes: RuntimeRegistry = MODEL_RUNTIMES): Promise<LoadedModel> {
+  const { dir, manifest, files, fingerprint } = await readVerified(modelsDir, name, runtimes);
+  const model = await runtimes.of(manifest, join(dir, MANIFEST_FILE)).open(dir, files, manifest, extraLayers);
   try {
     const text = manifest.text ? TextTokenizer.create(files.get(TOKENIZER_FILE) as Buffer, manifest.text, model.inputs, join(dir, TOKENIZER_FILE)) : undefined;
     return { model, manifest, fingerprint, dir, ...(text ? { text } : {}) };
@@ -135,35 +133,13 @@ export async function loadModel(modelsDir: string, name: string, extraLayers: st
 
 /**
  * A tfjs model folder as a LayersModel, for the work that needs tfjs itself (training,
- * gradients, layer surgery); an ONNX folder is refused by name.
+ * gradients, layer surgery). Only tfjs gives one: any other runtime's folder is refused, by name.
  */
 export async function loadStoredModel(modelsDir: string, name: string): Promise<StoredModel> {
   const { dir, manifest, files, fingerprint } = await readVerified(modelsDir, name);
-  if ((manifest.runtime ?? 'tfjs') !== 'tfjs') {
+  if (runtimeNameOf(manifest) !== 'tfjs') {
     throw new OodError('MODEL_INVALID', `${dir} holds a ${manifest.runtime} model; this command needs a tfjs model`);
   }
   const model = await buildLayersModel(dir, files.get(TFJS_FILES.topology) as Buffer, files.get(TFJS_FILES.weights) as Buffer);
   return { model, manifest, fingerprint, dir };
-}
-
-/**
- * Writes a model folder: the runtime's files first, the manifest with their digests last, so a
- * crash in between leaves a manifest whose digests fail, never a silent mix.
- */
-export async function writeModelFolder(dir: string, files: Record<string, Uint8Array>, manifest: ModelManifest): Promise<void> {
-  const stored: StoredManifest = {
-    ...manifest,
-    files: Object.fromEntries(Object.entries(files).map(([file, bytes]) => [file, digestOf(bytes)])),
-  };
-  for (const [file, bytes] of Object.entries(files)) await writeFileAtomic(join(dir, file), bytes);
-  await writeFileAtomic(join(dir, MODEL_FILES.manifest), `${JSON.stringify(stored, null, 2)}\n`);
-}
-
-export async function saveStoredModel(dir: string, model: tf.LayersModel, manifest: ModelManifest): Promise<void> {
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      await writeModelFolder(dir, tfjsArtifactFiles(artifacts), manifest);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
 }

@@ -9,12 +9,12 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
 import { INPUT_LAYER, unindexedEfSearchLayers, type ModelManifest } from '../model/manifest.js';
-import { saveStoredModel, writeModelFolder } from '../model/model-store.js';
 import type { ModelDescription } from '../model/model-description.js';
 import { parseLayer } from '../model/layer-spec.js';
 import { firstInvalidValue, inputLayout, inputsField, isIntegerDtype } from '../model/model-inputs.js';
-import { ONNX_FILE } from '../model/onnx/onnx-file.js';
+import type { ModelRuntime, RuntimeCapabilities } from '../model/model-runtime.js';
 import type { GivenShapes } from '../model/onnx/onnx-inputs.js';
+import { MODEL_RUNTIMES, RUNTIMES, type RuntimeName } from '../model/runtimes.js';
 import { TOKENIZER_FILE } from '../model/text/text-settings.js';
 import type { TextCodec } from '../detector/types.js';
 import { readTokenizerFile, textModel, tokenizerShapes } from './text-model.js';
@@ -22,7 +22,7 @@ import { MANIFEST_FILE, ReferenceSetManifestSchema, type ReferenceSetManifest } 
 import { loadReferenceSet } from '../reference/load-reference-set.js';
 import { readSource } from '../reference/sources/registry.js';
 import { copiedSource, planData, type DataOptions, type DataPlan } from './data-plan.js';
-import { describeModelFile, type ModelFileKind } from './describe-file.js';
+import { describeModelFile } from './describe-file.js';
 import { imagePreprocessingFor } from './image-shape.js';
 import { heldOutCheck, type HeldOutCheck } from './held-out.js';
 import { modelCard, referenceSetReadme } from './model-card.js';
@@ -33,7 +33,8 @@ import { commitTogether, pathExists, StagedFolder, sweepStale } from './staging.
 export interface AddModelOptions {
   name: string;
   modelFile: string;
-  kind: ModelFileKind;
+  /** What runs the model file (runtimeForFile tells from its name). */
+  runtime: RuntimeName;
   data: DataOptions;
   layers?: string[];
   /** Share of the rows held out for calibration; undefined: the default rule (calibrationRows). */
@@ -82,9 +83,12 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
   }
   await sweepStale(config.modelsDir, name);
   await sweepStale(config.referenceSetsDir, name);
-  if (options.tokenizer && options.kind !== 'onnx') throw new OodError('CONFIG_INVALID', '--tokenizer goes with an ONNX model (--onnx); tfjs models take one float input');
+  const runtime = RUNTIMES[options.runtime];
+  if (options.tokenizer && runtime.capabilities.inputTypes === 'float32-only') {
+    throw new OodError('CONFIG_INVALID', `--tokenizer goes with a model that takes token ids (${flagsOfRuntimesThat((c) => c.inputTypes === 'any')}); ${runtime.title} models take one float input`);
+  }
   const tokenizer = options.tokenizer ? await readTokenizerFile(options.tokenizer) : undefined;
-  const described = await describeModelFile(options.modelFile, options.kind, options.inputShape ?? (tokenizer ? tokenizerShapes(tokenizer) : undefined));
+  const described = await describeModelFile(options.modelFile, runtime, options.inputShape ?? (tokenizer ? tokenizerShapes(tokenizer) : undefined));
   const stagedModel = new StagedFolder(config.modelsDir, name);
   const stagedRefs = new StagedFolder(config.referenceSetsDir, name);
   let detector: DeepKnnDetector | undefined;
@@ -92,7 +96,7 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const { description } = described;
     const layers = options.layers ?? description.defaults.layers;
     const layerReasons = options.layers ? ['named with --layers'] : description.defaults.reasons;
-    checkLayers(layers, description, options.modelFile);
+    checkLayers(layers, description, runtime, options.modelFile);
     const unindexed = unindexedEfSearchLayers({ layers, ef_search: options.efSearch });
     if (unindexed.length > 0) {
       throw new OodError('CONFIG_INVALID', `--ef-search names ${unindexed.join(', ')}; the indexed layers are ${layers.join(', ')}`);
@@ -101,7 +105,7 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const plainInput = description.inputs.length === 1 && description.inputs[0].dtype === 'float32';
     const preprocessing = plainInput ? imagePreprocessingFor(description.input.shape, options.image) : undefined;
     const text = tokenizer ? textModel(tokenizer, description.inputs) : undefined;
-    const plan = await planData(options.data, description.classOutput.classes, preprocessing);
+    const plan = await planData(options.data, description.classOutput.classes, preprocessing, description.inputs.map((i) => i.name));
     if (plan.source.kind === 'text' && !text) {
       throw new OodError('CONFIG_INVALID', `${options.data} holds texts: give the model's tokenizer with --tokenizer tokenizer.json`);
     }
@@ -140,19 +144,14 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
       layers,
       reference_set: name,
       output_layer: description.classOutput.name,
-      runtime: options.kind,
+      runtime: options.runtime,
       output_activation: activation,
       ...(options.k ? { k: options.k } : {}),
       ...(options.efSearch ? { ef_search: options.efSearch } : {}),
       ...(preprocessing ? { preprocessing } : {}),
       ...(text ? { text: text.settings } : {}),
     };
-    if (options.kind === 'onnx') {
-      const files = { [ONNX_FILE]: described.onnxBytes as Uint8Array, ...(tokenizer ? { [TOKENIZER_FILE]: tokenizer.bytes } : {}) };
-      await writeModelFolder(stagedModel.dir, files, manifest);
-    } else {
-      await saveStoredModel(stagedModel.dir, described.tfjsModel as NonNullable<typeof described.tfjsModel>, manifest);
-    }
+    await described.save(stagedModel.dir, manifest, tokenizer ? { [TOKENIZER_FILE]: tokenizer.bytes } : {});
     const settings = detectorSettings({ ...config, model: name, modelsDir: stagedModel.root, referenceSetsDir: stagedRefs.root });
     detector = await loadDetector(settings, log, progress);
     const heldOut = test.x.rows > 0 ? await heldOutCheck(detector, test) : undefined;
@@ -165,20 +164,27 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     return { modelDir: modelTarget, referenceSetDir: refsTarget, manifest, referenceSet, heldOut, labelCheck, layerReasons };
   } finally {
     detector?.dispose();
-    described.tfjsModel?.dispose();
+    described.dispose();
     await stagedModel.discard();
     await stagedRefs.discard();
   }
 }
 
+/** The add-model flags of the runtimes that can do something, for errors: "--onnx". */
+function flagsOfRuntimesThat(can: (capabilities: RuntimeCapabilities) => boolean): string {
+  return MODEL_RUNTIMES.names.filter((name) => can(RUNTIMES[name].capabilities)).map((name) => `--${name}`).join(' or ');
+}
+
 /** Any value of the graph may be named; the error lists the candidates `inspect` shows. */
-function checkLayers(layers: string[], description: ModelDescription, file: string): void {
+function checkLayers(layers: string[], description: ModelDescription, runtime: ModelRuntime, file: string): void {
   if (layers.length === 0) throw new OodError('CONFIG_INVALID', `${file}: no layer to index; name some with --layers`);
   const known = description.candidates.map((c) => c.name);
   const valid = new Set([INPUT_LAYER, ...description.values]);
   for (const layer of layers) {
     const { value, pooling } = parseLayer(layer);
-    if (pooling && description.runtime !== 'onnx') throw new OodError('CONFIG_INVALID', `--layers names "${layer}": pooled layers need an ONNX model`);
+    if (pooling && !runtime.capabilities.pooledLayers) {
+      throw new OodError('CONFIG_INVALID', `--layers names "${layer}": pooled layers need a model that can pool them (${flagsOfRuntimesThat((c) => c.pooledLayers)}); ${runtime.title} models cannot`);
+    }
     if (!valid.has(value)) {
       const shown = known.slice(0, 20).join(', ');
       throw new OodError(

@@ -1,8 +1,8 @@
 import type { Log } from '../log.js';
 import { rowRange, type Matrix } from '../math/matrix.js';
 import type { ModelDescription } from '../model/model-description.js';
+import type { DescribedModel } from '../model/model-runtime.js';
 import { openClassProbe } from './class-probe.js';
-import type { DescribedFile } from './describe-file.js';
 
 /** Rows of real data whose class scores decide between probabilities and logits. */
 export const SAMPLE_ROWS = 256;
@@ -26,13 +26,12 @@ export function looksLikeProbabilities(scores: Matrix, tolerance = 1e-3): boolea
  * last op alone: some exporters end in ops other than Softmax that still give probabilities.
  */
 export async function checkClassScores(
-  described: DescribedFile,
+  described: DescribedModel,
   classOutput: ModelDescription['classOutput'],
   x: Matrix,
   log: Log,
 ): Promise<'none' | 'softmax'> {
-  const probe = await openClassProbe(described, classOutput);
-  const { model } = probe;
+  const model = await openClassProbe(described, classOutput);
   try {
     const rows = Math.min(SAMPLE_ROWS, x.rows);
     const { probabilities } = await model.embed(rowRange(x, 0, rows).data as Float32Array, rows);
@@ -40,6 +39,6 @@ export async function checkClassScores(
     log.info({ output: classOutput.name, activation, rows }, activation === 'none' ? 'class output gives probabilities' : 'class output gives logits: softmax applied');
     return activation;
   } finally {
-    probe.close();
+    model.dispose();
   }
 }

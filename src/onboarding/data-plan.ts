@@ -120,9 +120,14 @@ async function npyLabelValues(path: string): Promise<string[]> {
  * Where the data are, in which format, and what the classes are called, from the options alone
  * (reading only labels, not the data). Each missing piece is refused naming the option.
  */
-export async function planData(options: DataOptions, modelClasses: number, preprocessing: ImagePreprocessing | undefined): Promise<DataPlan> {
+export async function planData(
+  options: DataOptions,
+  modelClasses: number,
+  preprocessing: ImagePreprocessing | undefined,
+  modelInputs: readonly string[] = [],
+): Promise<DataPlan> {
   const perInput = await perInputFiles(options.data);
-  if (perInput) return planPerInput(options, perInput, modelClasses);
+  if (perInput) return planPerInput(options, inModelOrder(perInput, modelInputs, '--data'), modelClasses, modelInputs);
   const data = resolve(options.data);
   const format = await formatOf(data);
   if (options.textColumn !== undefined || format === 'jsonl') return planText(options, data, modelClasses);
@@ -221,15 +226,14 @@ async function planText(options: DataOptions, data: string, modelClasses: number
 }
 
 /** One .npy file per model input, for the data and (optionally) the test data. */
-async function planPerInput(options: DataOptions, files: { input: string; file: string }[], modelClasses: number): Promise<DataPlan> {
+async function planPerInput(options: DataOptions, files: { input: string; file: string }[], modelClasses: number, modelInputs: readonly string[]): Promise<DataPlan> {
   if (!options.labels) throw new OodError('CONFIG_INVALID', `--data ${options.data}: .npy data need --labels FILE.npy`);
-  const testFiles = options.testData === undefined ? undefined : await perInputFiles(options.testData);
+  const given = options.testData === undefined ? undefined : await perInputFiles(options.testData);
   if (options.testData !== undefined) {
-    if (!testFiles) throw new OodError('CONFIG_INVALID', `--test-data ${options.testData}: with one file per input for --data, give one per input here too (input=file.npy,...)`);
-    const names = (list: { input: string }[]) => list.map((f) => f.input).join(',');
-    if (names(testFiles) !== names(files)) throw new OodError('CONFIG_INVALID', `--test-data names the inputs ${names(testFiles)}; --data names ${names(files)}`);
+    if (!given) throw new OodError('CONFIG_INVALID', `--test-data ${options.testData}: with one file per input for --data, give one per input here too (input=file.npy,...)`);
     if (options.testLabels === undefined) throw new OodError('CONFIG_INVALID', '--test-data and --test-labels go together for .npy data');
   }
+  const testFiles = given ? inModelOrder(given, modelInputs, '--test-data') : undefined;
   const labelsFile = resolve(options.labels);
   const labels = options.classes ? await readClasses(resolve(options.classes)) : namesFromValues(await npyLabelValues(labelsFile), modelClasses, labelsFile);
   const copies: CopyStep[] = [...files.map((f, i) => ({ from: f.file, to: `data_${i}.npy` })), { from: labelsFile, to: 'labels.npy' }];
@@ -245,6 +249,19 @@ async function planPerInput(options: DataOptions, files: { input: string; file: 
     labels,
     labelsFrom: options.classes ? resolve(options.classes) : labelsFile,
   };
+}
+
+/**
+ * One file per input, in the model's input order: the rows are packed in that order, and two
+ * inputs of one width (ids and mask) would otherwise be swapped without a word.
+ */
+function inModelOrder(files: { input: string; file: string }[], modelInputs: readonly string[], option: string): { input: string; file: string }[] {
+  const takes = `the model's inputs are ${modelInputs.join(', ')}`;
+  const unknown = files.filter((f) => !modelInputs.includes(f.input));
+  if (unknown.length > 0) throw new OodError('CONFIG_INVALID', `${option} names ${unknown.map((f) => `"${f.input}"`).join(', ')}; ${takes}`);
+  const missing = modelInputs.filter((name) => !files.some((f) => f.input === name));
+  if (missing.length > 0) throw new OodError('CONFIG_INVALID', `${option} gives no file for ${missing.join(', ')}; ${takes}`);
+  return modelInputs.map((name) => files.find((f) => f.input === name) as { input: string; file: string });
 }
 
 /** The same source, pointing at the copies beside the manifest. */

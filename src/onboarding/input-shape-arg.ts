@@ -15,7 +15,8 @@ export function parseInputShape(text: string, option: string): GivenShapes {
     }
     return text.split(',').map(Number);
   }
-  const shapes: Record<string, number[]> = {};
+  // No prototype: an input may be called "__proto__" or "constructor".
+  const shapes = Object.create(null) as Record<string, number[]>;
   for (const pair of text.split(',')) {
     const at = pair.indexOf('=');
     const name = pair.slice(0, at);

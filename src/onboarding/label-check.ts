@@ -4,10 +4,10 @@ import { classAgreement, labelOrderVerdict, type ClassAgreement, type LabelOrder
 import { rowRange, selectRows, type Matrix } from '../math/matrix.js';
 import type { EmbeddingModel } from '../model/embedding.js';
 import type { ModelDescription } from '../model/model-description.js';
+import type { DescribedModel } from '../model/model-runtime.js';
 import type { LabeledData } from '../reference/sources/labeled-data.js';
 import { openClassProbe } from './class-probe.js';
 import type { DataPlan } from './data-plan.js';
-import type { DescribedFile } from './describe-file.js';
 
 /**
  * Training rows the model is run on: enough that a class of a few percent holds dozens of rows
@@ -108,7 +108,7 @@ export function reorderNote(check: LabelCheck): string | undefined {
  * on most predictions, and calibration, fed the same labels, would not show it.
  */
 export async function checkLabelOrder(
-  described: DescribedFile,
+  described: DescribedModel,
   classOutput: ModelDescription['classOutput'],
   sample: LabeledData,
   plan: Pick<DataPlan, 'labels' | 'labelsFrom' | 'source'>,
@@ -117,9 +117,9 @@ export async function checkLabelOrder(
   const probe = await openClassProbe(described, classOutput);
   let predicted: Int32Array;
   try {
-    predicted = await predictClasses(probe.model, sample.x);
+    predicted = await predictClasses(probe, sample.x);
   } finally {
-    probe.close();
+    probe.dispose();
   }
   const check = labelCheckOf(classAgreement(predicted, sample.labels, plan.labels.length), plan.labels);
   const { rows, accuracy, chance, reorderedAccuracy, verdict } = check;

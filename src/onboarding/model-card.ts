@@ -1,5 +1,6 @@
 import type { ModelManifest } from '../model/manifest.js';
 import type { ModelDescription } from '../model/model-description.js';
+import { RUNTIMES } from '../model/runtimes.js';
 import type { ReferenceSetManifest } from '../reference/manifest.js';
 import type { AddModelOptions } from './add-model.js';
 import type { DataPlan } from './data-plan.js';
@@ -22,6 +23,7 @@ export function modelCard(p: {
   k: number;
 }): string {
   const { manifest, options, description, referenceSet, counts, labelCheck, heldOut } = p;
+  const runtime = RUNTIMES[description.runtime];
   const note = reorderNote(labelCheck);
   const accuracyLine =
     `${labelCheck.accuracy.toFixed(4)} on ${labelCheck.rows} of the indexed rows, against their labels (chance level ${labelCheck.chance.toFixed(4)}, the largest class's share)` +
@@ -31,8 +33,8 @@ export function modelCard(p: {
     : 'no held-out data given (add --test-data to measure it)';
   return `# Model card: ${manifest.name} (version ${manifest.version})
 
-A ${description.runtime === 'onnx' ? 'ONNX' : 'tfjs'} model brought by its owners and onboarded with \`add-model\`.
-${description.runtime === 'onnx' ? 'The model file is kept byte for byte as given' : 'The weights are kept as given, in one weights.bin beside a model.json written by tfjs'}; checksums are in manifest.json.
+A ${runtime.title} model brought by its owners and onboarded with \`add-model\`.
+${runtime.keptAs}; checksums are in manifest.json.
 
 | field | value |
 | --- | --- |

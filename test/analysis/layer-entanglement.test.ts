@@ -5,7 +5,7 @@ import { entanglementByLayer } from '../../src/analysis/entanglement.js';
 import { layerActivations, modelLayerEntanglement } from '../../src/analysis/layer-entanglement.js';
 import type { Matrix } from '../../src/math/matrix.js';
 import { initBackend } from '../../src/model/backend.js';
-import { Embedder } from '../../src/model/embedder.js';
+import { TfjsEmbedder } from '../../src/model/tfjs/tfjs-embedder.js';
 import { isOodError } from '../fixtures/assertions.js';
 import { buildTinyModel, TINY, tinyInputs, tinyManifest } from '../fixtures/tiny-model.js';
 
@@ -24,12 +24,12 @@ describe('layerActivations and modelLayerEntanglement', () => {
     model.dispose();
   });
 
-  it('gives the Embedder\'s activations, in any chunking, and leaks no tensor', () => {
+  it('gives the TfjsEmbedder\'s activations, in any chunking, and leaks no tensor', () => {
     const before = tf.memory().numTensors;
     const whole = layerActivations(model, layers, x);
     const chunked = layerActivations(model, layers, x, 8);
     assert.equal(tf.memory().numTensors, before);
-    const expected = new Embedder(model, tinyManifest({ layers })).embed(x.data as Float32Array, rows).activations;
+    const expected = new TfjsEmbedder(model, tinyManifest({ layers })).embed(x.data as Float32Array, rows).activations;
     assert.deepEqual(
       whole.map((m) => [m.rows, m.cols]),
       [

@@ -119,7 +119,7 @@ describe('npm run ood -- attack', () => {
     await addModel(blobsModelOptions(inputs), config, pino({ level: 'silent' }));
     await assert.rejects(
       openAttackTarget(config.modelsDir, config.referenceSetsDir, 'blobs'),
-      isOodError('MODEL_INVALID', 'holds an onnx model: onnxruntime computes no gradients'),
+      isOodError('MODEL_INVALID', 'holds an onnx model: its runtime computes no gradients'),
     );
   });
 });

@@ -54,7 +54,7 @@ describe('POST /predict with {"b64": ...} image instances', () => {
     );
     assert.match(body.error.message, /instances\[0\]\.b64/);
     body = assertError(await app.inject({ method: 'POST', url: '/predict', payload: { instances: [{ b65: 'x' }] } }), 400, 'INVALID_INSTANCE');
-    assert.match(body.error.message, /instances\[0\] names the input b65; model \S+ takes one, \S+/);
+    assert.match(body.error.message, /instances\[0\] names the input "b65"; model \S+ takes one, \S+/);
     // A small file that declares a huge picture is refused before it is decoded.
     const huge = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: '#000' } }).png().toBuffer();
     assert.ok(huge.length < 100_000, `${huge.length} bytes`);

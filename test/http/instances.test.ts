@@ -53,6 +53,8 @@ describe('decodeInstances', () => {
       [{ input_ids: { b64: 'AAAA' }, attention_mask: [1, 1, 1] }, /instances\[0\]\.input_ids is an image .* takes no images/],
     ];
     for (const [instance, message] of cases) await assert.rejects(decodeInstances([instance], TOKENS), invalid(message), String(message));
+    // A client's own names reach the message clipped: messages are logged, request bodies are not.
+    await assert.rejects(decodeInstances([{ ['k'.repeat(100_000)]: [1] }], TOKENS), (err: unknown) => err instanceof OodError && err.message.length < 300);
   });
 });
 
@@ -69,7 +71,7 @@ describe('TF Serving columnar inputs', () => {
   it('refuses columns that are missing, extra, not lists, or of different lengths', () => {
     assert.throws(() => columnarInstances([[1, 2, 3, 1, 1, 1]], TOKENS), invalid(/must be an object naming every input/));
     assert.throws(() => columnarInstances({ input_ids: [[1, 2, 3]] }, TOKENS), invalid(/inputs lacks attention_mask/));
-    assert.throws(() => columnarInstances({ input_ids: [[1, 2, 3]], mask: [[1, 1, 1]] }, TOKENS), invalid(/names mask, which model tokens does not take/));
+    assert.throws(() => columnarInstances({ input_ids: [[1, 2, 3]], mask: [[1, 1, 1]] }, TOKENS), invalid(/names "mask", which model tokens does not take/));
     assert.throws(() => columnarInstances({ input_ids: [[1, 2, 3]], attention_mask: 7 }, TOKENS), invalid(/inputs.attention_mask must be a list/));
     assert.throws(() => columnarInstances({ input_ids: [[1, 2, 3]], attention_mask: [[1, 1, 1], [1, 1, 1]] }, TOKENS), invalid(/holds 2 instances, inputs.input_ids 1/));
   });

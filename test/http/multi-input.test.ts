@@ -103,8 +103,8 @@ describe('a model with several named inputs, on every protocol', () => {
     const tensor = (name: string, data: unknown, shape = [2, 4], datatype = 'INT64') => ({ name, shape, datatype, data });
     const cases: [unknown, RegExp][] = [
       [{ inputs: [tensor('input_ids', IDS)] }, /inputs lacks the tensor "attention_mask"/],
-      [{ inputs: [tensor('input_ids', IDS), tensor('attention_mask', MASK), tensor('token_type_ids', MASK)] }, /names token_type_ids, which model tokens does not take/],
-      [{ inputs: [tensor('input_ids', IDS), tensor('input_ids', IDS)] }, /names input_ids twice/],
+      [{ inputs: [tensor('input_ids', IDS), tensor('attention_mask', MASK), tensor('token_type_ids', MASK)] }, /names "token_type_ids", which model tokens does not take/],
+      [{ inputs: [tensor('input_ids', IDS), tensor('input_ids', IDS)] }, /names "input_ids" twice/],
       [{ inputs: [tensor('input_ids', IDS), tensor('attention_mask', [MASK[0]], [1, 4])] }, /inputs\[1\] holds 1 instances, inputs\[0\] 2/],
       [{ inputs: [tensor('input_ids', IDS, [2, 3]), tensor('attention_mask', MASK)] }, /inputs\[0\]\.shape \[2, 3\] does not hold instances of model tokens's input input_ids: send \[N, 4\]/],
       [{ inputs: [tensor('input_ids', [[1, 2, 3, 4.5], IDS[1]], [2, 4], 'FP32'), tensor('attention_mask', MASK)] }, /inputs\[0\]\.data\[0\]\[3\] must be a whole number/],

@@ -39,7 +39,12 @@ const json: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   ),
 })).value;
 
-const instance = fc.oneof({ weight: 3, arbitrary: text }, { weight: 2, arbitrary: json });
+/** Token ids of the right shape and type, in range or not: the model, not the decoder, refuses these. */
+const tokens = fc.record({
+  input_ids: fc.array(fc.integer({ min: -40, max: 200_000 }), { minLength: 6, maxLength: 6 }),
+  attention_mask: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 6, maxLength: 6 }),
+});
+const instance = fc.oneof({ weight: 3, arbitrary: text }, { weight: 2, arbitrary: json }, { weight: 1, arbitrary: tokens });
 
 describe('a text model under hostile bodies', () => {
   let tmp: Awaited<ReturnType<typeof makeTmp>>;

@@ -87,7 +87,7 @@ describe('TensorFlow Serving REST', () => {
     ['both formats at once', { instances: ROWS, inputs: ROWS }, /either "instances".*or "inputs"/],
     ['neither format', { signature_name: 'serving_default' }, /either "instances"/],
     ['another signature', { signature_name: 'classify', instances: ROWS }, /signature_name "classify" is not served/],
-    ['an instance naming two inputs', { instances: [{ features: ROWS[0], extra: [1] }] }, /instances\[0\] names the inputs features, extra; model fake takes one, features/],
+    ['an instance naming two inputs', { instances: [{ features: ROWS[0], extra: [1] }] }, /instances\[0\] names the inputs "features", "extra"; model fake takes one, features/],
     ['an instance of the wrong length', { instances: [[1, 2, 3]] }, /instances\[0\] has 3 values; the model expects 4/],
     ['too many instances', { instances: [ROWS[0], ROWS[0], ROWS[0], ROWS[0]] }, /4 instances; at most 3/],
     ['columnar inputs that are not a list', { inputs: { features: 7 } }, /inputs must be a list of instances/],

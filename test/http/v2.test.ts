@@ -166,8 +166,8 @@ describe('Open Inference Protocol v2 (REST)', () => {
     ['fewer values than the shape', { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: ROWS[0] }] }, 400, /holds 4 values; its shape gives 8/],
     ['more values than the shape', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS.flat() }] }, 400, /holds 8 values; its shape gives 4/],
     ['a string value', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, '3', 4] }] }, 400, /data\[2\] must be a finite number/],
-    ['a BYTES tensor', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'BYTES', data: ['a', 'b', 'c', 'd'] }] }, 400, /BYTES is not a numeric type/],
-    ['an unknown output', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS[0] }], outputs: [{ name: 'logits' }] }, 400, /outputs names logits; model fake has probabilities/],
+    ['a BYTES tensor', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'BYTES', data: ['a', 'b', 'c', 'd'] }] }, 400, /"BYTES" is not a numeric type/],
+    ['an unknown output', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS[0] }], outputs: [{ name: 'logits' }] }, 400, /outputs names "logits"; model fake has probabilities/],
     ['more rows than allowed', { inputs: [{ name: 'x', shape: [4, 4], datatype: 'FP32', data: Array(16).fill(0) }] }, 400, /4 instances; at most 3/],
     ['no data', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32' }] }, 400, /no data/],
   ];
@@ -240,7 +240,7 @@ describe('Open Inference Protocol v2: what stock clients send', () => {
         url: '/v2/models/fake/infer',
         payload: { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: ROWS[0] }], outputs: [{ name: 'label' }, { name: 'label' }] },
       });
-      assertPlainError(twice, 400, /outputs names label twice/);
+      assertPlainError(twice, 400, /outputs names "label" twice/);
     } finally {
       await app.close();
     }

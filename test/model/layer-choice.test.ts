@@ -23,8 +23,8 @@ describe('the default choice of layers', () => {
     ];
     const choice = chooseLayers(cnn, 784, 'input');
     assert.deepEqual(choice.layers, ['input', 'flat', 'relu3']);
-    // With the pooled views inspect offers, the slot left takes the last feature map at its resolution.
-    assert.deepEqual(chooseLayers(pooledCandidates(cnn, () => false), 784, 'input').layers, ['input', 'relu2:mean', 'flat', 'relu3']);
+    // With the pooled views inspect offers, nothing changes: an earlier flat layer was found.
+    assert.deepEqual(chooseLayers(pooledCandidates(cnn, () => false), 784, 'input').layers, ['input', 'flat', 'relu3']);
     assert.match(choice.reasons[0], /^input: the raw input/);
     assert.match(choice.reasons.at(-1) ?? '', new RegExp(`wider than ${MAX_DEFAULT_WIDTH}.*relu1 \\(12544\\).*pool1 \\(3136\\).*relu2 \\(6272\\)`));
   });

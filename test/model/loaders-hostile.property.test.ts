@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { loadConfig } from '../../src/config.js';
 import { OodError } from '../../src/errors.js';
 import { initBackend } from '../../src/model/backend.js';
-import { Embedder } from '../../src/model/embedder.js';
+import { TfjsEmbedder } from '../../src/model/tfjs/tfjs-embedder.js';
 import { ModelManifestSchema, type ModelManifest } from '../../src/model/manifest.js';
 import { loadStoredModel, MODEL_FILES, modelDir } from '../../src/model/model-store.js';
 import { referenceSetDir } from '../../src/reference/load-reference-set.js';
@@ -109,7 +109,7 @@ describe('the model loader with a damaged models/mnist', () => {
     await Promise.all(FILES.map((file) => writeFile(join(dir, file), files[file])));
     try {
       const stored = await loadStoredModel(modelsDir, NAME);
-      new Embedder(stored.model, stored.manifest).dispose();
+      new TfjsEmbedder(stored.model, stored.manifest).dispose();
       return { dir, fingerprint: stored.fingerprint, manifest: stored.manifest };
     } catch (error) {
       return { dir, error };

@@ -227,7 +227,7 @@ describe('add-model', () => {
     await writeFile(join(inputs, 'tiny_x.npy'), npyBytes('<f4', [rows, TINY.inputSize], x));
     await writeFile(join(inputs, 'tiny_y.npy'), npyBytes('<i8', [rows], Array.from({ length: rows }, (_, r) => BigInt(r % 3))));
     const result = await addModel(
-      options({ name: 'tiny-keras', kind: 'tfjs', modelFile: join(dir, 'model.json'), data: { data: join(inputs, 'tiny_x.npy'), labels: join(inputs, 'tiny_y.npy') } }),
+      options({ name: 'tiny-keras', runtime: 'tfjs', modelFile: join(dir, 'model.json'), data: { data: join(inputs, 'tiny_x.npy'), labels: join(inputs, 'tiny_y.npy') } }),
       config,
       log,
     );

@@ -50,7 +50,7 @@ describe('add-model: the label check', () => {
   const options = (name: string, data: Partial<AddModelOptions['data']>): AddModelOptions => ({
     name,
     modelFile: join(inputs, 'quadrants.onnx'),
-    kind: 'onnx',
+    runtime: 'onnx',
     seed: 1,
     // 120 images: 48 calibrate, 72 are indexed and checked.
     calibrationShare: 0.4,

@@ -109,6 +109,13 @@ describe('add-model for a model with several inputs, one .npy file each', () => 
     }
   });
 
+  it('packs files named in another order in the model\'s order', async () => {
+    const swapped = `attention_mask=${join(inputs, 'mask.npy')},input_ids=${join(inputs, 'ids.npy')}`;
+    const result = await addModel(options(swapped, 'swapped'), config, log);
+    assert.deepEqual((result.referenceSet.source as { data: { input: string }[] }).data.map((f) => f.input), ['input_ids', 'attention_mask']);
+    assert.equal(result.labelCheck.accuracy, 1);
+  });
+
   it('refuses a value its input type cannot hold, and files that disagree on the rows, naming them', async () => {
     const bad = `input_ids=${join(inputs, 'bad_ids.npy')},attention_mask=${join(inputs, 'mask.npy')}`;
     await assert.rejects(addModel(options(bad, 'bad'), config, log), isOodError('DATA_INVALID', 'row 3, input input_ids, value 1', 'must be a whole number'));
@@ -117,6 +124,10 @@ describe('add-model for a model with several inputs, one .npy file each', () => 
     const twoClasses = { ...options(`input_ids=${join(inputs, 'ids.npy')},attention_mask=${join(inputs, 'mask.npy')}`, 'two'), force: true };
     twoClasses.data.labels = join(inputs, 'two_classes.npy');
     await assert.rejects(addModel(twoClasses, config, log), isOodError('DATA_INVALID', 'no rows of class "2"', 'two_classes.npy'));
+    const unknown = `ids=${join(inputs, 'ids.npy')},mask=${join(inputs, 'mask.npy')}`;
+    await assert.rejects(addModel(options(unknown, 'unknown'), config, log), isOodError('CONFIG_INVALID', '--data names "ids", "mask"', "the model's inputs are input_ids, attention_mask"));
+    const missing = `input_ids=${join(inputs, 'ids.npy')}`;
+    await assert.rejects(addModel(options(missing, 'missing'), config, log), isOodError('CONFIG_INVALID', '--data gives no file for attention_mask'));
     const one = join(inputs, 'ids.npy');
     await assert.rejects(addModel(options(one, 'one'), config, log), isOodError('DATA_INVALID', 'has 6 values per row', 'input_ids [6] + attention_mask [6]'));
   });

@@ -108,6 +108,18 @@ describe('a text classifier: onboarded from labelled texts with its tokenizer, a
       assert.equal(res.statusCode, 400, `${JSON.stringify(instance).slice(0, 40)}: ${res.body}`);
       assert.match(res.json().error.message, message, res.body);
     }
+    // Token ids of the right type that the model's vocabulary does not have: the model's refusal, as a 422.
+    const ids = { input_ids: [999_999, 0, 0, 0, 0, 0], attention_mask: [1, 0, 0, 0, 0, 0] };
+    const beyond = await send(ids);
+    assert.equal(beyond.statusCode, 422, beyond.body);
+    assert.equal(beyond.json().error.code, 'MODEL_REFUSED_INPUT');
+    assert.match(beyond.json().error.message, /the model cannot run on these inputs/);
+    const v2 = await (app as FastifyInstance).inject({
+      method: 'POST',
+      url: '/v2/models/texts/infer',
+      payload: { inputs: [{ name: 'input_ids', shape: [1, T], datatype: 'INT64', data: ids.input_ids }, { name: 'attention_mask', shape: [1, T], datatype: 'INT64', data: ids.attention_mask }] },
+    });
+    assert.equal(v2.statusCode, 422, v2.body);
     // Control characters are text like any other: the tokenizer splits them off, as in training.
     const control = await send('alpha\u0000bravo\u0007 charlie\u001b[31m');
     assert.equal(control.statusCode, 200, control.body);

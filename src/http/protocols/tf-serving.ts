@@ -1,6 +1,7 @@
 import type { ModelInfo } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
 import type { InputDtype } from '../../model/model-inputs.js';
+import { clientNames, nameMismatch } from '../client-names.js';
 import type { OutputDatatype } from './output-tensors.js';
 
 /** TensorFlow's names for the outputs' data types, for the metadata's signature. */
@@ -46,10 +47,9 @@ export function columnarInstances(inputs: unknown, info: Pick<ModelInfo, 'name' 
     if (!Array.isArray(value)) throw new OodError('INVALID_INSTANCE', `inputs must be a list of instances, or {${keyed}}`);
     return value;
   }
-  const extra = keys.filter((k) => !names.includes(k));
-  if (extra.length > 0 || keys.length !== names.length) {
-    const missing = names.filter((n) => !keys.includes(n));
-    const problem = extra.length > 0 ? `names ${extra.join(', ')}, which model ${info.name} does not take` : `lacks ${missing.join(', ')}`;
+  const { extra, missing } = nameMismatch(keys, names);
+  if (extra.length > 0 || missing.length > 0) {
+    const problem = extra.length > 0 ? `names ${clientNames(extra)}, which model ${info.name} does not take` : `lacks ${missing.join(', ')}`;
     throw new OodError('INVALID_INSTANCE', `inputs ${problem}; give {${keyed}}`);
   }
   let rows: number | undefined;

@@ -1,6 +1,7 @@
 import type { ModelInfo, TextCodec } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
 import { describeValue, elementProblem, inputLayout, inputWidth, type InputDtype, type ModelInput } from '../../model/model-inputs.js';
+import { clientName, clientNames, nameMismatch } from '../client-names.js';
 import { copyNested, type ElementRule } from '../nested-values.js';
 import { batchTooLarge, type DecodedBatch } from '../plugins/scoring.js';
 
@@ -161,9 +162,9 @@ function tensorOrder(tensors: readonly V2Input[], info: ModelInfo): number[] {
     return [0];
   }
   const repeated = tensors.find((t, i) => tensors.findIndex((u) => u.name === t.name) !== i);
-  if (repeated) throw new OodError('INVALID_INSTANCE', `inputs names ${repeated.name} twice`);
-  const extra = tensors.filter((t) => !names.includes(t.name)).map((t) => t.name);
-  if (extra.length > 0) throw new OodError('INVALID_INSTANCE', `inputs names ${extra.join(', ')}, which model ${info.name} does not take; its inputs are ${names.join(', ')}`);
+  if (repeated) throw new OodError('INVALID_INSTANCE', `inputs names ${clientName(repeated.name)} twice`);
+  const { extra } = nameMismatch(tensors.map((t) => t.name), names);
+  if (extra.length > 0) throw new OodError('INVALID_INSTANCE', `inputs names ${clientNames(extra)}, which model ${info.name} does not take; its inputs are ${names.join(', ')}`);
   return names.map((name) => {
     const index = tensors.findIndex((t) => t.name === name);
     if (index < 0) throw new OodError('INVALID_INSTANCE', `inputs lacks the tensor "${name}"; model ${info.name} takes ${names.join(', ')}`);
@@ -176,7 +177,7 @@ function tensorRows(tensor: V2Input, input: ModelInput, info: ModelInfo, at: str
   if (!NUMERIC_TYPES[tensor.datatype]) {
     throw new OodError(
       'INVALID_INSTANCE',
-      `${at}.datatype ${tensor.datatype} is not a numeric type; model ${info.name} takes numbers (${Object.keys(NUMERIC_TYPES).join(', ')})`,
+      `${at}.datatype ${clientName(tensor.datatype)} is not a numeric type; model ${info.name} takes numbers (${Object.keys(NUMERIC_TYPES).join(', ')})`,
     );
   }
   const width = inputWidth(input);

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ModelInfo } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
+import { clientName, clientNames } from '../client-names.js';
 import { BINARY_CONTENT_TYPE, binaryInput, splitBinaryBody, treatAsBinary } from '../protocols/binary-tensors.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
@@ -135,10 +136,10 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
           decode: (model, maxRows, text) => {
             checkVersion(model, versionOf(request.params));
             const repeated = selected?.find((name, i) => selected.indexOf(name) !== i);
-            if (repeated) throw new OodError('BAD_REQUEST', `outputs names ${repeated} twice`);
+            if (repeated) throw new OodError('BAD_REQUEST', `outputs names ${clientName(repeated)} twice`);
             const unknown = selected ? unknownOutputs(model, selected) : [];
             if (unknown.length > 0) {
-              throw new OodError('BAD_REQUEST', `outputs names ${unknown.join(', ')}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
+              throw new OodError('BAD_REQUEST', `outputs names ${clientNames(unknown)}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
             }
             return decodeV2Inputs(inputs, model, maxRows, (index) => binaryInput(request, index), text);
           },

@@ -129,7 +129,7 @@ export class OnnxEmbedder implements EmbeddingModel {
     const exposed = withOutputs(graph, [manifest.output_layer, ...specs.filter((s) => !s.pooling).map((s) => s.value)]);
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(exposed, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+      session = await ort.InferenceSession.create(exposed, { graphOptimizationLevel: 'all', logSeverityLevel: 4 });
     } catch (err) {
       throw invalid(`cannot be opened by onnxruntime: ${(err as Error).message.split('\n')[0]}`, err);
     }
@@ -163,7 +163,7 @@ export class OnnxEmbedder implements EmbeddingModel {
       const n = Math.min(step, rows - start);
       const chunk = inputs.subarray(start * this.inputSize, (start + n) * this.inputSize);
       const feed = onnxFeed(chunk, n, this.layout);
-      const results = await this.session.run(feed, this.fetches);
+      const results = await this.run(feed);
       const outs = this.fetches.map((name) => results[name]);
       if (widths.length === 0) for (const t of outs) widths.push(t.size / n);
       parts.push(outs.map((t) => floatData(t)));
@@ -176,6 +176,20 @@ export class OnnxEmbedder implements EmbeddingModel {
       name === INPUT_LAYER ? { data: inputs, rows, cols: this.inputSize } : (joined.get(name) as Matrix),
     );
     return { probabilities, activations: activations.slice(0, this.indexedCount), extras: activations.slice(this.indexedCount) };
+  }
+
+  /**
+   * Inputs of the right types can still be values a model cannot take (a token id beyond its
+   * vocabulary, a category code beyond its table): onnxruntime's refusal is the client's to see,
+   * as a 422, not a server error; its log line to stderr is turned off with the session's.
+   */
+  private async run(feed: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    try {
+      return await this.session.run(feed, this.fetches, { logSeverityLevel: 4 });
+    } catch (err) {
+      const reason = (err as Error).message.split('\n')[0].slice(0, 300);
+      throw new OodError('MODEL_REFUSED_INPUT', `the model cannot run on these inputs: ${reason}`, { cause: err });
+    }
   }
 
   dispose(): void {

@@ -81,7 +81,8 @@ export function graphInfo(model: Onnx.ModelProto): OnnxGraphInfo {
       if (input) consumers.set(input, [...(consumers.get(input) ?? []), node.opType ?? '']);
     }
   }
-  const opset = Math.max(0, ...(model.opsetImport ?? []).filter((o) => !o.domain).map((o) => Number(o.version ?? 0)));
+  // The default domain may be written out as "ai.onnx".
+  const opset = Math.max(0, ...(model.opsetImport ?? []).filter((o) => !o.domain || o.domain === 'ai.onnx').map((o) => Number(o.version ?? 0)));
   const producer = [model.producerName, model.producerVersion].filter(Boolean).join(' ');
   return { inputs, outputs, values, consumers, opset, producer };
 }

@@ -21,7 +21,8 @@ export type GivenShapes = readonly number[] | Readonly<Record<string, readonly n
 function givenShape(given: GivenShapes | undefined, name: string, only: boolean): readonly number[] | undefined {
   if (given === undefined) return undefined;
   if (Array.isArray(given)) return only ? (given as readonly number[]) : undefined;
-  return (given as Record<string, readonly number[]>)[name];
+  // A graph input may be called "constructor" or "toString": only the given object's own keys count.
+  return Object.hasOwn(given, name) ? (given as Record<string, readonly number[]>)[name] : undefined;
 }
 
 /**

@@ -72,18 +72,18 @@ export function withPooledOutputs(model: Onnx.ModelProto, plan: PoolingPlan): On
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
   const graph = copy.graph as Onnx.GraphProto;
   const b = new GraphBuilder('ood_pool', plan.opset);
-  let mask: { weights: string; count: string } | undefined;
-  const tokenMask = () => {
+  // The mask takes the hidden state's own float type (CastLike, from opset 15), so a float16 or
+  // float64 model pools as its own arithmetic does; older opsets get float32.
+  const tokenMask = (x: string) => {
     if (!plan.maskInput) return undefined;
-    if (!mask) {
-      const asFloat = b.node('Cast', [plan.maskInput], [{ name: 'to', i: FLOAT, type: INT }]);
-      // [N, T] -> [N, T, 1], to weight every token's vector; Reshape's 0 keeps the batch size.
-      const weights = b.node('Reshape', [asFloat, b.int64s([0, -1, 1])]);
-      // Never zero: a text of padding alone averages to zero rather than to NaN.
-      const count = b.node('Max', [b.reduce('ReduceSum', asFloat, [1], true), b.float(1)]);
-      mask = { weights, count };
-    }
-    return mask;
+    const like = plan.opset >= 15;
+    const asFloat = like ? b.node('CastLike', [plan.maskInput, x]) : b.node('Cast', [plan.maskInput], [{ name: 'to', i: FLOAT, type: INT }]);
+    // [N, T] -> [N, T, 1], to weight every token's vector; Reshape's 0 keeps the batch size.
+    const weights = b.node('Reshape', [asFloat, b.int64s([0, -1, 1])]);
+    // Never zero: a text of padding alone averages to zero rather than to NaN.
+    const one = like ? b.node('CastLike', [b.float(1), x]) : b.float(1);
+    const count = b.node('Max', [b.reduce('ReduceSum', asFloat, [1], true), one]);
+    return { weights, count };
   };
   for (const { spec, rank } of plan.layers) {
     if (!spec.pooling) continue;
@@ -93,7 +93,7 @@ export function withPooledOutputs(model: Onnx.ModelProto, plan: PoolingPlan): On
     } else if (rank === 3) {
       b.reduce('ReduceMean', x, [2, 3], false, spec.name);
     } else {
-      const m = tokenMask();
+      const m = tokenMask(x);
       if (!m) b.reduce('ReduceMean', x, [1], false, spec.name);
       else b.node('Div', [b.reduce('ReduceSum', b.node('Mul', [x, m.weights]), [1], false), m.count], [], spec.name);
     }

@@ -201,6 +201,11 @@ async function readNpySource(source: NpySource, context: SourceContext): Promise
   return { pool, testPool, digest: digest.hex() };
 }
 
+/** The inputs a source with one file per input packs its rows from, in order; undefined for one file. */
+export function perInputNames(source: { kind: string; data?: unknown }): string[] | undefined {
+  return source.kind === 'npy' && Array.isArray(source.data) ? (source.data as { input: string }[]).map((f) => f.input) : undefined;
+}
+
 const resolveFiles = (files: NpyDataFiles, at: (p: string) => string): NpyDataFiles =>
   typeof files === 'string' ? at(files) : files.map((f) => ({ input: f.input, file: at(f.file) }));
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { Matrix } from '../../src/math/matrix.js';
 import { initBackend } from '../../src/model/backend.js';
-import { Embedder } from '../../src/model/embedder.js';
+import { TfjsEmbedder } from '../../src/model/tfjs/tfjs-embedder.js';
 import { isOodError } from '../fixtures/assertions.js';
 import { buildTinyModel, TINY, tinyInputs, tinyManifest } from '../fixtures/tiny-model.js';
 
@@ -24,7 +24,7 @@ function denseRelu(x: Matrix, kernel: Float32Array, bias: Float32Array, units: n
   return out;
 }
 
-describe('Embedder', () => {
+describe('TfjsEmbedder', () => {
   let model: tf.LayersModel;
   const rows = 7;
   const inputs = tinyInputs(rows, 11);
@@ -40,7 +40,7 @@ describe('Embedder', () => {
   });
 
   it('returns softmax probabilities equal to the model output, rows summing to 1', () => {
-    const embedder = new Embedder(model, tinyManifest());
+    const embedder = new TfjsEmbedder(model, tinyManifest());
     assert.equal(embedder.inputSize, TINY.inputSize);
     const { probabilities } = embedder.embed(inputs, rows);
     assert.deepEqual(shape(probabilities), [rows, TINY.classes, rows * TINY.classes]);
@@ -58,7 +58,7 @@ describe('Embedder', () => {
   });
 
   it('returns one activation matrix per manifest layer, in manifest order, with "input" the input itself', () => {
-    const embedder = new Embedder(model, tinyManifest({ layers: ['hidden2', 'input', 'hidden1', 'logits'] }));
+    const embedder = new TfjsEmbedder(model, tinyManifest({ layers: ['hidden2', 'input', 'hidden1', 'logits'] }));
     const { activations } = embedder.embed(inputs, rows);
     assert.equal(activations.length, 4);
     assert.deepEqual(activations.map(shape), [
@@ -86,7 +86,7 @@ describe('Embedder', () => {
   });
 
   it('gives identical results however the batch is chunked', () => {
-    const embedder = new Embedder(model, tinyManifest({ layers: ['input', 'hidden1', 'hidden2'] }));
+    const embedder = new TfjsEmbedder(model, tinyManifest({ layers: ['input', 'hidden1', 'hidden2'] }));
     const whole = embedder.embed(inputs, rows, 100);
     for (const chunkRows of [1, 2, 3, 7]) {
       const chunked = embedder.embed(inputs, rows, chunkRows);
@@ -102,29 +102,29 @@ describe('Embedder', () => {
 
   it('rejects a manifest naming an unknown layer, listing the known ones', () => {
     assert.throws(
-      () => new Embedder(model, tinyManifest({ layers: ['input', 'hidden3'] })),
+      () => new TfjsEmbedder(model, tinyManifest({ layers: ['input', 'hidden3'] })),
       isOodError('MODEL_INVALID', '"hidden3"', 'pixels, hidden1, hidden2, logits, probs'),
     );
   });
 
   it('rejects an unknown output layer', () => {
-    assert.throws(() => new Embedder(model, tinyManifest({ output_layer: 'softmax' })), isOodError('MODEL_INVALID', '"softmax"'));
+    assert.throws(() => new TfjsEmbedder(model, tinyManifest({ output_layer: 'softmax' })), isOodError('MODEL_INVALID', '"softmax"'));
   });
 
   it('rejects a label count that differs from the model classes', () => {
     assert.throws(
-      () => new Embedder(model, tinyManifest({ labels: ['a', 'b'] })),
+      () => new TfjsEmbedder(model, tinyManifest({ labels: ['a', 'b'] })),
       isOodError('MODEL_INVALID', 'outputs 3 classes', 'lists 2 labels'),
     );
     assert.throws(
-      () => new Embedder(model, tinyManifest({ labels: ['a', 'b', 'c', 'd'] })),
+      () => new TfjsEmbedder(model, tinyManifest({ labels: ['a', 'b', 'c', 'd'] })),
       isOodError('MODEL_INVALID', 'outputs 3 classes', 'lists 4 labels'),
     );
   });
 
   it('rejects a manifest input_shape the model does not take', () => {
     assert.throws(
-      () => new Embedder(model, tinyManifest({ input_shape: [2, 4] })),
+      () => new TfjsEmbedder(model, tinyManifest({ input_shape: [2, 4] })),
       isOodError('MODEL_INVALID', 'has 8 values', 'takes 6'),
     );
   });
@@ -132,25 +132,25 @@ describe('Embedder', () => {
   it('feeds the model its own input shape when the manifest lays the same values out differently', () => {
     // A manifest saying [2, 3] for this 6-input MLP once passed here and then failed every
     // forward pass with a tfjs ValueError.
-    const flat = new Embedder(model, tinyManifest()).embed(inputs, rows);
-    const grid = new Embedder(model, tinyManifest({ input_shape: [2, 3] })).embed(inputs, rows);
+    const flat = new TfjsEmbedder(model, tinyManifest()).embed(inputs, rows);
+    const grid = new TfjsEmbedder(model, tinyManifest({ input_shape: [2, 3] })).embed(inputs, rows);
     assert.deepEqual(grid.probabilities, flat.probabilities);
     assert.deepEqual(grid.activations, flat.activations);
   });
 
   it('rejects an input of the wrong length with INVALID_INSTANCE', () => {
-    const embedder = new Embedder(model, tinyManifest());
+    const embedder = new TfjsEmbedder(model, tinyManifest());
     assert.throws(() => embedder.embed(new Float32Array(13), 2), isOodError('INVALID_INSTANCE', 'expected 12 values, got 13'));
     assert.throws(() => embedder.embed(inputs, rows + 1), isOodError('INVALID_INSTANCE', `expected ${(rows + 1) * 6} values`));
   });
 
   it('rejects an empty batch rather than returning undefined matrices', () => {
-    const embedder = new Embedder(model, tinyManifest());
+    const embedder = new TfjsEmbedder(model, tinyManifest());
     assert.throws(() => embedder.embed(new Float32Array(0), 0), isOodError('INVALID_INSTANCE', 'at least one row'));
   });
 
   it('leaves no tensors behind', () => {
-    const embedder = new Embedder(model, tinyManifest({ layers: ['input', 'hidden1', 'hidden2', 'logits'] }));
+    const embedder = new TfjsEmbedder(model, tinyManifest({ layers: ['input', 'hidden1', 'hidden2', 'logits'] }));
     embedder.embed(inputs, rows); // warm-up: anything lazily created on first use
     const before = tf.memory().numTensors;
     const result = embedder.embed(inputs, rows, 2);

@@ -1,20 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
-import { OodError } from '../errors.js';
-import { concatRows, type Matrix } from '../math/matrix.js';
-import { softmaxRowsInPlace } from '../math/softmax.js';
-import { activeBackend } from './backend.js';
-import type { Embedding, EmbeddingModel } from './embedding.js';
-import { INPUT_LAYER, inputSize, type ModelManifest } from './manifest.js';
-import type { ModelInput } from './model-inputs.js';
-import { parseLayer } from './layer-spec.js';
-
-export type { Embedding, EmbeddingModel };
+import { OodError } from '../../errors.js';
+import { concatRows, type Matrix } from '../../math/matrix.js';
+import { softmaxRowsInPlace } from '../../math/softmax.js';
+import { activeBackend } from '../backend.js';
+import type { Embedding, EmbeddingModel } from '../embedding.js';
+import { INPUT_LAYER, inputSize, type ModelManifest } from '../manifest.js';
+import type { ModelInput } from '../model-inputs.js';
+import { parseLayer } from '../layer-spec.js';
 
 /**
  * One forward pass yields the class probabilities and every indexed layer's activations: a
  * second tfjs model shares the weights and exposes the hidden outputs, so nothing runs twice.
  */
-export class Embedder implements EmbeddingModel {
+export class TfjsEmbedder implements EmbeddingModel {
   private readonly probe: tf.LayersModel;
   private readonly model: tf.LayersModel;
   private readonly layerNames: string[];

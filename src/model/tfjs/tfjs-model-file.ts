@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { OodError } from '../errors.js';
-import { assertLayerGraphCompletes } from './layer-graph.js';
+import { OodError } from '../../errors.js';
+import { assertLayerGraphCompletes } from '../layer-graph.js';
+import type { ModelManifest } from '../manifest.js';
+import { parseJson, writeModelFolder } from '../model-folder.js';
 
 /** The files of a tfjs LayersModel in a model folder. */
 export const TFJS_FILES = { topology: 'model.json', weights: 'weights.bin' } as const;
@@ -27,14 +29,6 @@ const TopologyFileSchema = z.looseObject({
     }),
   ),
 });
-
-export function parseJson(buf: Buffer, path: string): unknown {
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw new OodError('MODEL_INVALID', `${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 /**
  * Builds the LayersModel of a model.json and its weights (all shards, in order) read from `dir`;
@@ -82,4 +76,14 @@ export function tfjsArtifactFiles(artifacts: tf.io.ModelArtifacts): Record<strin
     weightsManifest: [{ paths: [TFJS_FILES.weights], weights: artifacts.weightSpecs }],
   };
   return { [TFJS_FILES.weights]: new Uint8Array(weights), [TFJS_FILES.topology]: Buffer.from(JSON.stringify(topology)) };
+}
+
+/** Writes a tfjs model as a model folder: model.json, weights.bin and `extraFiles`, then the manifest. */
+export async function saveStoredModel(dir: string, model: tf.LayersModel, manifest: ModelManifest, extraFiles: Record<string, Uint8Array> = {}): Promise<void> {
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      await writeModelFolder(dir, { ...tfjsArtifactFiles(artifacts), ...extraFiles }, manifest);
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
 }

@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { chooseLayers, type LayerCandidate, type LayerRole } from './layer-choice.js';
-import { INPUT_LAYER } from './manifest.js';
-import { buildLayersModel, parseJson } from './tfjs-model-file.js';
-import type { ModelDescription } from './model-description.js';
-import type { GivenShapes } from './onnx/onnx-inputs.js';
+import { chooseLayers, type LayerCandidate, type LayerRole } from '../layer-choice.js';
+import { INPUT_LAYER } from '../manifest.js';
+import { parseJson } from '../model-folder.js';
+import type { ModelDescription } from '../model-description.js';
+import type { GivenShapes } from '../onnx/onnx-inputs.js';
+import { buildLayersModel } from './tfjs-model-file.js';
 
 /**
  * A tfjs LayersModel as the converter writes it (model.json plus weight shards beside it, as
