@@ -21,7 +21,7 @@ export interface FlaggedEntry {
   /** The input as the model took it. */
   input: Float32Array;
   layers: { name: string; k: number; in_class_neighbors: number; nearest: { id: number; label: string; text?: string }[] }[];
-  /** A text model's input as the text its tokens spell (lower-cased, unknown words left out, as the model saw it). */
+  /** A text model's input as the text its tokens spell (lower-cased, unknown words as [UNK], as the model saw it). */
   text?: string;
   /** Tabular inputs: each feature against the nearest examples' mean, the furthest marked. */
   features?: FeatureDeviation[];

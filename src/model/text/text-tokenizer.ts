@@ -166,7 +166,7 @@ export class TextTokenizer implements TextCodec {
     }
   }
 
-  /** A packed row back as text, for the review page: its tokens up to the padding, special tokens left out. */
+  /** A packed row back as text, for the review page: its tokens up to the padding, [UNK] and a template's special tokens included, as the model saw them. */
   decode(row: ArrayLike<number>): string {
     const ids = this.slots.find((s) => s.field === 'input_ids') as { offset: number };
     const mask = this.slots.find((s) => s.field === 'attention_mask');
@@ -175,6 +175,6 @@ export class TextTokenizer implements TextCodec {
       if (mask ? row[mask.offset + t] === 0 : row[ids.offset + t] === this.padId) break;
       tokens.push(row[ids.offset + t]);
     }
-    return this.tokenizer.decode(tokens, { skip_special_tokens: true });
+    return this.tokenizer.decode(tokens, { skip_special_tokens: false });
   }
 }
