@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { OodError } from '../errors.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from '../model/manifest.js';
 import { RUNTIMES, runtimeNameOf } from '../model/runtimes.js';
+import { parseLayer } from '../model/layer-spec.js';
+import { pool, poolingOf, type Pool } from '../model/tfjs/tfjs-pooling.js';
 
 /**
  * A tfjs model as the attacks see it: flat input rows in, class scores and every indexed layer's
@@ -18,6 +20,8 @@ export class Differentiable {
    * such a model are weaker than they could be, so its success rates are a lower bound.
    */
   readonly logits: boolean;
+  /** For each hidden layer, how it is pooled (undefined: taken whole), as the service indexes it. */
+  private readonly pooling: (Pool | undefined)[];
 
   constructor(
     model: tf.LayersModel,
@@ -28,7 +32,9 @@ export class Differentiable {
 
     const modelShape = model.inputs[0].shape.slice(1);
     this.shape = modelShape.every((d): d is number => d !== null) ? modelShape : manifest.input_shape;
-    const hidden = manifest.layers.filter((l) => l !== INPUT_LAYER).map((l) => model.getLayer(l).output as tf.SymbolicTensor);
+    const specs = manifest.layers.filter((l) => l !== INPUT_LAYER).map(parseLayer);
+    const hidden = specs.map((spec) => model.getLayer(spec.value).output as tf.SymbolicTensor);
+    this.pooling = specs.map((spec, j) => (spec.pooling ? poolingOf(spec, hidden[j].shape.slice(1).map((d) => d ?? 0)) : undefined));
     // Gradients are taken of logits: through a saturated softmax (p = 1.0 in float32) the
     // cross-entropy's gradient vanishes and an attack would stall. A softmax layer of its own
     // (as this project's MLPs have) is skipped; one folded into a Dense layer cannot be.
@@ -43,7 +49,9 @@ export class Differentiable {
   forward(x: tf.Tensor2D): { scores: tf.Tensor2D; layers: tf.Tensor2D[] } {
     const rows = x.shape[0];
     const out = this.probe.apply(x.reshape([rows, ...this.shape])) as tf.Tensor | tf.Tensor[];
-    const [scores, ...hidden] = (Array.isArray(out) ? out : [out]).map((t) => t.reshape([rows, -1]) as tf.Tensor2D);
+    const [raw, ...rest] = Array.isArray(out) ? out : [out];
+    const scores = raw.reshape([rows, -1]) as tf.Tensor2D;
+    const hidden = rest.map((t, j) => pool(t, this.pooling[j]).reshape([rows, -1]) as tf.Tensor2D);
     let next = 0;
     const layers = this.manifest.layers.map((l) => (l === INPUT_LAYER ? x : hidden[next++]));
     return { scores, layers };

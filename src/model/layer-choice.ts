@@ -1,4 +1,4 @@
-import { parseLayer, pooledName, type Pooling } from './layer-spec.js';
+import { parseLayer, pooledName, pooledShape, type MapLayout, type Pooling } from './layer-spec.js';
 
 /**
  * Which layers to index when the user names none. Pure: it sees only a description of the
@@ -122,8 +122,9 @@ function pooledChoice(candidates: readonly LayerCandidate[], free: number): { ca
     ];
   }
   if (free <= 0) return [];
+  // A resolution is the map's shape without its channels, wherever they are.
   const byResolution = new Map<string, LayerCandidate>();
-  for (const c of pooled.filter((p) => p.from?.length === 3)) byResolution.set(c.from?.slice(1).join('x') ?? '', c);
+  for (const c of pooled.filter((p) => p.from?.length === 3)) byResolution.set((c.from ?? []).filter((_, i, f) => i !== f.indexOf(c.width)).join('x'), c);
   return [...byResolution.values()]
     .reverse()
     .slice(0, free)
@@ -143,7 +144,7 @@ const LINEAR = new Set(['Gemm', 'MatMul', 'Conv', 'ConvTranspose', 'Add', 'Batch
  * from a layer norm, a residual Add or the last Add (a transformer's hidden states) averaged over its tokens,
  * or taken at its first token; a feature map [C, H, W] from an activation averaged per channel.
  */
-export function pooledCandidates(values: readonly LayerCandidate[], residual: (name: string) => boolean): LayerCandidate[] {
+export function pooledCandidates(values: readonly LayerCandidate[], residual: (name: string) => boolean, layout: MapLayout = 'chw'): LayerCandidate[] {
   const hidden = (c: LayerCandidate) => c.shape.length === 2 && c.shape[1] >= 2 && (c.op === 'LayerNormalization' || c.op === 'Add');
   // Of the Adds, those on the residual stream and the last (the final hidden state): the rest
   // are biases and sums inside a block.
@@ -162,7 +163,8 @@ export function pooledCandidates(values: readonly LayerCandidate[], residual: (n
       from: c.shape,
       ...(sequence && residual(c.name) ? { residual: true } : {}),
     });
-    return sequence ? [c, pooled('mean', [c.shape[1]]), pooled('first', [c.shape[1]])] : [c, pooled('mean', [c.shape[0]])];
+    if (sequence) return [c, pooled('mean', [c.shape[1]]), pooled('first', [c.shape[1]])];
+    return [c, pooled('mean', (pooledShape(c.shape, 'mean', layout) as { shape: number[] }).shape)];
   });
 }
 

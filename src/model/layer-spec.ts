@@ -9,7 +9,7 @@ export const POOLINGS = ['mean', 'first'] as const;
 export type Pooling = (typeof POOLINGS)[number];
 
 export const POOLING_DOCS: Record<Pooling, string> = {
-  mean: 'a sequence [T, D]: its mean over the tokens the attention mask keeps; a feature map [C, H, W]: its mean over H and W per channel',
+  mean: 'a sequence [T, D]: its mean over the tokens the attention mask keeps; a feature map [C, H, W] or [H, W, C]: its mean over H and W per channel',
   first: 'a sequence [T, D]: its first token (a [CLS] token)',
 };
 
@@ -34,10 +34,26 @@ export function parseLayer(name: string): LayerSpec {
 
 export const pooledName = (value: string, pooling: Pooling): string => `${value}:${pooling}`;
 
+/** Where a feature map keeps its channels: first, as ONNX's Conv lays them out, or last, as Keras and tfjs do. */
+export type MapLayout = 'chw' | 'hwc';
+
+/**
+ * A feature map's layout, read off its shape where the shape tells (pictures are square, so the
+ * two equal sides are height and width: [16, 28, 28] is CHW, [28, 28, 16] HWC), else the
+ * runtime's own convention: a Keras model exported to ONNX keeps Keras's channels-last maps.
+ */
+export function mapLayout(shape: readonly number[], preferred: MapLayout): MapLayout {
+  if (shape.length !== 3) return preferred;
+  const [a, b, c] = shape;
+  if (b === c && a !== b) return 'chw';
+  if (a === b && b !== c) return 'hwc';
+  return preferred;
+}
+
 /** What a value of this per-instance shape pools to, or why it cannot be pooled so. */
-export function pooledShape(shape: readonly number[], pooling: Pooling): { shape: number[] } | { problem: string } {
+export function pooledShape(shape: readonly number[], pooling: Pooling, preferred: MapLayout = 'chw'): { shape: number[] } | { problem: string } {
   if (shape.length === 2) return { shape: [shape[1]] };
-  if (shape.length === 3 && pooling === 'mean') return { shape: [shape[0]] };
-  const what = pooling === 'mean' ? 'a sequence [T, D] or a feature map [C, H, W]' : 'a sequence [T, D]';
+  if (shape.length === 3 && pooling === 'mean') return { shape: [mapLayout(shape, preferred) === 'chw' ? shape[0] : shape[2]] };
+  const what = pooling === 'mean' ? 'a sequence [T, D] or a feature map [C, H, W] or [H, W, C]' : 'a sequence [T, D]';
   return { problem: `has shape [${shape.join(', ')}]; :${pooling} pools ${what}` };
 }

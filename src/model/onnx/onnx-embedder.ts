@@ -9,7 +9,7 @@ import { decodeModel, graphInfo, OnnxFormatError, withOutputs, type OnnxGraphInf
 import { onnxFeed, onnxInputs, type OnnxInputs } from './onnx-inputs.js';
 import { withPooledOutputs } from './onnx-pooling.js';
 import { probeValues } from './onnx-probe.js';
-import { parseLayer, pooledShape, type LayerSpec, type Pooling } from '../layer-spec.js';
+import { mapLayout, parseLayer, pooledShape, type LayerSpec, type Pooling } from '../layer-spec.js';
 import type { onnx as Onnx } from 'onnx-proto';
 
 /** Rows per onnxruntime call: bounds the memory of the hidden outputs of a large batch. */
@@ -57,7 +57,7 @@ async function pooledGraph(model: Onnx.ModelProto, specs: LayerSpec[], inputs: r
     const shape = shapes.get(spec.value)?.shape ?? [];
     const pooledTo = pooledShape(shape, spec.pooling as Pooling);
     if ('problem' in pooledTo) throw new OnnxFormatError(`layer "${spec.name}": "${spec.value}" ${pooledTo.problem}`);
-    return { spec, rank: shape.length };
+    return { spec, rank: shape.length, layout: mapLayout(shape, 'chw') };
   });
   return withPooledOutputs(model, { layers, maskInput: mask, opset });
 }

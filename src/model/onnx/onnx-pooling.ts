@@ -1,5 +1,5 @@
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
-import type { LayerSpec } from '../layer-spec.js';
+import type { LayerSpec, MapLayout } from '../layer-spec.js';
 
 const { onnx } = onnxProto;
 
@@ -17,8 +17,8 @@ const FLOAT = 1;
 const INT64 = 7;
 
 export interface PoolingPlan {
-  /** The layers to pool, each with its value's per-instance rank: 2 for [T, D], 3 for [C, H, W]. */
-  layers: { spec: LayerSpec; rank: number }[];
+  /** The layers to pool, each with its value's per-instance rank (2 for [T, D], 3 for a feature map) and a map's layout. */
+  layers: { spec: LayerSpec; rank: number; layout: MapLayout }[];
   /** The input that masks padding tokens (attention_mask); tokens are averaged unmasked without one. */
   maskInput?: string;
   opset: number;
@@ -85,13 +85,13 @@ export function withPooledOutputs(model: Onnx.ModelProto, plan: PoolingPlan): On
     const count = b.node('Max', [b.reduce('ReduceSum', asFloat, [1], true), one]);
     return { weights, count };
   };
-  for (const { spec, rank } of plan.layers) {
+  for (const { spec, rank, layout } of plan.layers) {
     if (!spec.pooling) continue;
     const x = spec.value;
     if (spec.pooling === 'first') {
       b.node('Gather', [x, b.scalarInt64(0)], [{ name: 'axis', i: 1, type: INT }], spec.name);
     } else if (rank === 3) {
-      b.reduce('ReduceMean', x, [2, 3], false, spec.name);
+      b.reduce('ReduceMean', x, layout === 'chw' ? [2, 3] : [1, 2], false, spec.name);
     } else {
       const m = tokenMask(x);
       if (!m) b.reduce('ReduceMean', x, [1], false, spec.name);

@@ -7,6 +7,7 @@ import type { Embedding, EmbeddingModel } from '../embedding.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from '../manifest.js';
 import type { ModelInput } from '../model-inputs.js';
 import { parseLayer } from '../layer-spec.js';
+import { pool, poolingOf, type Pool } from './tfjs-pooling.js';
 
 /**
  * One forward pass yields the class probabilities and every indexed layer's activations: a
@@ -23,6 +24,8 @@ export class TfjsEmbedder implements EmbeddingModel {
 
   private readonly indexedCount: number;
   private readonly softmax: boolean;
+  /** For each hidden output, how it is pooled (undefined: taken whole). */
+  private readonly pooling: (Pool | undefined)[] = [];
 
   constructor(model: tf.LayersModel, manifest: ModelManifest, extraLayers: string[] = []) {
     this.model = model;
@@ -51,25 +54,28 @@ export class TfjsEmbedder implements EmbeddingModel {
     const outputs: tf.SymbolicTensor[] = [];
     for (const name of this.layerNames) {
       if (name === INPUT_LAYER) continue;
-      if (parseLayer(name).pooling) throw new OodError('MODEL_INVALID', `manifest names the pooled layer "${name}"; pooled layers need an ONNX model`);
+      const spec = parseLayer(name);
+      let output: tf.SymbolicTensor;
       try {
-        outputs.push(model.getLayer(name).output as tf.SymbolicTensor);
+        output = model.getLayer(spec.value).output as tf.SymbolicTensor;
       } catch {
         const known = model.layers.map((l) => l.name).join(', ');
-        throw new OodError('MODEL_INVALID', `manifest names layer "${name}", the model has: ${known}`);
+        throw new OodError('MODEL_INVALID', `manifest names layer "${spec.value}", the model has: ${known}`);
       }
+      outputs.push(output);
+      this.pooling.push(spec.pooling ? poolingOf(spec, output.shape.slice(1).map((d) => d ?? 0)) : undefined);
     }
-    let output: tf.SymbolicTensor;
+    let classOutput: tf.SymbolicTensor;
     try {
-      output = model.getLayer(manifest.output_layer).output as tf.SymbolicTensor;
+      classOutput = model.getLayer(manifest.output_layer).output as tf.SymbolicTensor;
     } catch {
       throw new OodError('MODEL_INVALID', `manifest output_layer "${manifest.output_layer}" is not in the model`);
     }
-    const classes = output.shape[output.shape.length - 1];
+    const classes = classOutput.shape[classOutput.shape.length - 1];
     if (classes !== manifest.labels.length) {
       throw new OodError('MODEL_INVALID', `the model outputs ${classes} classes, the manifest lists ${manifest.labels.length} labels`);
     }
-    this.probe = tf.model({ inputs: model.inputs, outputs: [output, ...outputs] });
+    this.probe = tf.model({ inputs: model.inputs, outputs: [classOutput, ...outputs] });
     this.softmax = manifest.output_activation === 'softmax';
   }
 
@@ -87,7 +93,8 @@ export class TfjsEmbedder implements EmbeddingModel {
       const outs = tf.tidy(() => {
         const x = tf.tensor(chunk, [n, ...this.inputShape]);
         const result = this.probe.predict(x);
-        return Array.isArray(result) ? result : [result];
+        const [scores, ...hidden] = Array.isArray(result) ? result : [result];
+        return [scores, ...hidden.map((t, j) => pool(t, this.pooling[j]))];
       });
       parts.push(outs.map((t) => t.dataSync() as Float32Array));
       if (widths.length === 0) for (const t of outs) widths.push(t.size / n);

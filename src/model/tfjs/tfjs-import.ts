@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { chooseLayers, type LayerCandidate, type LayerRole } from '../layer-choice.js';
+import { chooseLayers, pooledCandidates, type LayerCandidate, type LayerRole } from '../layer-choice.js';
 import { INPUT_LAYER } from '../manifest.js';
 import { parseJson } from '../model-folder.js';
 import type { ModelDescription } from '../model-description.js';
@@ -54,12 +54,14 @@ export function describeTfjs(model: tf.LayersModel, file: string, givenShape?: G
   const output = model.outputs[0];
   const outputLayer = model.layers.find((l) => l.output === output) ?? model.layers[model.layers.length - 1];
   const outputShape = perInstance(output.shape);
-  const candidates: LayerCandidate[] = model.layers
+  const plain: LayerCandidate[] = model.layers
     .filter((l) => l !== outputLayer && l.getClassName() !== 'InputLayer')
     .map((l) => {
       const shape = perInstance((l.output as tf.SymbolicTensor).shape);
       return { name: l.name, op: l.getClassName(), shape, width: shape.reduce((a, b) => a * b, 1), role: layerRole(l) };
     });
+  // tfjs lays feature maps out channels last; a Keras model has no residual stream to tell.
+  const candidates = pooledCandidates(plain, () => false, 'hwc');
   const softmaxed = (outputLayer.getConfig() as { activation?: string }).activation === 'softmax';
   return {
     runtime: 'tfjs',

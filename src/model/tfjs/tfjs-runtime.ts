@@ -13,14 +13,14 @@ function borrowing(embedder: TfjsEmbedder): EmbeddingModel {
 
 /**
  * tfjs LayersModels (Keras through tensorflowjs_converter, or this project's `train`): one
- * float32 input, gradients for the attacks, no pooled layers. Stored as one model.json and one
+ * float32 input, gradients for the attacks, pooled layers computed with tf ops. Stored as one model.json and one
  * weights.bin, whatever shards the user brought.
  */
 export const tfjsRuntime: ModelRuntime = {
   title: 'tfjs',
   fileHint: 'a tfjs model.json',
   keptAs: 'The weights are kept as given, in one weights.bin beside a model.json written by tfjs',
-  capabilities: { gradients: true, pooledLayers: false, inputTypes: 'float32-only' },
+  capabilities: { gradients: true, pooledLayers: true, inputTypes: 'float32-only' },
   files: [TFJS_FILES.topology, TFJS_FILES.weights],
   matches: (file) => /\.json$/i.test(file),
   async prepare({ backend }) {
