@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { OodError } from '../errors.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from '../model/manifest.js';
 import { RUNTIMES, runtimeNameOf } from '../model/runtimes.js';
-import { parseLayer } from '../model/layer-spec.js';
-import { pool, poolingOf, type Pool } from '../model/tfjs/tfjs-pooling.js';
+import { parseLayer, type PoolOp } from '../model/layer-spec.js';
+import { pool, poolingOf } from '../model/tfjs/tfjs-pooling.js';
 
 /**
  * A tfjs model as the attacks see it: flat input rows in, class scores and every indexed layer's
@@ -21,7 +21,7 @@ export class Differentiable {
    */
   readonly logits: boolean;
   /** For each hidden layer, how it is pooled (undefined: taken whole), as the service indexes it. */
-  private readonly pooling: (Pool | undefined)[];
+  private readonly pooling: (PoolOp | undefined)[];
 
   constructor(
     model: tf.LayersModel,

@@ -11,8 +11,9 @@ import { describeValue, elementProblem, elementValue, FLOAT32_MAX, type InputDty
 export const MAX_INSTANCE_DEPTH = 8;
 
 /**
- * Checks one element and gives the number stored for it, or undefined when it is refused;
- * `problem` then says why. Float inputs, the common case by far, take a check without a call.
+ * How each element is checked: against the input's element type, and first against the wire
+ * format's own type when it has one. Float inputs without a wire check, the common case by
+ * far, take an inline check without a call.
  */
 export interface ElementRule {
   dtype: InputDtype;

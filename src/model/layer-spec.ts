@@ -8,11 +8,6 @@
 export const POOLINGS = ['mean', 'first'] as const;
 export type Pooling = (typeof POOLINGS)[number];
 
-export const POOLING_DOCS: Record<Pooling, string> = {
-  mean: 'a sequence [T, D]: its mean over the tokens the attention mask keeps; a feature map [C, H, W] or [H, W, C]: its mean over H and W per channel',
-  first: 'a sequence [T, D]: its first token (a [CLS] token)',
-};
-
 export interface LayerSpec {
   /** As the manifest writes it. */
   name: string;
@@ -57,3 +52,19 @@ export function pooledShape(shape: readonly number[], pooling: Pooling, preferre
   const what = pooling === 'mean' ? 'a sequence [T, D] or a feature map [C, H, W] or [H, W, C]' : 'a sequence [T, D]';
   return { problem: `has shape [${shape.join(', ')}]; :${pooling} pools ${what}` };
 }
+
+/**
+ * How a runtime computes a pooled layer from its value, batch first: a mean over these axes (a
+ * sequence's tokens, or a map's height and width wherever its channels are), or the first token.
+ */
+export type PoolOp = { mean: number[] } | 'first';
+
+/** The op for a layer, from its value's per-instance shape; a problem names the layer. */
+export function poolOp(spec: LayerSpec, shape: readonly number[], preferred: MapLayout): PoolOp | { problem: string } {
+  const pooled = pooledShape(shape, spec.pooling as Pooling, preferred);
+  if ('problem' in pooled) return { problem: `layer "${spec.name}": "${spec.value}" ${pooled.problem}` };
+  if (spec.pooling === 'first') return 'first';
+  if (shape.length === 2) return { mean: [1] };
+  return { mean: mapLayout(shape, preferred) === 'chw' ? [2, 3] : [1, 2] };
+}
+

@@ -101,7 +101,7 @@ export function describeValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** `[N, ...]` in messages: the input's shape with its batch dimension. */
+/** One input as documents and messages show it: `input_ids (int64 [128])`. */
 export function showInput(input: ModelInput): string {
   return `${input.name} (${input.dtype} [${input.shape.join(', ')}])`;
 }

@@ -2,6 +2,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { showInput } from '../../model/model-inputs.js';
 
 export interface OpenApiPluginOptions {
   version: string;
@@ -40,7 +41,7 @@ export default fp<OpenApiPluginOptions>(
       });
       const lines = models
         .filter((m) => m.inputs)
-        .map((m) => `Model ${m.name} takes ${m.inputs?.map((i) => `${i.name} (${i.dtype} [${i.shape.join(', ')}])`).join(', ')}.`);
+        .map((m) => `Model ${m.name} takes ${m.inputs?.map(showInput).join(', ')}.`);
       return {
         ...document,
         info: { ...document.info, description: [document.info.description, ...lines].filter(Boolean).join('\n\n') },

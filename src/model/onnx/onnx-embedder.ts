@@ -9,7 +9,7 @@ import { decodeModel, graphInfo, OnnxFormatError, withOutputs, type OnnxGraphInf
 import { onnxFeed, onnxInputs, type OnnxInputs } from './onnx-inputs.js';
 import { withPooledOutputs } from './onnx-pooling.js';
 import { probeValues } from './onnx-probe.js';
-import { mapLayout, parseLayer, pooledShape, type LayerSpec, type Pooling } from '../layer-spec.js';
+import { parseLayer, poolOp, type LayerSpec } from '../layer-spec.js';
 import type { onnx as Onnx } from 'onnx-proto';
 
 /** Rows per onnxruntime call: bounds the memory of the hidden outputs of a large batch. */
@@ -47,17 +47,17 @@ function maskInput(manifest: ModelManifest, inputs: readonly ModelInput[]): stri
 
 /**
  * The graph with every pooled layer added as an output. Which pooling applies depends on the
- * value's rank, which many files do not record: one zero instance through the graph finds it.
+ * value's shape, which many files do not record: one zero instance through the graph finds it.
  */
 async function pooledGraph(model: Onnx.ModelProto, specs: LayerSpec[], inputs: readonly ModelInput[], mask: string | undefined, opset: number): Promise<Onnx.ModelProto> {
   const pooled = specs.filter((s) => s.pooling);
   if (pooled.length === 0) return model;
   const shapes = await probeValues(model, [...new Set(pooled.map((s) => s.value))], inputs);
   const layers = pooled.map((spec) => {
-    const shape = shapes.get(spec.value)?.shape ?? [];
-    const pooledTo = pooledShape(shape, spec.pooling as Pooling);
-    if ('problem' in pooledTo) throw new OnnxFormatError(`layer "${spec.name}": "${spec.value}" ${pooledTo.problem}`);
-    return { spec, rank: shape.length, layout: mapLayout(shape, 'chw') };
+    // ONNX's Conv lays maps out channels first; a map's own shape may say otherwise.
+    const op = poolOp(spec, shapes.get(spec.value)?.shape ?? [], 'chw');
+    if (typeof op === 'object' && 'problem' in op) throw new OnnxFormatError(op.problem);
+    return { spec, op };
   });
   return withPooledOutputs(model, { layers, maskInput: mask, opset });
 }

@@ -78,7 +78,10 @@ export function graphInfo(model: Onnx.ModelProto): OnnxGraphInfo {
       if (output) values.push({ name: output, op: node.opType ?? '', node: node.name ?? '' });
     }
     for (const input of node.input ?? []) {
-      if (input) consumers.set(input, [...(consumers.get(input) ?? []), node.opType ?? '']);
+      if (!input) continue;
+      const uses = consumers.get(input) ?? [];
+      uses.push(node.opType ?? '');
+      consumers.set(input, uses);
     }
   }
   // The default domain may be written out as "ai.onnx".

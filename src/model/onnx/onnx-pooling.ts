@@ -1,5 +1,5 @@
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
-import type { LayerSpec, MapLayout } from '../layer-spec.js';
+import type { LayerSpec, PoolOp } from '../layer-spec.js';
 
 const { onnx } = onnxProto;
 
@@ -17,8 +17,8 @@ const FLOAT = 1;
 const INT64 = 7;
 
 export interface PoolingPlan {
-  /** The layers to pool, each with its value's per-instance rank (2 for [T, D], 3 for a feature map) and a map's layout. */
-  layers: { spec: LayerSpec; rank: number; layout: MapLayout }[];
+  /** The layers to pool, each with how (layer-spec.ts's poolOp). */
+  layers: { spec: LayerSpec; op: PoolOp }[];
   /** The input that masks padding tokens (attention_mask); tokens are averaged unmasked without one. */
   maskInput?: string;
   opset: number;
@@ -85,18 +85,14 @@ export function withPooledOutputs(model: Onnx.ModelProto, plan: PoolingPlan): On
     const count = b.node('Max', [b.reduce('ReduceSum', asFloat, [1], true), one]);
     return { weights, count };
   };
-  for (const { spec, rank, layout } of plan.layers) {
+  for (const { spec, op } of plan.layers) {
     if (!spec.pooling) continue;
     const x = spec.value;
-    if (spec.pooling === 'first') {
-      b.node('Gather', [x, b.scalarInt64(0)], [{ name: 'axis', i: 1, type: INT }], spec.name);
-    } else if (rank === 3) {
-      b.reduce('ReduceMean', x, layout === 'chw' ? [2, 3] : [1, 2], false, spec.name);
-    } else {
-      const m = tokenMask(x);
-      if (!m) b.reduce('ReduceMean', x, [1], false, spec.name);
-      else b.node('Div', [b.reduce('ReduceSum', b.node('Mul', [x, m.weights]), [1], false), m.count], [], spec.name);
-    }
+    // A sequence's tokens (one axis) are weighted by the mask; a map's H and W are all averaged.
+    const m = op !== 'first' && op.mean.length === 1 ? tokenMask(x) : undefined;
+    if (op === 'first') b.node('Gather', [x, b.scalarInt64(0)], [{ name: 'axis', i: 1, type: INT }], spec.name);
+    else if (!m) b.reduce('ReduceMean', x, op.mean, false, spec.name);
+    else b.node('Div', [b.reduce('ReduceSum', b.node('Mul', [x, m.weights]), op.mean, false), m.count], [], spec.name);
     graph.output.push(onnx.ValueInfoProto.create({ name: spec.name }));
   }
   graph.node.push(...b.nodes.map((n) => onnx.NodeProto.create(n)));

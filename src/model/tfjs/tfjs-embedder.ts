@@ -6,8 +6,8 @@ import { activeBackend } from '../backend.js';
 import type { Embedding, EmbeddingModel } from '../embedding.js';
 import { INPUT_LAYER, inputSize, type ModelManifest } from '../manifest.js';
 import type { ModelInput } from '../model-inputs.js';
-import { parseLayer } from '../layer-spec.js';
-import { pool, poolingOf, type Pool } from './tfjs-pooling.js';
+import { parseLayer, type PoolOp } from '../layer-spec.js';
+import { pool, poolingOf } from './tfjs-pooling.js';
 
 /**
  * One forward pass yields the class probabilities and every indexed layer's activations: a
@@ -25,7 +25,7 @@ export class TfjsEmbedder implements EmbeddingModel {
   private readonly indexedCount: number;
   private readonly softmax: boolean;
   /** For each hidden output, how it is pooled (undefined: taken whole). */
-  private readonly pooling: (Pool | undefined)[] = [];
+  private readonly pooling: (PoolOp | undefined)[] = [];
 
   constructor(model: tf.LayersModel, manifest: ModelManifest, extraLayers: string[] = []) {
     this.model = model;
