@@ -1,5 +1,6 @@
-# ood-service image. Two stages: `build` compiles the native addon (hnswlib-node) and the
-# TypeScript, and warms the default model's cache; the runtime stage gets only what serving
+# ood-service image. Two stages: `build` installs the packages (every native one ships prebuilt
+# binaries; the optional hnswlib-node, which would compile, is left out for want of a compiler),
+# compiles the TypeScript, and warms the default model's cache; the runtime stage gets only what serving
 # needs, runs as a non-root user and reports its readiness to Docker.
 #
 #   docker build -t ood-service .                                   # node:20-bookworm-slim base
@@ -14,9 +15,6 @@ ARG BASE_IMAGE=node:20-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /app
-RUN apt-get update \
-  && apt-get install -y --no-install-recommends python3 make g++ \
-  && rm -rf /var/lib/apt/lists/*
 # .npmrc skips onnxruntime-node's download of GPU libraries; its CPU build ships in the package.
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund

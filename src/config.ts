@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BACKENDS, type BackendName } from './model/backend-names.js';
 import { NAME_PATTERN } from './model/manifest.js';
+import { NeighborEngineSchema, type NeighborEngine } from './neighbors/graph-engine.js';
 import { OodError } from './errors.js';
 
 /**
@@ -60,6 +61,7 @@ const EnvSchema = z.object({
   OOD_BACKEND: z.enum(BACKENDS).optional(),
   OOD_LABEL_WEIGHT: probability.default(0.1),
   OOD_HNSW_EF_SEARCH: integer(1).default(100),
+  OOD_NEIGHBORS: NeighborEngineSchema.default('usearch'),
   OOD_BATCH_MAX_ROWS: integer(1).default(64),
   OOD_BATCH_DELAY_MS: integer(0).default(0),
   OOD_SCORING_THREADS: integer(0, 256).optional(),
@@ -98,6 +100,8 @@ export interface Config {
   /** Share of the significance spent on label disagreement; distance and density split the rest. */
   labelWeight: number;
   efSearch: number;
+  /** The library that holds the HNSW graphs: usearch, or hnswlib (an optional dependency). */
+  neighbors: NeighborEngine;
   /** Dynamic batching of concurrent /predict requests (OOD_BATCH_MAX_ROWS, OOD_BATCH_DELAY_MS). */
   batching: { maxRows: number; maxDelayMs: number };
   /** Worker threads for searches and density scores; unset: one per core when there are several. */
@@ -163,6 +167,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     labelWeight: e.OOD_LABEL_WEIGHT,
     efSearch: e.OOD_HNSW_EF_SEARCH,
+    neighbors: e.OOD_NEIGHBORS,
     batching: { maxRows: e.OOD_BATCH_MAX_ROWS, maxDelayMs: e.OOD_BATCH_DELAY_MS },
     ...(e.OOD_SCORING_THREADS !== undefined ? { scoringThreads: e.OOD_SCORING_THREADS } : {}),
     loadShedding: {

@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import { defaultWorkerThreads, type DetectorSettings } from './detector/load-detector.js';
-import { HnswParamsSchema } from './neighbors/hnsw-index.js';
+import { HnswParamsSchema } from './neighbors/hnsw-params.js';
 
 /**
  * The detector's share of the server settings. Here, beside the settings, rather than in
@@ -15,6 +15,7 @@ export function detectorSettings(config: Config): DetectorSettings {
     k: config.k,
     significance: config.significance,
     hnsw: HnswParamsSchema.parse({ efSearch: config.efSearch }),
+    neighbors: config.neighbors,
     labelWeight: config.labelWeight,
     scoringThreads: config.scoringThreads ?? defaultWorkerThreads(),
     buildThreads: defaultWorkerThreads(),

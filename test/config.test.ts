@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       labelWeight: 0.1,
       efSearch: 100,
+      neighbors: 'usearch',
       batching: { maxRows: 64, maxDelayMs: 0 },
       apiTokens: [],
       loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, retryAfterSeconds: 1 },

@@ -81,13 +81,18 @@ export function renderReport(r: Report): string {
     ),
     '',
     ...sideBySideSection(r.sideBySide),
-    `## HNSW recall@${recall.k} (model ${recall.model}, M=${recall.params.M}, efConstruction=${recall.params.efConstruction}, ` +
-      `seed=${recall.params.seed}; in-process, tfjs ${recall.backend})`,
+    `## HNSW recall@${recall.k} (model ${recall.model}, M=${recall.params.M}, efConstruction=${recall.params.efConstruction}; ` +
+      `in-process, tfjs ${recall.backend})`,
+    '',
+    `Each layer in each engine and storage. *stored* marks what the service keeps with the default 'auto' storage: f16 where its recall@${recall.k} is at least 0.99, else f32. usearch builds on every core, hnswlib on one; the search is one batched call on one thread.`,
     '',
     ...table(
-      ['layer', 'dim', 'efSearch', 'indexed', 'queries', 'HNSW build (s)', `recall@${recall.k}`, 'HNSW (ms/query)', 'exact (ms/query)', 'speed-up'],
+      ['layer', 'engine', 'storage', 'stored', 'dim', 'efSearch', 'indexed', 'queries', 'build (s)', `recall@${recall.k}`, 'graph (ms/query)', 'exact (ms/query)', 'speed-up'],
       recall.layers.map((l) => [
         l.layer,
+        l.engine,
+        l.storage,
+        l.chosen ? 'yes' : '',
         l.dim,
         l.efSearch,
         l.points,

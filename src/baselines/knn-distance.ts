@@ -1,4 +1,5 @@
-import { HnswIndex, HnswParamsSchema } from '../neighbors/hnsw-index.js';
+import { HnswParamsSchema } from '../neighbors/hnsw-params.js';
+import { UsearchIndex } from '../neighbors/usearch-index.js';
 import type { NeighborIndex } from '../neighbors/neighbor-index.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import { assertMatrix, type Matrix } from '../math/matrix.js';
@@ -78,5 +79,7 @@ export function knnDistanceOutlierScores(model: KnnDistanceModel, features: Matr
 
 function defaultIndex(k: number): IndexFactory {
   const efSearch = Math.max(k, HnswParamsSchema.parse({}).efSearch);
-  return (dim, rows) => HnswIndex.create(dim, rows, { efSearch });
+  // f32, as a baseline is published, without the service's storage choice; one insertion
+  // thread, so that a baseline's scores are the same from run to run.
+  return (dim) => UsearchIndex.create(dim, 'f32', HnswParamsSchema.parse({ efSearch }), { buildThreads: 1 });
 }

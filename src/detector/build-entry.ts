@@ -6,18 +6,19 @@ import { concatRows, rowRange, type Matrix } from '../math/matrix.js';
 import { l2NormalizeRows } from '../math/normalize.js';
 import type { Embedding, EmbeddingModel } from '../model/embedding.js';
 import { INPUT_LAYER } from '../model/manifest.js';
+import { buildGraph, type GraphOutcome, type RecallProbe } from '../neighbors/graph-build.js';
 import { GraphBuilder } from '../neighbors/graph-builder.js';
-import { HnswIndex, type HnswParams } from '../neighbors/hnsw-index.js';
+import type { GraphSpec } from '../neighbors/graph-engine.js';
 import type { NeighborIndex, Neighbors } from '../neighbors/neighbor-index.js';
 import type { ReferenceSet } from '../reference/load-reference-set.js';
 import { calibrate } from './calibration.js';
 import { argmax } from './deep-knn-detector.js';
-import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry } from './index-cache.js';
+import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type CacheEntry, type GraphRecord } from './index-cache.js';
 import { evidenceFor, measureLayers, searchLayers } from './search.js';
 import { withReference, type Signal, type SignalModels } from './signals/signal.js';
 
 /** Bump when what a cache entry holds is computed differently, so old entries are rebuilt. */
-export const SCORING_VERSION = 5;
+export const SCORING_VERSION = 6;
 
 /** Called as a cold build goes, for a progress bar: `stage` names the step, done of total rows. */
 export type BuildProgress = (stage: string, done: number, total: number) => void;
@@ -27,7 +28,7 @@ export interface BuildSettings {
   cacheDir: string;
   k: number;
   labelWeight: number;
-  /** Worker threads that build HNSW graphs side by side; 0 builds on the calling thread. */
+  /** Cores to build graphs on, off the calling thread; 0 builds on the calling thread. */
   buildThreads: number;
   signals: readonly Signal[];
 }
@@ -35,7 +36,21 @@ export interface BuildSettings {
 /** One layer's graph and, by signal name, the layer's reference model of each signal that has one. */
 interface LayerArtifacts {
   index: NeighborIndex;
+  graph: GraphRecord;
   models: Record<string, unknown>;
+}
+
+/** Calibration rows that measure each graph's recall: enough for recall to two decimals, few enough to scan exactly in a moment. */
+const RECALL_PROBE_ROWS = 200;
+
+/** Evenly spaced calibration rows of one layer, L2-normalised as they are searched. */
+function recallProbe(calibration: Matrix, k: number): RecallProbe {
+  const rows = Math.min(RECALL_PROBE_ROWS, calibration.rows);
+  const step = calibration.rows / Math.max(1, rows);
+  const picked = new Float32Array(rows * calibration.cols);
+  for (let i = 0; i < rows; i++) picked.set(rowRange(calibration, Math.floor(i * step), 1).data, i * calibration.cols);
+  const data = l2NormalizeRows({ data: picked, rows, cols: calibration.cols }).data as Float32Array;
+  return { data, rows, k };
 }
 
 /**
@@ -49,39 +64,43 @@ const CALIBRATION_ROWS_PER_SLICE = 100;
 
 const seconds = (since: number) => +((performance.now() - since) / 1000).toFixed(1);
 
-async function buildLayer(
-  acts: Matrix,
-  labels: Int32Array,
-  classes: number,
-  hnsw: HnswParams,
-  name: string,
-  signals: readonly Signal[],
-  log: Log,
-  builder: GraphBuilder | undefined,
-  progress?: BuildProgress,
-): Promise<LayerArtifacts> {
-  const normalized = l2NormalizeRows(acts);
-  const vectors = normalized.data as Float32Array;
+interface LayerJob {
+  acts: Matrix;
+  /** The same layer's calibration activations, for the recall check. */
+  calibration: Matrix;
+  spec: GraphSpec;
+  name: string;
+}
+
+async function buildLayer(job: LayerJob, labels: Int32Array, classes: number, settings: BuildSettings, log: Log, builder: GraphBuilder | undefined, progress?: BuildProgress): Promise<LayerArtifacts> {
+  const { acts, spec, name } = job;
+  const vectors = l2NormalizeRows(acts).data as Float32Array;
+  const graphJob = { vectors, rows: acts.rows, dim: acts.cols, spec, probe: recallProbe(job.calibration, settings.k), buildThreads: Math.max(1, settings.buildThreads) };
   const graphStarted = performance.now();
   const onProgress = (done: number) => progress?.(`graph ${name}`, done, acts.rows);
   // On a thread the graph goes up while this thread fits the reference models (and other
   // layers' graphs go up on the other threads).
-  const graph = (builder ? builder.build(vectors, acts.rows, acts.cols, hnsw, onProgress) : buildGraphHere(vectors, acts.rows, acts.cols, hnsw, onProgress)).then(
-    (index) => {
-      log.info({ layer: name, points: acts.rows, dim: acts.cols, seconds: seconds(graphStarted) }, 'built HNSW graph');
-      return index;
-    },
-  );
+  const graph = (builder ? builder.build(graphJob, onProgress) : buildGraphHere({ ...graphJob, buildThreads: 1 }, onProgress)).then(({ index, outcome }) => {
+    log.info({ layer: name, points: acts.rows, dim: acts.cols, engine: spec.engine, ...outcomeFields(outcome), seconds: seconds(graphStarted) }, 'built HNSW graph');
+    const record: GraphRecord = { engine: spec.engine, storage: outcome.storage, ...(outcome.recall !== undefined ? { recall: outcome.recall } : {}) };
+    return { index, graph: record };
+  });
   // Settled now too, so a fit that throws first never leaves it unhandled.
   graph.catch(() => {});
   const models: Record<string, unknown> = {};
-  for (const signal of withReference(signals)) {
+  for (const signal of withReference(settings.signals)) {
     const fitStarted = performance.now();
     models[signal.name] = await signal.reference.fit(acts, labels, classes);
     log.info({ layer: name, dim: acts.cols, signal: signal.name, seconds: seconds(fitStarted) }, 'fitted a reference model');
   }
-  return { index: await graph, models };
+  return { ...(await graph), models };
 }
+
+const outcomeFields = (outcome: GraphOutcome) => ({
+  storage: outcome.storage,
+  ...(outcome.recall !== undefined ? { recall: +outcome.recall.toFixed(4) } : {}),
+  ...(outcome.rejected ? { rejected: `${outcome.rejected.storage} (recall ${outcome.rejected.recall.toFixed(4)})` } : {}),
+});
 
 /**
  * Rows inserted into a graph between pauses. An insertion costs 1 to 2 ms late in a build of
@@ -89,16 +108,15 @@ async function buildLayer(
  */
 const GRAPH_ROWS_PER_SLICE = 50;
 
-/** The graph on this thread, pausing for the event loop between slices of rows. */
-async function buildGraphHere(vectors: Float32Array, rows: number, dim: number, hnsw: HnswParams, onProgress: (done: number) => void): Promise<HnswIndex> {
-  const index = HnswIndex.create(dim, rows, hnsw);
-  for (let start = 0; start < rows; start += GRAPH_ROWS_PER_SLICE) {
-    const n = Math.min(GRAPH_ROWS_PER_SLICE, rows - start);
-    index.addAll(vectors.subarray(start * dim, (start + n) * dim), n);
-    onProgress(start + n);
-    await yieldToEventLoop();
-  }
-  return index;
+/** The graph on this thread, one core, pausing for the event loop between slices of rows. */
+function buildGraphHere(job: Parameters<typeof buildGraph>[0], onProgress: (done: number) => void) {
+  return buildGraph(job, {
+    chunkRows: GRAPH_ROWS_PER_SLICE,
+    after: async (done) => {
+      onProgress(done);
+      await yieldToEventLoop();
+    },
+  });
 }
 
 /** Activations of many rows, a slice at a time, pausing for the event loop in between. */
@@ -135,22 +153,24 @@ interface SharedInput {
   save(built: LayerArtifacts): Promise<void>;
 }
 
-async function sharedInputLayer(refset: ReferenceSet, hnsw: HnswParams, settings: BuildSettings, log: Log): Promise<SharedInput> {
+async function sharedInputLayer(refset: ReferenceSet, spec: GraphSpec, settings: BuildSettings, log: Log): Promise<SharedInput> {
   const modelled = withReference(settings.signals);
   const key = cacheKey({
     modelFingerprint: 'none: the raw input',
     dataFingerprint: refset.fingerprint,
     layers: [INPUT_LAYER],
     k: 0,
-    // efSearch only matters when searching, so it must not split the shared entry.
-    hnsw: { ...hnsw, efSearch: 0 },
-    extra: { models: modelled.map((s) => s.name), scoring: SCORING_VERSION },
+    // efSearch only matters when searching, so it must not split the shared entry. (It does
+    // enter the recall check behind an 'auto' storage, but f16's loss hardly depends on it.)
+    hnsw: { ...spec.params, efSearch: 0 },
+    extra: { models: modelled.map((s) => s.name), scoring: SCORING_VERSION, engine: spec.engine, storage: spec.storage },
   });
   // '_shared' cannot be a model name, so it never collides with a model's own folder.
   const prefix = `${refset.manifest.name}-input-`;
   const dir = join(settings.cacheDir, '_shared', `${prefix}${key}`);
   const asEntry = (built: LayerArtifacts): CacheEntry => ({
     indexes: [built.index],
+    graphs: [built.graph],
     models: Object.fromEntries(modelled.map((s) => [s.name, [built.models[s.name]]])),
     referenceLabels: refset.train.labels,
   });
@@ -158,16 +178,24 @@ async function sharedInputLayer(refset: ReferenceSet, hnsw: HnswParams, settings
     await writeCacheEntry(dir, key, [INPUT_LAYER], asEntry(built), settings.signals);
     await pruneOtherEntries(dir, prefix);
   };
-  const cached = await readCacheEntry(dir, key, hnsw, [INPUT_LAYER], settings.signals);
+  const cached = await readCacheEntry(dir, key, spec, [INPUT_LAYER], settings.signals);
   if (cached.entry) {
     log.info({ cache: dir }, 'reusing the shared input-layer graph and reference models');
     const models = Object.fromEntries(modelled.map((s) => [s.name, cached.entry?.models[s.name][0]]));
     // As a fresh fit is, so the calibration's first slice does not do it in one piece.
     for (const signal of modelled) await signal.reference.prepare?.(models[signal.name]);
-    return { cached: { index: cached.entry.indexes[0], models }, save };
+    return { cached: { index: cached.entry.indexes[0], graph: cached.entry.graphs[0], models }, save };
   }
   if (cached.miss) log.warn({ cache: dir, reason: cached.miss.reason }, 'shared input-layer entry unusable, rebuilding it');
   return { save };
+}
+
+/**
+ * usearch inserts on every core, so its graphs go up one at a time, each on all of them; hnswlib
+ * inserts on one, so its graphs go up side by side, one per core.
+ */
+function graphsAtOnce(specs: readonly GraphSpec[], cores: number): number {
+  return specs.every((s) => s.engine === 'usearch') ? 1 : cores;
 }
 
 /** Embeds the reference and calibration data, builds every layer's graph and models, and calibrates. */
@@ -175,7 +203,7 @@ export async function buildEntry(
   embedder: EmbeddingModel,
   refset: ReferenceSet,
   layers: string[],
-  layerHnsw: HnswParams[],
+  layerGraphs: GraphSpec[],
   settings: BuildSettings,
   log: Log,
   progress?: BuildProgress,
@@ -187,12 +215,13 @@ export async function buildEntry(
   const { probabilities, activations } = await embedYielding(embedder, cal.x, 'embed calibration', progress);
   const classes = probabilities.cols;
   await mkdir(settings.cacheDir, { recursive: true });
-  const builder = settings.buildThreads > 0 ? new GraphBuilder(settings.buildThreads, settings.cacheDir) : undefined;
+  const builder = settings.buildThreads > 0 ? new GraphBuilder(graphsAtOnce(layerGraphs, settings.buildThreads), settings.cacheDir) : undefined;
   const inputAt = layers.indexOf(INPUT_LAYER);
-  const shared = inputAt >= 0 ? await sharedInputLayer(refset, layerHnsw[inputAt], settings, log) : undefined;
+  const shared = inputAt >= 0 ? await sharedInputLayer(refset, layerGraphs[inputAt], settings, log) : undefined;
   const layerArtifacts = async (l: number): Promise<LayerArtifacts> => {
     if (layers[l] === INPUT_LAYER && shared?.cached) return shared.cached;
-    const made = await buildLayer(trainActs[l], train.labels, classes, layerHnsw[l], layers[l], signals, log, builder, progress);
+    const job = { acts: trainActs[l], calibration: activations[l], spec: layerGraphs[l], name: layers[l] };
+    const made = await buildLayer(job, train.labels, classes, settings, log, builder, progress);
     if (layers[l] === INPUT_LAYER) await shared?.save(made);
     return made;
   };
@@ -202,6 +231,7 @@ export async function buildEntry(
   const started = new Map(byWidth.map((l) => [l, layerArtifacts(l)]));
   const built = await Promise.all(trainActs.map((_, l) => started.get(l) as Promise<LayerArtifacts>));
   const indexes = built.map((b) => b.index);
+  const graphs = built.map((b) => b.graph);
   const models: SignalModels = Object.fromEntries(withReference(signals).map((s) => [s.name, built.map((b) => b.models[s.name])]));
   const predicted = Int32Array.from({ length: cal.x.rows }, (_, i) => argmax(probabilities.data, i * classes, classes));
   const neighbors: Neighbors[][] = layers.map(() => []);
@@ -221,5 +251,5 @@ export async function buildEntry(
   }
   const evidence = evidenceFor(neighbors, measured, cal.x.rows, train.labels, classes);
   const calibration = calibrate({ evidence, predicted, labels: cal.labels }, settings.k, classes, settings.labelWeight, signals);
-  return { indexes, referenceLabels: train.labels, models, calibration };
+  return { indexes, graphs, referenceLabels: train.labels, models, calibration };
 }

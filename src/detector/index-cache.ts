@@ -1,20 +1,33 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { calibrationMismatch, CalibrationStateSchema, type CalibrationState } from './calibration.js';
-import { HnswIndex, type HnswParams } from '../neighbors/hnsw-index.js';
+import { GRAPH_FILE_EXTENSION, NeighborEngineSchema, openGraph, type GraphSpec, type NeighborEngine } from '../neighbors/graph-engine.js';
+import type { HnswParams } from '../neighbors/hnsw-params.js';
 import type { NeighborIndex } from '../neighbors/neighbor-index.js';
+import { StorageSchema } from '../neighbors/storage.js';
 import { withReference, type Signal, type SignalModels } from './signals/signal.js';
 import { SIGNALS } from './signals/table.js';
 
 /**
  * The on-disk cache of built graphs and calibration, under `<cacheDir>/<model>/<key>/`. The key
  * hashes everything the contents depend on, so a changed input lands in a new folder. An entry
- * is written into a temp folder and renamed into place whole; its meta.json lists a sha256 for
- * every file, checked before anything is handed to hnswlib (whose reader trusts its input).
+ * is written into a temp folder and renamed into place whole, and never changed after, so a
+ * graph file can stay memory-mapped while the entry is in use. Its meta.json lists a sha256 for
+ * every file, checked before anything is handed to a graph engine (whose readers trust their
+ * input). Format 3 records each layer's engine and storage; older entries are rebuilt.
  */
-export const CACHE_FORMAT = 2;
+export const CACHE_FORMAT = 3;
+
+/** A layer's graph as built: the engine, the storage it ended with, and the recall that chose it. */
+export const GraphRecordSchema = z.object({
+  engine: NeighborEngineSchema,
+  storage: StorageSchema,
+  recall: z.number().min(0).max(1).optional(),
+});
+export type GraphRecord = z.infer<typeof GraphRecordSchema>;
 
 const MetaSchema = z.object({
   format: z.literal(CACHE_FORMAT),
@@ -24,6 +37,7 @@ const MetaSchema = z.object({
       name: z.string(),
       dim: z.number().int().positive(),
       file: z.string(),
+      graph: GraphRecordSchema,
       /** By signal name: the file of its reference model for this layer, and what decoding it needs. */
       models: z.record(z.string(), z.object({ file: z.string(), meta: z.unknown() })),
     }),
@@ -34,6 +48,8 @@ const MetaSchema = z.object({
 
 export interface CacheEntry {
   indexes: NeighborIndex[];
+  /** Per layer, aligned with indexes. */
+  graphs: GraphRecord[];
   referenceLabels: Int32Array;
   /** The reference models of the signals that have one. */
   models: SignalModels;
@@ -46,7 +62,7 @@ export interface CacheEntry {
  * of its own, so the reader checks the names too: one changed character ("layer-0" to "layer-1")
  * would otherwise hand one layer the other's graph whenever two layers have the same width.
  */
-const layerFile = (l: number) => `layer-${l}.hnsw`;
+const layerFile = (l: number, engine: NeighborEngine) => `layer-${l}.${GRAPH_FILE_EXTENSION[engine]}`;
 const modelFile = (signal: string, l: number) => `${signal}-${l}.bin`;
 
 export interface CacheKeyParts {
@@ -65,21 +81,35 @@ export function cacheKey(parts: CacheKeyParts): string {
 
 const sha256 = (buf: Uint8Array) => createHash('sha256').update(buf).digest('hex');
 
+/** A graph file's checksum, streamed: it can be far larger than anything worth holding twice. */
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
 /** Why an entry was not usable, for the log line; undefined when there was simply none. */
 export type CacheMiss = { reason: string } | undefined;
 
-const isPerLayer = (hnsw: HnswParams | readonly HnswParams[]): hnsw is readonly HnswParams[] => Array.isArray(hnsw);
+const isPerLayer = (graphs: GraphSpec | readonly GraphSpec[]): graphs is readonly GraphSpec[] => Array.isArray(graphs);
+
+export interface ReadOptions {
+  /** Memory-map the graphs where the engine can (usearch), rather than reading them into memory. */
+  map?: boolean;
+}
 
 /**
- * `hnsw` holds either one set of parameters for every layer, or one per layer in order. The
- * entry's reference models are decoded by the signals that made them.
+ * `graphs` holds either one spec for every layer, or one per layer in order; an entry built by
+ * another engine, or with another fixed storage, is a miss. The entry's reference models are
+ * decoded by the signals that made them.
  */
 export async function readCacheEntry(
   entryDir: string,
   key: string,
-  hnsw: HnswParams | readonly HnswParams[],
+  graphs: GraphSpec | readonly GraphSpec[],
   expectedLayers?: string[],
   signals: readonly Signal[] = SIGNALS,
+  options: ReadOptions = {},
 ): Promise<{ entry?: CacheEntry; miss?: CacheMiss }> {
   let metaText: string;
   try {
@@ -89,7 +119,7 @@ export async function readCacheEntry(
   }
   const indexes: NeighborIndex[] = [];
   const fail = (reason: string) => {
-    // hnswlib's graphs live outside the JS heap: a miss must not strand the ones already read.
+    // The graphs live outside the JS heap: a miss must not strand the ones already read.
     indexes.forEach((i) => i.dispose());
     return { miss: { reason } };
   };
@@ -100,13 +130,18 @@ export async function readCacheEntry(
     if (expectedLayers && layerNames.join('\u0000') !== expectedLayers.join('\u0000')) {
       return fail(`meta.json lists layers [${layerNames.join(', ')}], expected [${expectedLayers.join(', ')}]`);
     }
+    const graphFiles = new Set(meta.layers.map((l) => l.file));
     const contents = new Map<string, Buffer>();
     for (const [file, expected] of Object.entries(meta.files)) {
-      const buf = await readFile(join(entryDir, file));
-      if (buf.byteLength !== expected.bytes) return fail(`${file} has ${buf.byteLength} bytes, expected ${expected.bytes}`);
-      if (sha256(buf) !== expected.sha256) return fail(`${file} fails its checksum`);
-      contents.set(file, buf);
+      const path = join(entryDir, file);
+      // Graphs are checked as a stream and opened by their engine; everything else is small.
+      const buf = graphFiles.has(file) ? undefined : await readFile(path);
+      const bytes = buf ? buf.byteLength : (await stat(path)).size;
+      if (bytes !== expected.bytes) return fail(`${file} has ${bytes} bytes, expected ${expected.bytes}`);
+      if ((buf ? sha256(buf) : await fileSha256(path)) !== expected.sha256) return fail(`${file} fails its checksum`);
+      if (buf) contents.set(file, buf);
     }
+    const checked = new Set(Object.keys(meta.files));
     const labelsBuf = contents.get('labels.bin');
     const calibrationBuf = contents.get('calibration.json');
     if (!labelsBuf) return fail('labels.bin is missing');
@@ -117,8 +152,12 @@ export async function readCacheEntry(
     const modelled = withReference(signals);
     const models: SignalModels = Object.fromEntries(modelled.map((s) => [s.name, []]));
     for (const [l, layer] of meta.layers.entries()) {
-      if (layer.file !== layerFile(l)) return fail(`meta.json lists ${layer.file} for layer ${l}`);
-      if (!contents.has(layer.file)) return fail(`${layer.file} is not checksummed`);
+      const spec = isPerLayer(graphs) ? graphs[l] : graphs;
+      if (!spec) return fail(`meta.json lists ${meta.layers.length} layers, but graph settings were given for fewer`);
+      if (layer.graph.engine !== spec.engine) return fail(`layer ${l}'s graph was built by ${layer.graph.engine}, not ${spec.engine}`);
+      if (spec.storage !== 'auto' && layer.graph.storage !== spec.storage) return fail(`layer ${l}'s graph stores ${layer.graph.storage}, not ${spec.storage}`);
+      if (layer.file !== layerFile(l, spec.engine)) return fail(`meta.json lists ${layer.file} for layer ${l}`);
+      if (!checked.has(layer.file)) return fail(`${layer.file} is not checksummed`);
       for (const signal of modelled) {
         const stored = layer.models[signal.name];
         if (!stored) return fail(`meta.json lists no ${signal.name} model for layer ${l}`);
@@ -127,13 +166,11 @@ export async function readCacheEntry(
         if (!bytes) return fail(`${stored.file} is not checksummed`);
         models[signal.name].push(signal.reference.decode(bytes, stored.meta, layer.dim));
       }
-      const params = isPerLayer(hnsw) ? hnsw[l] : hnsw;
-      if (!params) return fail(`meta.json lists ${meta.layers.length} layers, but search parameters were given for fewer`);
-      const index = await HnswIndex.load(join(entryDir, layer.file), layer.dim, params);
+      const index = await openGraph(spec.engine, layer.graph.storage, join(entryDir, layer.file), layer.dim, spec.params, { map: options.map ?? false });
       indexes.push(index);
       if (index.size !== referenceLabels.length) return fail(`${layer.file} holds ${index.size} points, labels.bin ${referenceLabels.length}`);
     }
-    return { entry: { indexes, referenceLabels, models, calibration } };
+    return { entry: { indexes, graphs: meta.layers.map((l) => l.graph), referenceLabels, models, calibration } };
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -158,10 +195,11 @@ export async function writeCacheEntry(
     };
     const layers = [];
     for (const [l, index] of entry.indexes.entries()) {
-      const file = layerFile(l);
+      const graph = entry.graphs[l];
+      if (!graph) throw new Error(`the entry has no graph record for layer ${l}`);
+      const file = layerFile(l, graph.engine);
       await index.save(join(tmp, file));
-      const data = await readFile(join(tmp, file));
-      files[file] = { sha256: sha256(data), bytes: data.byteLength };
+      files[file] = { sha256: await fileSha256(join(tmp, file)), bytes: (await stat(join(tmp, file))).size };
       const models: Record<string, { file: string; meta: unknown }> = {};
       for (const signal of withReference(signals)) {
         const model = entry.models[signal.name]?.[l];
@@ -171,7 +209,7 @@ export async function writeCacheEntry(
         await put(name, bytes);
         models[signal.name] = { file: name, meta };
       }
-      layers.push({ name: layerNames[l], dim: index.dim, file, models });
+      layers.push({ name: layerNames[l], dim: index.dim, file, graph, models });
     }
     await put('labels.bin', new Uint8Array(entry.referenceLabels.buffer, entry.referenceLabels.byteOffset, entry.referenceLabels.byteLength));
     if (entry.calibration) await put('calibration.json', Buffer.from(JSON.stringify(entry.calibration)));

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { OodError } from '../errors.js';
-import type { HnswParams } from '../neighbors/hnsw-index.js';
+import { assertStorageFits, type GraphSpec, type NeighborEngine } from '../neighbors/graph-engine.js';
+import type { HnswParams } from '../neighbors/hnsw-params.js';
 import type { Log } from '../log.js';
 import { loadModel, type LoadedModel } from '../model/model-store.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
@@ -23,13 +24,15 @@ export interface DetectorSettings {
   k: number;
   significance: number;
   hnsw: HnswParams;
+  /** The library that holds the graphs (OOD_NEIGHBORS). */
+  neighbors: NeighborEngine;
   /** Share of the significance given to label disagreement (distance and density split the rest). */
   labelWeight: number;
   /** Worker threads for the searches and signal measurements; 0 scores on the calling thread. */
   scoringThreads: number;
   /** Keep the reference inputs in memory, for the review of flagged inputs. */
   keepReferences: boolean;
-  /** Worker threads that build HNSW graphs side by side in a cold build; 0 builds on the calling thread. */
+  /** Cores that build the graphs of a cold build, off the calling thread; 0 builds on the calling thread. */
   buildThreads: number;
   /**
    * The signals to combine; the table's when absent. A scoring thread finds its signals in the
@@ -74,7 +77,11 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
       `reference set ${manifest.reference_set} packs its rows from the inputs ${packed.join(', ')}; model ${manifest.name} takes ${takes.join(', ')}, in that order`,
     );
   }
-  const layerHnsw = manifest.layers.map((layer) => ({ ...settings.hnsw, efSearch: manifest.ef_search?.[layer] ?? settings.hnsw.efSearch }));
+  const layerGraphs: GraphSpec[] = manifest.layers.map((layer) => {
+    const storage = manifest.storage?.[layer] ?? 'auto';
+    assertStorageFits(settings.neighbors, storage, `model ${manifest.name}'s layer ${layer}`);
+    return { engine: settings.neighbors, storage, params: { ...settings.hnsw, efSearch: manifest.ef_search?.[layer] ?? settings.hnsw.efSearch } };
+  });
   const key = cacheKey({
     modelFingerprint: stored.fingerprint,
     dataFingerprint: refset.fingerprint,
@@ -87,12 +94,14 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
       labelWeight: settings.labelWeight,
       signals: signals.map((s) => s.name),
       scoring: SCORING_VERSION,
-      ...(manifest.ef_search ? { efSearch: layerHnsw.map((p) => p.efSearch) } : {}),
+      engine: settings.neighbors,
+      storage: layerGraphs.map((g) => g.storage),
+      ...(manifest.ef_search ? { efSearch: layerGraphs.map((g) => g.params.efSearch) } : {}),
     },
   });
   // Under models/, so a model's name can never collide with other things kept in the cache.
   const entryDir = join(settings.cacheDir, 'models', manifest.name, key);
-  const cached = await readCacheEntry(entryDir, key, layerHnsw, manifest.layers, signals);
+  const cached = await readCacheEntry(entryDir, key, layerGraphs, manifest.layers, signals);
   let entry: CacheEntry | undefined = cached.entry?.calibration ? cached.entry : undefined;
   const missReason = cached.entry && !entry ? 'calibration.json is missing' : cached.miss?.reason;
   if (entry) {
@@ -100,7 +109,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   } else {
     if (missReason) log.warn({ cache: entryDir, reason: missReason }, 'cache entry unusable, rebuilding it');
     const started = performance.now();
-    entry = await buildEntry(embedder, refset, manifest.layers, layerHnsw, { ...settings, signals }, log, progress);
+    entry = await buildEntry(embedder, refset, manifest.layers, layerGraphs, { ...settings, signals }, log, progress);
     await writeCacheEntry(entryDir, key, manifest.layers, entry, signals);
     const pruned = await pruneOtherEntries(entryDir);
     log.info(
@@ -128,7 +137,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     scorer = inline;
     if (settings.scoringThreads > 0) {
       const names = signals.map((s) => s.name);
-      scorer = await ThreadedLayerScorer.start({ entryDir, key, hnsw: layerHnsw, signals: names, ...layers }, settings.scoringThreads, (err) =>
+      scorer = await ThreadedLayerScorer.start({ entryDir, key, graphs: layerGraphs, signals: names, ...layers }, settings.scoringThreads, (err) =>
         log.error({ err }, 'a scoring thread failed'),
       );
       // Every thread holds its own copy now; this thread's would only take memory.

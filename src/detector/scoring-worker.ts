@@ -8,8 +8,9 @@ import { signalsNamed } from './signals/table.js';
 import type { ScoringWorkerInit, ScoringWorkerReply, ScoringWorkerRequest } from './threaded-scorer.js';
 
 /**
- * One scoring thread: its own read-only copy of a detector's graphs and reference models, read
- * from the cache entry the main thread has just written or checked, and searched on request.
+ * One scoring thread: a detector's graphs, memory-mapped from the cache entry the main thread
+ * has just written or checked (the page cache holds one copy for every thread), and its own
+ * copy of the reference models, searched on request.
  */
 const port = parentPort;
 if (!port) throw new Error('scoring-worker.ts runs as a worker thread only');
@@ -17,7 +18,7 @@ const init = workerData as ScoringWorkerInit;
 
 const ready = (async () => {
   const signals = signalsNamed(init.signals);
-  const { entry, miss } = await readCacheEntry(init.entryDir, init.key, init.hnsw, init.layerNames, signals);
+  const { entry, miss } = await readCacheEntry(init.entryDir, init.key, init.graphs, init.layerNames, signals, { map: true });
   if (!entry) throw new Error(`cache entry ${init.entryDir} could not be read: ${miss?.reason ?? 'it is missing'}`);
   await prepareModels(signals, entry.models);
   return new InlineLayerScorer({

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { OodError } from '../errors.js';
 import { spawnSiblingWorker } from '../worker-threads.js';
-import type { HnswParams } from '../neighbors/hnsw-index.js';
+import type { GraphSpec } from '../neighbors/graph-engine.js';
 import type { Matrix } from '../math/matrix.js';
 import { unpackScores, type PackedScores } from './evidence-transfer.js';
 import type { LayerScorer, ScoredLayers } from './layer-scorer.js';
@@ -11,7 +11,7 @@ export interface ScoringWorkerInit {
   entryDir: string;
   key: string;
   /** Per layer, in order. */
-  hnsw: HnswParams[];
+  graphs: GraphSpec[];
   layerNames: string[];
   /** The signals by name; the thread takes them from the table. */
   signals: string[];
@@ -46,8 +46,9 @@ interface Thread {
 }
 
 /**
- * The searches and signal measurements on worker threads, each holding its own copy of the graphs,
- * so that scoring uses every core while the main thread parses requests and runs the model.
+ * The searches and signal measurements on worker threads, so that scoring uses every core while
+ * the main thread parses requests and runs the model. Each thread memory-maps the same graph
+ * files (usearch), so the graphs are in memory once; hnswlib graphs are copied per thread.
  * A thread that dies fails only the work it held, and is replaced.
  */
 export class ThreadedLayerScorer implements LayerScorer {

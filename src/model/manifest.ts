@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ImagePreprocessingSchema } from './image-input.js';
+import { StorageSchema } from '../neighbors/storage.js';
 import { ModelInputSchema } from './model-inputs.js';
 import { TextSettingsSchema } from './text/text-settings.js';
 
@@ -51,6 +52,11 @@ export const ModelManifestSchema = z.object({
    * recall (`npm run bench` measures recall per layer).
    */
   ef_search: z.record(z.string().min(1), z.number().int().min(1).max(10_000)).optional(),
+  /**
+   * How some of the indexed layers' graphs store their vectors, keyed by layer name; the rest
+   * are `auto`: f16 where its recall@k against an exact scan is at least 0.99, else f32.
+   */
+  storage: z.record(z.string().min(1), StorageSchema).optional(),
   /** How a client's text becomes the inputs, with tokenizer.json beside the model; only for text models. */
   text: TextSettingsSchema.optional(),
   /** How a client's PNG or JPEG (`{"b64": ...}`) becomes an input; only for image models. */
@@ -76,8 +82,15 @@ export type StoredManifest = z.infer<typeof StoredManifestSchema>;
 
 /** Layers that ef_search names but the manifest does not index: a mistake worth refusing. */
 export function unindexedEfSearchLayers(manifest: Pick<ModelManifest, 'layers' | 'ef_search'>): string[] {
-  return Object.keys(manifest.ef_search ?? {}).filter((layer) => !manifest.layers.includes(layer));
+  return unindexed(manifest.layers, manifest.ef_search);
 }
+
+/** Layers that storage names but the manifest does not index. */
+export function unindexedStorageLayers(manifest: Pick<ModelManifest, 'layers' | 'storage'>): string[] {
+  return unindexed(manifest.layers, manifest.storage);
+}
+
+const unindexed = (layers: readonly string[], byLayer: Record<string, unknown> | undefined) => Object.keys(byLayer ?? {}).filter((layer) => !layers.includes(layer));
 
 export function inputSize(manifest: Pick<ModelManifest, 'input_shape'>): number {
   return manifest.input_shape.reduce((a, b) => a * b, 1);

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OodError } from '../errors.js';
 import type { EmbeddingModel } from './embedding.js';
-import { NAME_PATTERN, StoredManifestSchema, unindexedEfSearchLayers, type StoredManifest } from './manifest.js';
+import { NAME_PATTERN, StoredManifestSchema, unindexedEfSearchLayers, unindexedStorageLayers, type StoredManifest } from './manifest.js';
 import { digestOf, MANIFEST_FILE, parseJson } from './model-folder.js';
 import type { RuntimeRegistry } from './model-runtime.js';
 import { MODEL_RUNTIMES, runtimeNameOf } from './runtimes.js';
@@ -88,9 +88,11 @@ async function readVerified(modelsDir: string, name: string, runtimes: RuntimeRe
   if (manifest.name !== name) {
     throw new OodError('MODEL_INVALID', `${manifestFile} names model "${manifest.name}", expected "${name}"`);
   }
-  const unindexed = unindexedEfSearchLayers(manifest);
-  if (unindexed.length > 0) {
-    throw new OodError('MODEL_INVALID', `${manifestFile}: ef_search: names ${unindexed.join(', ')}, which layers does not list`);
+  for (const [field, unindexed] of [
+    ['ef_search', unindexedEfSearchLayers(manifest)],
+    ['storage', unindexedStorageLayers(manifest)],
+  ] as const) {
+    if (unindexed.length > 0) throw new OodError('MODEL_INVALID', `${manifestFile}: ${field}: names ${unindexed.join(', ')}, which layers does not list`);
   }
   const runtime = runtimes.of(manifest, manifestFile);
   // A text model's tokenizer is one of its files: a changed vocabulary changes every answer.

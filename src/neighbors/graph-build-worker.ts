@@ -1,25 +1,21 @@
 import { parentPort } from 'node:worker_threads';
+import { buildGraph } from './graph-build.js';
 import type { GraphBuildReply, GraphBuildRequest } from './graph-builder.js';
-import { HnswIndex } from './hnsw-index.js';
 
-/** Builds one HNSW graph per request and saves it where asked; the caller loads it back. */
+/** Builds one graph per request and saves it where asked; the caller opens it. */
 const port = parentPort;
 if (!port) throw new Error('graph-build-worker.ts runs as a worker thread only');
 const send = (reply: GraphBuildReply) => port.postMessage(reply);
-const PROGRESS_ROWS = 2000;
+/** Rows per insertion call: each call starts its native threads anew, so not too few. */
+const CHUNK_ROWS = 4000;
 
-port.on('message', (job: GraphBuildRequest) => {
+port.on('message', ({ job, path }: GraphBuildRequest) => {
   void (async () => {
     try {
-      const index = HnswIndex.create(job.dim, job.rows, job.params);
-      for (let start = 0; start < job.rows; start += PROGRESS_ROWS) {
-        const n = Math.min(PROGRESS_ROWS, job.rows - start);
-        index.addAll(job.vectors.subarray(start * job.dim, (start + n) * job.dim), n);
-        send({ type: 'progress', done: start + n });
-      }
-      await index.save(job.path);
+      const { index, outcome } = await buildGraph(job, { chunkRows: CHUNK_ROWS, after: (done) => send({ type: 'progress', done }) });
+      await index.save(path);
       index.dispose();
-      send({ type: 'done' });
+      send({ type: 'done', outcome });
     } catch (err) {
       send({ type: 'error', error: err instanceof Error ? err.message : String(err) });
     }

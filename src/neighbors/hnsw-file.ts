@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { OodError } from '../errors.js';
+import { readAt } from './read-at.js';
 
 /**
  * Structural check of an hnswlib index file, done in JS before the file reaches the native
@@ -38,7 +39,7 @@ export async function checkHnswFile(path: string, dim: number, M: number): Promi
   try {
     const fileBytes = (await file.stat()).size;
     if (fileBytes < HEADER_BYTES) throw invalid(`truncated header (${fileBytes} bytes)`);
-    const header = await readAt(file, 0, HEADER_BYTES);
+    const header = await readAt(file, 0, HEADER_BYTES, 'HNSW index');
     const size = (offset: number): number => {
       const value = header.getBigUint64(offset, true);
       if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw invalid(`header field at byte ${offset} is out of range`);
@@ -80,7 +81,7 @@ export async function checkHnswFile(path: string, dim: number, M: number): Promi
 
     await checkLevel0(file, { count, bytesPerElement, labelOffset, maxM0 }, invalid);
 
-    const upper = await readAt(file, level0End, fileBytes - level0End);
+    const upper = await readAt(file, level0End, fileBytes - level0End, 'HNSW index');
     const levels = new Int32Array(count);
     const listStarts = new Float64Array(count);
     const upperListBytes = 4 + 4 * maxM;
@@ -129,7 +130,7 @@ async function checkLevel0(
   const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / bytesPerElement));
   for (let first = 0; first < count; first += perChunk) {
     const n = Math.min(perChunk, count - first);
-    const chunk = await readAt(file, HEADER_BYTES + first * bytesPerElement, n * bytesPerElement);
+    const chunk = await readAt(file, HEADER_BYTES + first * bytesPerElement, n * bytesPerElement, 'HNSW index');
     for (let e = 0; e < n; e++) {
       const i = first + e;
       const base = e * bytesPerElement;
@@ -148,15 +149,4 @@ async function checkLevel0(
       seenLabels[label] = 1;
     }
   }
-}
-
-async function readAt(file: FileHandle, position: number, length: number): Promise<DataView> {
-  const buffer = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) throw new OodError('CACHE_INVALID', 'HNSW index file shrank while being read');
-    filled += bytesRead;
-  }
-  return new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }

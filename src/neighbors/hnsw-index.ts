@@ -1,22 +1,11 @@
 import hnswlib from 'hnswlib-node';
 import type { HierarchicalNSW } from 'hnswlib-node';
-import { z } from 'zod';
 import { OodError } from '../errors.js';
 import { checkHnswFile } from './hnsw-file.js';
+import { HnswParamsSchema, type HnswParams, type HnswParamsInput } from './hnsw-params.js';
 import type { NeighborIndex, Neighbors } from './neighbor-index.js';
 import { assertBatch, assertDim, clampK } from './vector-batch.js';
 
-export const HnswParamsSchema = z.object({
-  /** Links per node; 2M at level 0. More means better recall, more memory, slower build. */
-  M: z.number().int().min(2).max(10_000).default(16),
-  efConstruction: z.number().int().min(1).default(200),
-  /** Candidate list size at query time; raised to k for a search that asks for more. */
-  efSearch: z.number().int().min(1).default(100),
-  /** Seeds hnswlib's level draws so that a build is reproducible. */
-  seed: z.number().int().min(0).max(0xffffffff).default(100),
-});
-export type HnswParams = z.infer<typeof HnswParamsSchema>;
-export type HnswParamsInput = z.input<typeof HnswParamsSchema>;
 
 /**
  * Approximate k nearest neighbours over an hnswlib graph in 'l2' space, whose distances are

@@ -215,7 +215,7 @@ describe('Deep kNN detector on the embedded mnist model', () => {
     assert.deepEqual((await warm.predict(probe, 3)).predictions, expected);
 
     const [entry] = await readdir(join(cacheDir, 'models', 'mnist'));
-    const layerFile = join(cacheDir, 'models', 'mnist', entry, 'layer-1.hnsw');
+    const layerFile = join(cacheDir, 'models', 'mnist', entry, 'layer-1.usearch');
     const bytes = await readFile(layerFile);
     await writeFile(layerFile, bytes.subarray(0, bytes.length - 100));
     const coldLog = recordingLog();

@@ -9,7 +9,9 @@ import { distanceSignal } from '../../src/detector/signals/distance.js';
 import { labelSignal } from '../../src/detector/signals/label.js';
 import type { Evidence } from '../../src/detector/signals/signal.js';
 import { SIGNALS } from '../../src/detector/signals/table.js';
-import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
+import type { GraphSpec } from '../../src/neighbors/graph-engine.js';
+import { HnswParamsSchema } from '../../src/neighbors/hnsw-params.js';
+import { UsearchIndex } from '../../src/neighbors/usearch-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 import {
   cacheKey,
@@ -26,6 +28,7 @@ const DIMS = [8, 3];
 const K = 5;
 const CLASSES = 3;
 const hnsw = HnswParamsSchema.parse({ M: 8, efConstruction: 64, efSearch: 64, seed: 3 });
+const graph: GraphSpec = { engine: 'usearch', storage: 'f32', params: hnsw };
 
 function vectors(rows: number, dim: number, seed: number): Float32Array {
   const rng = createRng(seed);
@@ -117,7 +120,7 @@ describe('cache entries', () => {
   before(async () => {
     tmp = await makeTmp('index-cache');
     const indexes = DIMS.map((dim, l) => {
-      const index = HnswIndex.create(dim, POINTS, hnsw);
+      const index = UsearchIndex.create(dim, 'f32', hnsw, { buildThreads: 1 });
       index.addAll(vectors(POINTS, dim, 10 + l), POINTS);
       return index;
     });
@@ -129,7 +132,7 @@ describe('cache entries', () => {
         ridge: l === 0 ? undefined : 1e-3,
       }),
     );
-    entry = { indexes, referenceLabels, models: { density: densityModels }, calibration: syntheticCalibration() };
+    entry = { indexes, graphs: DIMS.map(() => ({ engine: 'usearch' as const, storage: 'f32' as const })), referenceLabels, models: { density: densityModels }, calibration: syntheticCalibration() };
     cacheDir = join(tmp.dir, 'cache', 'tiny');
     entryDir = join(cacheDir, key);
     await writeCacheEntry(entryDir, key, ['hidden1', 'hidden2'], entry);
@@ -146,8 +149,8 @@ describe('cache entries', () => {
     return dir;
   }
 
-  async function expectMiss(dir: string, pattern: RegExp, params = hnsw): Promise<void> {
-    const result = await readCacheEntry(dir, key, params);
+  async function expectMiss(dir: string, pattern: RegExp, spec: GraphSpec | GraphSpec[] = graph): Promise<void> {
+    const result = await readCacheEntry(dir, key, spec);
     assert.equal(result.entry, undefined);
     assert.ok(result.miss, 'expected a miss reason');
     assert.match(result.miss.reason, pattern);
@@ -175,24 +178,24 @@ describe('cache entries', () => {
       'density-0.bin',
       'density-1.bin',
       'labels.bin',
-      'layer-0.hnsw',
-      'layer-1.hnsw',
+      'layer-0.usearch',
+      'layer-1.usearch',
       'meta.json',
     ]);
     const meta = JSON.parse(await readFile(join(entryDir, 'meta.json'), 'utf8'));
-    assert.equal(meta.format, 2);
+    assert.equal(meta.format, 3);
     assert.equal(meta.key, key);
     assert.deepEqual(meta.layers, [
-      { name: 'hidden1', dim: 8, file: 'layer-0.hnsw', models: { density: { file: 'density-0.bin', meta: { classes: CLASSES, ridge: densityModelsOf(entry)[0].ridge } } } },
-      { name: 'hidden2', dim: 3, file: 'layer-1.hnsw', models: { density: { file: 'density-1.bin', meta: { classes: CLASSES, ridge: densityModelsOf(entry)[1].ridge } } } },
+      { name: 'hidden1', dim: 8, file: 'layer-0.usearch', graph: { engine: 'usearch', storage: 'f32' }, models: { density: { file: 'density-0.bin', meta: { classes: CLASSES, ridge: densityModelsOf(entry)[0].ridge } } } },
+      { name: 'hidden2', dim: 3, file: 'layer-1.usearch', graph: { engine: 'usearch', storage: 'f32' }, models: { density: { file: 'density-1.bin', meta: { classes: CLASSES, ridge: densityModelsOf(entry)[1].ridge } } } },
     ]);
     assert.deepEqual(Object.keys(meta.files).sort(), [
       'calibration.json',
       'density-0.bin',
       'density-1.bin',
       'labels.bin',
-      'layer-0.hnsw',
-      'layer-1.hnsw',
+      'layer-0.usearch',
+      'layer-1.usearch',
     ]);
     assert.equal(meta.files['labels.bin'].bytes, POINTS * 4);
     // 8 * (2 * 3 * 8 + 8 * 8) = 896 and 8 * (2 * 3 * 3 + 3 * 3) = 216 bytes.
@@ -207,7 +210,7 @@ describe('cache entries', () => {
   });
 
   it('reads back indexes with the same neighbours, the labels, the density models and the calibration', async () => {
-    const result = await readCacheEntry(entryDir, key, hnsw);
+    const result = await readCacheEntry(entryDir, key, graph);
     assert.equal(result.miss, undefined);
     assert.ok(result.entry);
     const loaded = result.entry;
@@ -254,22 +257,22 @@ describe('cache entries', () => {
 
   it('gives each layer its own search parameters when given one set per layer', async () => {
     const perLayer = [
-      { ...hnsw, efSearch: 40 },
-      { ...hnsw, efSearch: 150 },
+      { ...graph, params: { ...hnsw, efSearch: 40 } },
+      { ...graph, params: { ...hnsw, efSearch: 150 } },
     ];
     const result = await readCacheEntry(entryDir, key, perLayer);
     assert.ok(result.entry, result.miss?.reason);
     try {
       assert.deepEqual(
-        result.entry.indexes.map((index) => (index as HnswIndex).params.efSearch),
+        result.entry.indexes.map((index) => (index as UsearchIndex).params.efSearch),
         [40, 150],
       );
     } finally {
       result.entry.indexes.forEach((i) => i.dispose());
     }
-    const tooFew = await readCacheEntry(entryDir, key, [hnsw]);
+    const tooFew = await readCacheEntry(entryDir, key, [graph]);
     assert.equal(tooFew.entry, undefined);
-    assert.match(tooFew.miss?.reason ?? '', /search parameters were given for fewer/);
+    assert.match(tooFew.miss?.reason ?? '', /graph settings were given for fewer/);
   });
 
   it('overwrites an existing entry in place', async () => {
@@ -287,7 +290,7 @@ describe('cache entries', () => {
     };
     await writeCacheEntry(dir, key, ['hidden1', 'hidden2'], relabelled);
     assert.deepEqual(await readdir(join(tmp.dir, 'overwrite')), [key]);
-    const result = await readCacheEntry(dir, key, hnsw);
+    const result = await readCacheEntry(dir, key, graph);
     assert.ok(result.entry);
     result.entry.indexes.forEach((i) => i.dispose());
     assert.deepEqual(result.entry.referenceLabels, relabelled.referenceLabels);
@@ -297,24 +300,24 @@ describe('cache entries', () => {
   });
 
   it('reports a missing entry with no miss reason', async () => {
-    const result = await readCacheEntry(join(cacheDir, 'f'.repeat(32)), 'f'.repeat(32), hnsw);
+    const result = await readCacheEntry(join(cacheDir, 'f'.repeat(32)), 'f'.repeat(32), graph);
     assert.deepEqual(result, { miss: undefined });
   });
 
   it('misses on a flipped byte in a layer file', async () => {
     const dir = await copyOfEntry('flipped');
-    const path = join(dir, 'layer-0.hnsw');
+    const path = join(dir, 'layer-0.usearch');
     const bytes = await readFile(path);
     bytes[Math.floor(bytes.length / 2)] ^= 0x10;
     await writeFile(path, bytes);
-    await expectMiss(dir, /^layer-0\.hnsw fails its checksum$/);
+    await expectMiss(dir, /^layer-0\.usearch fails its checksum$/);
   });
 
   it('misses on a truncated layer file or labels file', async () => {
     const dir = await copyOfEntry('truncated-layer');
-    const size = (await readFile(join(dir, 'layer-1.hnsw'))).byteLength;
-    await truncate(join(dir, 'layer-1.hnsw'), size - 7);
-    await expectMiss(dir, new RegExp(`^layer-1\\.hnsw has ${size - 7} bytes, expected ${size}$`));
+    const size = (await readFile(join(dir, 'layer-1.usearch'))).byteLength;
+    await truncate(join(dir, 'layer-1.usearch'), size - 7);
+    await expectMiss(dir, new RegExp(`^layer-1\\.usearch has ${size - 7} bytes, expected ${size}$`));
 
     const dir2 = await copyOfEntry('truncated-labels');
     await truncate(join(dir2, 'labels.bin'), 12);
@@ -351,9 +354,9 @@ describe('cache entries', () => {
   it('misses when a layer file is listed but not checksummed', async () => {
     const dir = await copyOfEntry('unchecked-layer');
     await editMeta(dir, (meta) => {
-      delete meta.files['layer-1.hnsw'];
+      delete meta.files['layer-1.usearch'];
     });
-    await expectMiss(dir, /^layer-1\.hnsw is not checksummed$/);
+    await expectMiss(dir, /^layer-1\.usearch is not checksummed$/);
   });
 
   it('misses on a flipped byte in a density file', async () => {
@@ -397,7 +400,7 @@ describe('cache entries', () => {
   });
 
   it('misses when the calibration combines other signals than the ones asked for', async () => {
-    const result = await readCacheEntry(entryDir, key, hnsw, undefined, [labelSignal, distanceSignal]);
+    const result = await readCacheEntry(entryDir, key, graph, undefined, [labelSignal, distanceSignal]);
     assert.equal(result.entry, undefined);
     assert.match(result.miss?.reason ?? '', /^calibration\.json combines \[label, distance, density\], expected \[label, distance\]$/);
   });
@@ -438,8 +441,17 @@ describe('cache entries', () => {
     await expectMiss(dir2, /classes/);
   });
 
+  it('misses when the graphs were built by another engine or with another fixed storage', async () => {
+    await expectMiss(entryDir, /layer 0's graph was built by usearch, not hnswlib/, { ...graph, engine: 'hnswlib' });
+    await expectMiss(entryDir, /layer 0's graph stores f32, not f16/, { ...graph, storage: 'f16' });
+    // 'auto' takes whichever storage the build settled on.
+    const auto = await readCacheEntry(entryDir, key, { ...graph, storage: 'auto' });
+    assert.ok(auto.entry, auto.miss?.reason);
+    auto.entry.indexes.forEach((i) => i.dispose());
+  });
+
   it('misses when the graphs were built with other HNSW parameters', async () => {
-    await expectMiss(entryDir, /M=8.*expected M=16/, { ...hnsw, M: 16 });
+    await expectMiss(entryDir, /connectivity 8.*expected M=16/, { ...graph, params: { ...hnsw, M: 16 } });
   });
 
   /** An entry with 49 labels, consistently checksummed: only the point-count check can catch it. */
@@ -454,16 +466,16 @@ describe('cache entries', () => {
   }
 
   it('misses when the entry lists other layers than the model indexes', async () => {
-    const result = await readCacheEntry(entryDir, key, hnsw, ['input', 'hidden1', 'hidden2']);
+    const result = await readCacheEntry(entryDir, key, graph, ['input', 'hidden1', 'hidden2']);
     assert.equal(result.entry, undefined);
     assert.match(result.miss?.reason ?? '', /^meta\.json lists layers \[hidden1, hidden2\], expected \[input, hidden1, hidden2\]$/);
-    const same = await readCacheEntry(entryDir, key, hnsw, ['hidden1', 'hidden2']);
+    const same = await readCacheEntry(entryDir, key, graph, ['hidden1', 'hidden2']);
     assert.ok(same.entry);
     same.entry.indexes.forEach((i) => i.dispose());
   });
 
   it('misses when the labels and a graph disagree on the point count', async () => {
-    await expectMiss(await entryWithShortLabels('label-count'), /^layer-0\.hnsw holds 50 points, labels\.bin 49$/);
+    await expectMiss(await entryWithShortLabels('label-count'), /^layer-0\.usearch holds 50 points, labels\.bin 49$/);
   });
 
   it('pruneOtherEntries removes sibling entries but not temp folders, files or itself', async () => {
@@ -474,15 +486,15 @@ describe('cache entries', () => {
     await writeCacheEntry(join(parent, otherKey), otherKey, ['hidden1', 'hidden2'], entry);
     await mkdir(join(parent, 'stale-empty'));
     await mkdir(join(parent, '.tmp-4242-abcdef12'));
-    await writeFile(join(parent, '.tmp-4242-abcdef12', 'layer-0.hnsw'), 'partial');
+    await writeFile(join(parent, '.tmp-4242-abcdef12', 'layer-0.usearch'), 'partial');
     await writeFile(join(parent, 'notes.txt'), 'not an entry');
 
     const removed = await pruneOtherEntries(keep);
     assert.deepEqual(removed.sort(), [otherKey, 'stale-empty'].sort());
     assert.deepEqual((await readdir(parent)).sort(), ['.tmp-4242-abcdef12', key, 'notes.txt'].sort());
-    assert.equal(await readFile(join(parent, '.tmp-4242-abcdef12', 'layer-0.hnsw'), 'utf8'), 'partial');
+    assert.equal(await readFile(join(parent, '.tmp-4242-abcdef12', 'layer-0.usearch'), 'utf8'), 'partial');
     // The kept entry is intact and still loads.
-    const result = await readCacheEntry(keep, key, hnsw);
+    const result = await readCacheEntry(keep, key, graph);
     assert.ok(result.entry);
     result.entry.indexes.forEach((i) => i.dispose());
     // Nothing left to prune the second time.

@@ -63,6 +63,7 @@ const MISFITS: { [K in keyof ModelManifest]-?: unknown[] } = {
   output_activation: ['relu', 'Softmax', '', 1],
   k: [0, -1, 2.5, '75'],
   ef_search: [{ hidden9: 100 }, { probs: 100 }, { input: 0 }, { input: 2.5 }, { input: '100' }, [100], 100],
+  storage: [{ hidden9: 'f16' }, { input: 'f8' }, { input: 'auto' }, { input: 16 }, 'f16', ['f32']],
   text: [{ max_length: 0, fields: { input_ids: 'pixels' } }, { max_length: 784, fields: { input_ids: 'pixels' } }, { max_length: 8, fields: {} }, 'bert'],
   preprocessing: [{ width: 0 }, 'png', { width: 28, height: 28, channels: 2, layout: 'nchw' }],
 };

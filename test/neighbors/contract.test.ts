@@ -4,12 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExactIndex } from '../../src/neighbors/exact-index.js';
-import { HnswIndex } from '../../src/neighbors/hnsw-index.js';
+import { hnswlibAvailable } from '../../src/neighbors/graph-engine.js';
+import { HnswParamsSchema } from '../../src/neighbors/hnsw-params.js';
+import { UsearchIndex } from '../../src/neighbors/usearch-index.js';
 import type { NeighborIndex, Neighbors } from '../../src/neighbors/neighbor-index.js';
 import { createRng, gaussian, permutation } from '../../src/math/random.js';
 
 interface IndexFactory {
   name: string;
+  /** Why the contract cannot run here, when it cannot. */
+  skip?: string;
   create(dim: number): NeighborIndex;
   load(path: string, dim: number): Promise<NeighborIndex>;
 }
@@ -49,7 +53,7 @@ function assertClose(actual: Float32Array, expected: readonly number[]): void {
 }
 
 function runContract(factory: IndexFactory): void {
-  describe(`NeighborIndex contract: ${factory.name}`, () => {
+  describe(`NeighborIndex contract: ${factory.name}`, { skip: factory.skip }, () => {
     let dir: string;
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'ood-index-'));
@@ -202,9 +206,20 @@ runContract({
   load: (path, dim) => ExactIndex.load(path, dim),
 });
 
+const params = HnswParamsSchema.parse({});
+runContract({
+  name: 'UsearchIndex (f32)',
+  // One insertion thread: a multi-threaded build is not reproducible, and the contract compares builds.
+  create: (dim) => UsearchIndex.create(dim, 'f32', params, { buildThreads: 1 }),
+  load: (path, dim) => UsearchIndex.open(path, dim, 'f32', params, { buildThreads: 1 }),
+});
+
+// hnswlib-node is optional: it compiles at install time, so a machine without a compiler lacks it.
+const hnswlib = (await hnswlibAvailable()) ? await import('../../src/neighbors/hnsw-index.js') : undefined;
 runContract({
   name: 'HnswIndex',
+  skip: hnswlib ? undefined : 'hnswlib-node is not installed',
   // Capacity 1 makes every test exercise growth.
-  create: (dim) => HnswIndex.create(dim, 1),
-  load: (path, dim) => HnswIndex.load(path, dim),
+  create: (dim) => (hnswlib as NonNullable<typeof hnswlib>).HnswIndex.create(dim, 1),
+  load: (path, dim) => (hnswlib as NonNullable<typeof hnswlib>).HnswIndex.load(path, dim),
 });

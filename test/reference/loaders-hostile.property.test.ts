@@ -8,7 +8,9 @@ import { calibrate } from '../../src/detector/calibration.js';
 import type { Evidence } from '../../src/detector/signals/signal.js';
 import { SIGNALS } from '../../src/detector/signals/table.js';
 import { OodError, type ErrorCode } from '../../src/errors.js';
-import { HnswIndex, HnswParamsSchema } from '../../src/neighbors/hnsw-index.js';
+import type { GraphSpec } from '../../src/neighbors/graph-engine.js';
+import { HnswParamsSchema } from '../../src/neighbors/hnsw-params.js';
+import { UsearchIndex } from '../../src/neighbors/usearch-index.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 import { cacheKey, readCacheEntry, writeCacheEntry, type CacheEntry } from '../../src/detector/index-cache.js';
 import { loadReferenceSet, referenceSetDir, type ReferenceSet } from '../../src/reference/load-reference-set.js';
@@ -260,6 +262,7 @@ describe('the index cache with a damaged entry', () => {
   const CLASSES = 3;
   const LAYERS = ['hidden1', 'hidden2'];
   const hnsw = HnswParamsSchema.parse({ M: 8, efConstruction: 32, efSearch: 32, seed: 3 });
+  const graph: GraphSpec = { engine: 'usearch', storage: 'auto', params: hnsw };
   const key = cacheKey({ modelFingerprint: 'm', dataFingerprint: 'd', layers: LAYERS, k: 5, hnsw, extra: {} });
   let tmp: { dir: string; cleanup: () => Promise<void> };
   let entry: CacheEntry;
@@ -274,7 +277,7 @@ describe('the index cache with a damaged entry', () => {
     tmp = await makeTmp('cache-hostile');
     const referenceLabels = Int32Array.from({ length: POINTS }, (_, i) => (i * 7) % CLASSES);
     const indexes = DIMS.map((dim) => {
-      const index = HnswIndex.create(dim, POINTS, hnsw);
+      const index = UsearchIndex.create(dim, 'f16', hnsw, { buildThreads: 1 });
       index.addAll(vectors(POINTS, dim), POINTS);
       return index;
     });
@@ -287,7 +290,7 @@ describe('the index cache with a damaged entry', () => {
       measured: { density: Float64Array.from(DIMS, () => 4 * Math.exp(gaussian(rng))) },
     }));
     const calibration = calibrate({ evidence, predicted: labels, labels }, 5, CLASSES, 0.5, SIGNALS);
-    entry = { indexes, referenceLabels, models: { density: densityModels }, calibration };
+    entry = { indexes, graphs: DIMS.map(() => ({ engine: 'usearch' as const, storage: 'f16' as const })), referenceLabels, models: { density: densityModels }, calibration };
     entryDir = join(tmp.dir, 'written', key);
     await writeCacheEntry(entryDir, key, LAYERS, entry);
     fileNames = (await readdir(entryDir)).sort();
@@ -363,7 +366,7 @@ describe('the index cache with a damaged entry', () => {
         await cp(entryDir, dir, { recursive: true });
         await corrupt(dir, c);
         try {
-          const result = await readCacheEntry(dir, key, hnsw, LAYERS);
+          const result = await readCacheEntry(dir, key, graph, LAYERS);
           if (result.entry) {
             outcomes.hit++;
             try {
