@@ -15,6 +15,7 @@ import { InlineLayerScorer, type LayerScorer } from './layer-scorer.js';
 import { assertSignalNames, prepareModels, type Signal } from './signals/signal.js';
 import { SIGNALS } from './signals/table.js';
 import { ThreadedLayerScorer } from './threaded-scorer.js';
+import { IdleInlineScorer } from './idle-inline-scorer.js';
 
 export interface DetectorSettings {
   modelsDir: string;
@@ -101,7 +102,8 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   });
   // Under models/, so a model's name can never collide with other things kept in the cache.
   const entryDir = join(settings.cacheDir, 'models', manifest.name, key);
-  const cached = await readCacheEntry(entryDir, key, layerGraphs, manifest.layers, signals);
+  // Mapped, so the main thread's graphs are the same pages as the scoring threads' (usearch).
+  const cached = await readCacheEntry(entryDir, key, layerGraphs, manifest.layers, signals, { map: true });
   let entry: CacheEntry | undefined = cached.entry?.calibration ? cached.entry : undefined;
   const missReason = cached.entry && !entry ? 'calibration.json is missing' : cached.miss?.reason;
   if (entry) {
@@ -109,9 +111,10 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   } else {
     if (missReason) log.warn({ cache: entryDir, reason: missReason }, 'cache entry unusable, rebuilding it');
     const started = performance.now();
-    entry = await buildEntry(embedder, refset, manifest.layers, layerGraphs, { ...settings, signals }, log, progress);
-    await writeCacheEntry(entryDir, key, manifest.layers, entry, signals);
+    const built = await buildEntry(embedder, refset, manifest.layers, layerGraphs, { ...settings, signals }, log, progress);
+    await writeCacheEntry(entryDir, key, manifest.layers, built, signals);
     const pruned = await pruneOtherEntries(entryDir);
+    entry = await readBack(entryDir, key, layerGraphs, manifest.layers, signals, built);
     log.info(
       { cache: entryDir, seconds: +((performance.now() - started) / 1000).toFixed(1), pruned },
       'built and cached reference graphs and calibration',
@@ -135,15 +138,19 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     const layers = { classes: manifest.labels.length, k: settings.k, layerNames: manifest.layers };
     const inline = new InlineLayerScorer({ indexes: entry.indexes, signals, models: entry.models, referenceLabels: entry.referenceLabels, ...layers });
     scorer = inline;
+    await prepareModels(signals, entry.models);
     if (settings.scoringThreads > 0) {
       const names = signals.map((s) => s.name);
-      scorer = await ThreadedLayerScorer.start({ entryDir, key, graphs: layerGraphs, signals: names, ...layers }, settings.scoringThreads, (err) =>
+      const threaded = await ThreadedLayerScorer.start({ entryDir, key, graphs: layerGraphs, signals: names, ...layers }, settings.scoringThreads, (err) =>
         log.error({ err }, 'a scoring thread failed'),
       );
-      // Every thread holds its own copy now; this thread's would only take memory.
-      inline.dispose();
-    } else {
-      await prepareModels(signals, entry.models);
+      if (settings.neighbors === 'usearch') {
+        scorer = new IdleInlineScorer(inline, threaded);
+      } else {
+        // hnswlib cannot map a graph: every thread holds its own copy, and this thread's would only take memory.
+        inline.dispose();
+        scorer = threaded;
+      }
     }
     return new DeepKnnDetector({
       info: {
@@ -175,4 +182,17 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     else entry.indexes.forEach((index) => index.dispose());
     throw err;
   }
+}
+
+/**
+ * The entry just written, read back the way a warm start reads it: memory-mapped, so the graphs
+ * built in this process's memory are freed, and checked, so a write that went wrong fails now.
+ */
+async function readBack(entryDir: string, key: string, graphs: GraphSpec[], layers: string[], signals: readonly Signal[], built: CacheEntry): Promise<CacheEntry> {
+  built.indexes.forEach((index) => index.dispose());
+  const reread = await readCacheEntry(entryDir, key, graphs, layers, signals, { map: true });
+  if (!reread.entry?.calibration) {
+    throw new OodError('CACHE_INVALID', `the cache entry just written to ${entryDir} cannot be read back: ${reread.miss?.reason ?? 'calibration.json is missing'}`);
+  }
+  return reread.entry;
 }

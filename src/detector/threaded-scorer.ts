@@ -77,6 +77,11 @@ export class ThreadedLayerScorer implements LayerScorer {
     return this.threads.length;
   }
 
+  /** No thread has work in hand. */
+  get idle(): boolean {
+    return this.threads.every((t) => t.tasks.size === 0);
+  }
+
   score(activations: Matrix[], rows: number, withNeighbors: boolean): Promise<ScoredLayers> {
     if (this.closed) return Promise.reject(new Error('ThreadedLayerScorer has been disposed'));
     const thread = this.threads.reduce<Thread | undefined>((best, t) => (!best || t.queuedRows < best.queuedRows ? t : best), undefined);
