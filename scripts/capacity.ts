@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { latenciesOf, latencyPercentiles, runAutocannon } from './bench/autocannon-run.js';
 import { numberOption, parseScriptArgs, runMain } from './bench/cli.js';
 import { httpRequest } from './bench/http.js';
-import { mib, readProcMemory, RssSampler } from './bench/proc.js';
+import { mib, readProcMemory, readProcPss, RssSampler } from './bench/proc.js';
 import { ServerProcess } from './bench/server.js';
 import { ms, progress, setProgressTag } from './bench/stats.js';
 import { table } from './bench/table.js';
@@ -28,6 +28,7 @@ interface Row {
   references: number;
   layers: string;
   readyRss: number;
+  readyPss: number;
   peakRss: number;
   batch1: { perSecond: number; p99: number };
   batch32: { perSecond: number; p99: number };
@@ -40,6 +41,7 @@ async function measure(model: string, seconds: number): Promise<Row> {
     const info = JSON.parse((await httpRequest(`${server.baseUrl}/models/default`)).body) as { reference_size: number; layers: string[]; input_shape: number[] };
     await sleep(2000);
     const readyRss = (await readProcMemory(server.pid))?.rss ?? Number.NaN;
+    const readyPss = (await readProcPss(server.pid)) ?? Number.NaN;
     const workload = await loadWorkload(resolve(ROOT, 'reference-sets'), model);
     const sampler = new RssSampler(server.pid);
     const load = async (batch: number, connections: number) => {
@@ -53,7 +55,7 @@ async function measure(model: string, seconds: number): Promise<Row> {
     const { peakRss } = await sampler.stop();
     const input = info.input_shape.reduce((a, b) => a * b, 1);
     const layers = info.layers.map((l) => (l === 'input' ? `input (${input})` : l)).join(', ');
-    return { model, references: info.reference_size, layers, readyRss, peakRss, batch1, batch32 };
+    return { model, references: info.reference_size, layers, readyRss, readyPss, peakRss, batch1, batch32 };
   } finally {
     await server.stop();
   }
@@ -71,8 +73,8 @@ async function main(): Promise<number> {
     `### Capacity of one replica (\`npm run capacity\`, ${seconds} s per load, scoring threads: one per core)`,
     '',
     ...table(
-      ['model', 'references', 'indexed layers', 'RSS ready (MiB)', 'RSS peak under load (MiB)', 'pred/s batch 1 (16 conn)', 'p99 batch 1 (ms)', 'pred/s batch 32 (4 conn)', 'p99 batch 32 (ms)'],
-      rows.map((r) => [r.model, r.references, r.layers, mib(r.readyRss), mib(r.peakRss), r.batch1.perSecond.toFixed(0), ms(r.batch1.p99), r.batch32.perSecond.toFixed(0), ms(r.batch32.p99)]),
+      ['model', 'references', 'indexed layers', 'PSS ready (MiB)', 'RSS ready (MiB)', 'RSS peak under load (MiB)', 'pred/s batch 1 (16 conn)', 'p99 batch 1 (ms)', 'pred/s batch 32 (4 conn)', 'p99 batch 32 (ms)'],
+      rows.map((r) => [r.model, r.references, r.layers, mib(r.readyPss), mib(r.readyRss), mib(r.peakRss), r.batch1.perSecond.toFixed(0), ms(r.batch1.p99), r.batch32.perSecond.toFixed(0), ms(r.batch32.p99)]),
     ),
     '',
   ];

@@ -2,6 +2,19 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 
 /** VmRSS (resident now) and VmHWM (peak resident since start) of a process, in bytes, from /proc. */
+/**
+ * Proportional set size: each resident page divided by the number of mappings that share it. A
+ * graph memory-mapped by three threads is counted once here, three times in RSS.
+ */
+export async function readProcPss(pid: number): Promise<number | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+    return Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? Number.NaN) * 1024;
+  } catch {
+    return undefined; // gone, or not Linux
+  }
+}
+
 export async function readProcMemory(pid: number): Promise<{ rss: number; hwm: number } | undefined> {
   let text: string;
   try {

@@ -1,10 +1,27 @@
-import hnswlib from 'hnswlib-node';
-import type { HierarchicalNSW } from 'hnswlib-node';
+import { createRequire } from 'node:module';
 import { OodError } from '../errors.js';
 import { checkHnswFile } from './hnsw-file.js';
 import { HnswParamsSchema, type HnswParams, type HnswParamsInput } from './hnsw-params.js';
 import type { NeighborIndex, Neighbors } from './neighbor-index.js';
 import { assertBatch, assertDim, clampK } from './vector-batch.js';
+
+/**
+ * The part of hnswlib-node's HierarchicalNSW used here. hnswlib-node is an optional dependency
+ * (it compiles at install time), so its own types may be absent where this file is compiled;
+ * requiring it throws where the package is, and graph-engine.ts says what to install.
+ */
+interface HierarchicalNSW {
+  initIndex(options: { maxElements: number; m: number; efConstruction: number; randomSeed: number }): void;
+  readIndex(path: string): Promise<boolean>;
+  writeIndex(path: string): Promise<boolean>;
+  getCurrentCount(): number;
+  getMaxElements(): number;
+  resizeIndex(maxElements: number): void;
+  addPoint(point: number[], label: number): void;
+  setEf(ef: number): void;
+  searchKnn(query: number[], k: number): { neighbors: number[]; distances: number[] };
+}
+const hnswlib = createRequire(import.meta.url)('hnswlib-node') as { HierarchicalNSW: new (space: 'l2', dim: number) => HierarchicalNSW };
 
 
 /**

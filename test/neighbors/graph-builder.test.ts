@@ -6,10 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import { buildGraph, exactNeighbors, MIN_RECALL, type GraphBuildJob } from '../../src/neighbors/graph-build.js';
 import { GraphBuilder } from '../../src/neighbors/graph-builder.js';
 import { ExactIndex } from '../../src/neighbors/exact-index.js';
+import { hnswlibAvailable } from '../../src/neighbors/graph-engine.js';
 import { HnswParamsSchema } from '../../src/neighbors/hnsw-params.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 import { l2NormalizeRows } from '../../src/math/normalize.js';
 
+// hnswlib-node is optional: it compiles at install time, so a machine without a compiler lacks it.
+const hnswlibSkip = (await hnswlibAvailable()) ? undefined : 'hnswlib-node is not installed';
 const DIM = 16;
 const ROWS = 3000;
 const params = HnswParamsSchema.parse({ M: 8, efConstruction: 64, efSearch: 64, seed: 5 });
@@ -115,6 +118,17 @@ describe('GraphBuilder', () => {
     }
     assert.equal(seen.at(-1), ROWS, 'progress reached every row');
     assert.deepEqual(await readdir(scratch), []);
+  });
+
+  it('builds hnswlib graphs too, f32 whatever the storage asked', { skip: hnswlibSkip }, async () => {
+    const builder = new GraphBuilder(1, scratch);
+    const hnswJob = { ...job(points(ROWS, 15), points(50, 16), 'auto'), spec: { engine: 'hnswlib' as const, storage: 'auto' as const, params: HnswParamsSchema.parse({}) } };
+    const { index, outcome } = await builder.build(hnswJob);
+    assert.equal(outcome.storage, 'f32');
+    assert.ok((outcome.recall ?? 0) >= MIN_RECALL);
+    assert.equal(index.size, ROWS);
+    index.dispose();
+    await assert.rejects(builder.build({ ...hnswJob, spec: { ...hnswJob.spec, storage: 'f16' } }), /hnswlib engine does not have/);
   });
 
   it('rejects with the reason when a build cannot be done, and still removes its file', async () => {
