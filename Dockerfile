@@ -31,7 +31,7 @@ RUN npx tsc -p tsconfig.build.json \
   && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -name "$arch" -exec rm -rf {} +
 COPY models ./models
 COPY reference-sets ./reference-sets
-# Warming builds the graphs and calibration (about 20 s for mnist on 2 cores), so a container
+# Warming builds the graphs and calibration (about 8 s for mnist on 2 cores), so a container
 # is ready in seconds. Empty PREBUILD_MODEL skips it; the first start then builds the cache.
 ARG PREBUILD_MODEL=mnist
 ENV OOD_CACHE_DIR=/app/.cache

@@ -120,11 +120,13 @@ function sideBySideSection(s: SideBySide): string[] {
     title,
     '',
     ...table(
-      ['server', 'batch', 'connections', 'requests/s', 'predictions/s', 'non-2xx', 'errors'],
-      s.rows.map((r) => [r.server, r.batch, r.connections, r.requestsPerSecond.toFixed(1), r.predictionsPerSecond.toFixed(1), r.non2xx, r.errors]),
+      ['server', 'batch', 'connections', 'requests/s', 'predictions/s', 'p50 (ms)', 'p99 (ms)', 'non-2xx', 'errors'],
+      s.rows.map((r) => [r.server, r.batch, r.connections, r.requestsPerSecond.toFixed(1), r.predictionsPerSecond.toFixed(1), ms(r.p50Ms), ms(r.p99Ms), r.non2xx, r.errors]),
     ),
     '',
-    ...ratios(s.rows, s.anchor).map((q) => `- ${q.server} at batch ${q.batch}: **${q.ratio.toFixed(2)}x** the anchor's predictions/s`),
+    ...ratios(s.rows, s.anchor).map(
+      (q) => `- ${q.server} at batch ${q.batch}, ${q.connections} connection(s): **${q.ratio.toFixed(2)}x** the anchor's predictions/s, p50 ${q.p50Ratio.toFixed(2)}x the anchor's`,
+    ),
     '',
   ];
 }

@@ -1,9 +1,10 @@
-import { runAutocannon } from './autocannon-run.js';
+import { latenciesOf, latencyPercentiles, runAutocannon } from './autocannon-run.js';
 import { progress } from './stats.js';
 import type { Workload } from './workload.js';
 
-/** The two loads of the comparison: many single requests, and fewer large batches. */
+/** The loads of the comparison: one request at a time, many single requests, and fewer large batches. */
 export const SIDE_BY_SIDE_LOADS = [
+  { batch: 1, connections: 1 },
   { batch: 1, connections: 16 },
   { batch: 32, connections: 4 },
 ] as const;
@@ -14,6 +15,9 @@ export interface SideBySideRow {
   connections: number;
   requestsPerSecond: number;
   predictionsPerSecond: number;
+  /** Of the 2xx answers, from each response's own timing. */
+  p50Ms: number;
+  p99Ms: number;
   non2xx: number;
   errors: number;
 }
@@ -32,14 +36,18 @@ export async function measureSideBySide(
     const bodies = workload.bodies(load.batch, load.batch === 1 ? 200 : 20);
     for (const server of servers) {
       progress(`side by side: ${server.name}, batch ${load.batch}, ${load.connections} connection(s), ${durationS} s`);
-      const { result } = await runAutocannon(server.baseUrl, bodies, { connections: load.connections, durationS, timeoutS: 30 });
+      const run = await runAutocannon(server.baseUrl, bodies, { connections: load.connections, durationS, timeoutS: 30 });
+      const { result } = run;
       const answered = result.requests.total - result.non2xx;
+      const { p50, p99 } = latencyPercentiles(latenciesOf(run, (status) => status >= 200 && status < 300));
       rows.push({
         server: server.name,
         batch: load.batch,
         connections: load.connections,
         requestsPerSecond: answered / result.duration,
         predictionsPerSecond: (answered * load.batch) / result.duration,
+        p50Ms: p50,
+        p99Ms: p99,
         non2xx: result.non2xx,
         errors: result.errors,
       });
@@ -48,12 +56,18 @@ export async function measureSideBySide(
   return rows;
 }
 
-/** Each server's predictions/s over the anchor's, per load. */
-export function ratios(rows: SideBySideRow[], anchor: string): { server: string; batch: number; ratio: number }[] {
+/** Each server's predictions/s over the anchor's, and its p50 over the anchor's, per load. */
+export function ratios(rows: SideBySideRow[], anchor: string): { server: string; batch: number; connections: number; ratio: number; p50Ratio: number }[] {
   return rows
     .filter((r) => r.server !== anchor)
     .map((r) => {
       const base = rows.find((a) => a.server === anchor && a.batch === r.batch && a.connections === r.connections);
-      return { server: r.server, batch: r.batch, ratio: base ? r.predictionsPerSecond / base.predictionsPerSecond : Number.NaN };
+      return {
+        server: r.server,
+        batch: r.batch,
+        connections: r.connections,
+        ratio: base ? r.predictionsPerSecond / base.predictionsPerSecond : Number.NaN,
+        p50Ratio: base ? r.p50Ms / base.p50Ms : Number.NaN,
+      };
     });
 }
