@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 
-/** VmRSS (resident now) and VmHWM (peak resident since start) of a process, in bytes, from /proc. */
 /**
  * Proportional set size: each resident page divided by the number of mappings that share it. A
  * graph memory-mapped by three threads is counted once here, three times in RSS.
@@ -15,6 +14,7 @@ export async function readProcPss(pid: number): Promise<number | undefined> {
   }
 }
 
+/** VmRSS (resident now) and VmHWM (peak resident since start) of a process, in bytes, from /proc. */
 export async function readProcMemory(pid: number): Promise<{ rss: number; hwm: number } | undefined> {
   let text: string;
   try {

@@ -138,7 +138,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     const layers = { classes: manifest.labels.length, k: settings.k, layerNames: manifest.layers };
     const inline = new InlineLayerScorer({ indexes: entry.indexes, signals, models: entry.models, referenceLabels: entry.referenceLabels, ...layers });
     scorer = inline;
-    await prepareModels(signals, entry.models);
+    if (settings.scoringThreads === 0 || settings.neighbors === 'usearch') await prepareModels(signals, entry.models);
     if (settings.scoringThreads > 0) {
       const names = signals.map((s) => s.name);
       const threaded = await ThreadedLayerScorer.start({ entryDir, key, graphs: layerGraphs, signals: names, ...layers }, settings.scoringThreads, (err) =>
@@ -184,14 +184,26 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
   }
 }
 
+/** A pause before reading back once more: another replica may be renaming the same entry into place. */
+const READ_BACK_RETRY_MS = 500;
+
 /**
- * The entry just written, read back the way a warm start reads it: memory-mapped, so the graphs
- * built in this process's memory are freed, and checked, so a write that went wrong fails now.
+ * The entry just written, read back the way a warm start reads it: memory-mapped, so serving
+ * uses the same pages as the scoring threads (the graphs built in this process's memory are
+ * released when the garbage collector next runs: usearch has no explicit free), and checked,
+ * so a write that went wrong fails now. A replica sharing the cache that writes the same key
+ * at the same moment replaces the folder (writeCacheEntry), so one failed read is retried.
  */
 async function readBack(entryDir: string, key: string, graphs: GraphSpec[], layers: string[], signals: readonly Signal[], built: CacheEntry): Promise<CacheEntry> {
   built.indexes.forEach((index) => index.dispose());
-  const reread = await readCacheEntry(entryDir, key, graphs, layers, signals, { map: true });
+  let reread = await readCacheEntry(entryDir, key, graphs, layers, signals, { map: true });
   if (!reread.entry?.calibration) {
+    reread.entry?.indexes.forEach((index) => index.dispose());
+    await new Promise((resolve) => setTimeout(resolve, READ_BACK_RETRY_MS));
+    reread = await readCacheEntry(entryDir, key, graphs, layers, signals, { map: true });
+  }
+  if (!reread.entry?.calibration) {
+    reread.entry?.indexes.forEach((index) => index.dispose());
     throw new OodError('CACHE_INVALID', `the cache entry just written to ${entryDir} cannot be read back: ${reread.miss?.reason ?? 'calibration.json is missing'}`);
   }
   return reread.entry;

@@ -87,8 +87,11 @@ function* fitSteps(
  */
 export type GramKernel = (block: Float64Array, rows: number) => Promise<Float64Array>;
 
-/** Rows per Gram product: about 1e9 multiply-adds, a twentieth of a second on the fast kernel. */
-const gramRows = (cols: number) => Math.max(64, Math.floor(1e9 / (cols * cols)));
+/**
+ * Rows per Gram product: about 1e9 multiply-adds, a twentieth of a second on the fast kernel,
+ * and at most 2^22 values (32 MB) in the block, however narrow the layer.
+ */
+const gramRows = (cols: number) => Math.max(64, Math.min(Math.floor(1e9 / (cols * cols)), Math.floor(2 ** 22 / cols)));
 
 /**
  * The same fit with the covariance's products done by `gram`, a block of centred rows at a
@@ -107,7 +110,8 @@ export async function fitMahalanobisWithGram(
   const means = classMeans(features, labels, classes);
   const { data, rows, cols } = features;
   const covariance = new Float64Array(cols * cols);
-  const blockRows = gramRows(cols);
+  // No more rows than there are: a narrow layer's block would otherwise be gigabytes.
+  const blockRows = Math.max(1, Math.min(gramRows(cols), rows));
   const block = new Float64Array(blockRows * cols);
   for (let start = 0; start < rows; start += blockRows) {
     const m = Math.min(blockRows, rows - start);

@@ -2,9 +2,9 @@ import { z } from 'zod';
 
 /**
  * How a graph stores its vectors. f16 halves the memory of f32 and roughly doubles usearch's
- * search speed on these machines; i8 quarters it, but usearch scales each value by 127 before
- * rounding, so it only suits vectors inside [-1, 1] (every layer here is L2-normalised first),
- * and only where its recall holds.
+ * search speed on these machines; i8 quarters it: usearch divides each vector by its length,
+ * then scales by 127 and truncates, so only a unit vector's distances survive (every layer
+ * here is L2-normalised first), and coarsely: it is kept only where its recall holds.
  */
 export const StorageSchema = z.enum(['f32', 'f16', 'i8']);
 export type Storage = z.infer<typeof StorageSchema>;
