@@ -1,4 +1,4 @@
-import { exactSearch, MetricKind } from './usearch-binding.js';
+import { exactSearch, MetricKind, toNeighbors } from './usearch-binding.js';
 import { createGraph, type GraphSpec } from './graph-engine.js';
 import type { NeighborIndex, Neighbors } from './neighbor-index.js';
 import { recallAtK } from './recall.js';
@@ -44,14 +44,7 @@ export interface InsertPacing {
 export function exactNeighbors(vectors: Float32Array, rows: number, dim: number, probe: RecallProbe): Neighbors[] {
   const k = Math.min(probe.k, rows);
   const found = exactSearch(vectors, probe.data, dim, k, MetricKind.L2sq, 0);
-  const keys = found.keys;
-  // One probe row comes back as a single Matches, with no counts.
-  const counts = 'counts' in found ? found.counts : BigUint64Array.of(BigInt(keys.length));
-  return Array.from({ length: probe.rows }, (_, q) => {
-    const count = Number(counts[q]);
-    const ids = Int32Array.from({ length: count }, (_, j) => Number(keys[q * k + j]));
-    return { ids, distances: found.distances.slice(q * k, q * k + count) };
-  });
+  return toNeighbors(found, probe.rows, k);
 }
 
 async function insert(index: NeighborIndex, job: GraphBuildJob, pacing: InsertPacing): Promise<void> {

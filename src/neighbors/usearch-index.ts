@@ -1,4 +1,4 @@
-import { Index, MetricKind, type BatchMatches, type Matches, type NativeIndex, type ScalarKind } from './usearch-binding.js';
+import { Index, MetricKind, type BatchMatches, type Matches, type NativeIndex, type ScalarKind, toNeighbors } from './usearch-binding.js';
 import { OodError } from '../errors.js';
 import type { HnswParams } from './hnsw-params.js';
 import type { NeighborIndex, Neighbors } from './neighbor-index.js';
@@ -103,21 +103,7 @@ export class UsearchIndex implements NeighborIndex {
     if (kEff === 0 || rows === 0) return Array.from({ length: rows }, () => ({ ids: new Int32Array(0), distances: new Float32Array(0) }));
     // Several rows in one call: usearch's own batch path, which also returns how many each found.
     const found = native.search(queries, kEff, this.searchThreads) as Matches | BatchMatches;
-    const counts = 'counts' in found ? found.counts : BigUint64Array.of(BigInt(found.keys.length));
-    const scale = this.storage === 'i8' ? 1 / I8_SCALE : 1;
-    const results: Neighbors[] = [];
-    for (let r = 0; r < rows; r++) {
-      const count = Number(counts[r]);
-      const ids = new Int32Array(count);
-      const distances = new Float32Array(count);
-      const base = r * kEff;
-      for (let j = 0; j < count; j++) {
-        ids[j] = Number(found.keys[base + j]);
-        distances[j] = found.distances[base + j] * scale;
-      }
-      results.push({ ids, distances });
-    }
-    return results;
+    return toNeighbors(found, rows, kEff, this.storage === 'i8' ? 1 / I8_SCALE : 1);
   }
 
   save(path: string): Promise<void> {
