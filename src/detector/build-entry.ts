@@ -18,7 +18,7 @@ import { evidenceFor, measureLayers, searchLayers } from './search.js';
 import { withReference, type Signal, type SignalModels } from './signals/signal.js';
 
 /** Bump when what a cache entry holds is computed differently, so old entries are rebuilt. */
-export const SCORING_VERSION = 6;
+export const SCORING_VERSION = 7;
 
 /** Called as a cold build goes, for a progress bar: `stage` names the step, done of total rows. */
 export type BuildProgress = (stage: string, done: number, total: number) => void;
@@ -243,7 +243,7 @@ export async function buildEntry(
     const slice = activations.map((m) => rowRange(m, start, n));
     searchLayers(indexes, slice, settings.k, layers).forEach((found, l) => neighbors[l].push(...found));
     await yieldToEventLoop();
-    for (const [name, byLayer] of Object.entries(measureLayers(signals, models, slice))) {
+    for (const [name, byLayer] of Object.entries(await measureLayers(signals, models, slice))) {
       byLayer.forEach((values, l) => measured[name][l].set(values, start));
     }
     progress?.('calibrate', start + n, cal.x.rows);

@@ -1,7 +1,7 @@
 import type { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Matrix } from '../math/matrix.js';
 import { evidenceFor, measureLayers, searchLayers } from './search.js';
-import type { Evidence, Signal, SignalModels } from './signals/signal.js';
+import { releaseModels, type Evidence, type Signal, type SignalModels } from './signals/signal.js';
 
 /** What the indexed layers say about a batch of rows, before calibration. */
 export interface ScoredLayers {
@@ -38,15 +38,11 @@ export interface LayerScorerParts {
 export class InlineLayerScorer implements LayerScorer {
   constructor(private readonly parts: LayerScorerParts) {}
 
-  score(activations: Matrix[], rows: number, withNeighbors: boolean): Promise<ScoredLayers> {
-    return Promise.resolve(this.scoreNow(activations, rows, withNeighbors));
-  }
-
-  scoreNow(activations: Matrix[], rows: number, withNeighbors: boolean): ScoredLayers {
+  async score(activations: Matrix[], rows: number, withNeighbors: boolean): Promise<ScoredLayers> {
     const { indexes, signals, models, referenceLabels, classes, k, layerNames } = this.parts;
     const searchSeconds: Record<string, number> = {};
     const neighbors = searchLayers(indexes, activations, k, layerNames, searchSeconds);
-    const measured = measureLayers(signals, models, activations);
+    const measured = await measureLayers(signals, models, activations);
     const evidence = evidenceFor(neighbors, measured, rows, referenceLabels, classes);
     const neighborIds = withNeighbors ? evidence.map((_, i) => neighbors.map((layer) => layer[i].ids)) : undefined;
     return { evidence, searchSeconds, ...(neighborIds ? { neighborIds } : {}) };
@@ -54,6 +50,8 @@ export class InlineLayerScorer implements LayerScorer {
 
   dispose(): void {
     for (const index of this.parts.indexes) index.dispose();
+    // Nothing scores with them any more; a failure to free them is only a leak, never an answer lost.
+    releaseModels(this.parts.signals, this.parts.models).catch(() => undefined);
   }
 }
 

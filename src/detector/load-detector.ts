@@ -12,7 +12,7 @@ import { cacheKey, pruneOtherEntries, readCacheEntry, writeCacheEntry, type Cach
 import { Calibrator, type CalibrationState } from './calibration.js';
 import { DeepKnnDetector } from './deep-knn-detector.js';
 import { InlineLayerScorer, type LayerScorer } from './layer-scorer.js';
-import { assertSignalNames, prepareModels, type Signal } from './signals/signal.js';
+import { assertSignalNames, prepareModels, releaseModels, type Signal } from './signals/signal.js';
 import { SIGNALS } from './signals/table.js';
 import { ThreadedLayerScorer } from './threaded-scorer.js';
 import { IdleInlineScorer } from './idle-inline-scorer.js';
@@ -179,7 +179,10 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     });
   } catch (err) {
     if (scorer) scorer.dispose();
-    else entry.indexes.forEach((index) => index.dispose());
+    else {
+      entry.indexes.forEach((index) => index.dispose());
+      await releaseModels(signals, entry.models);
+    }
     throw err;
   }
 }
@@ -196,6 +199,7 @@ const READ_BACK_RETRY_MS = 500;
  */
 async function readBack(entryDir: string, key: string, graphs: GraphSpec[], layers: string[], signals: readonly Signal[], built: CacheEntry): Promise<CacheEntry> {
   built.indexes.forEach((index) => index.dispose());
+  await releaseModels(signals, built.models);
   let reread = await readCacheEntry(entryDir, key, graphs, layers, signals, { map: true });
   if (!reread.entry?.calibration) {
     reread.entry?.indexes.forEach((index) => index.dispose());

@@ -42,8 +42,8 @@ ready.then(
 
 port.on('message', (request: ScoringWorkerRequest) => {
   ready
-    .then((scorer) => {
-      const scored = scorer.scoreNow(request.activations as Matrix[], request.rows, request.withNeighbors);
+    .then(async (scorer) => {
+      const scored = await scorer.score(request.activations as Matrix[], request.rows, request.withNeighbors);
       const packed = packScores(scored, init.layerNames.length, init.classes);
       send({ type: 'scored', id: request.id, packed }, transferables(packed));
     })

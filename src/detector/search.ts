@@ -27,10 +27,14 @@ export function searchLayers(
 }
 
 /** By signal name, per layer, each row's value as measured by the signal's reference model. */
-export function measureLayers(signals: readonly Signal[], models: SignalModels, activations: Matrix[]): Record<string, Float64Array[]> {
-  return Object.fromEntries(
-    withReference(signals).map((s) => [s.name, activations.map((layer, l) => s.reference.measure(models[s.name][l], layer))]),
-  );
+export async function measureLayers(signals: readonly Signal[], models: SignalModels, activations: Matrix[]): Promise<Record<string, Float64Array[]>> {
+  const measured: Record<string, Float64Array[]> = {};
+  // One layer at a time: a scoring thread owns one core, and its kernels run on it in turn.
+  for (const s of withReference(signals)) {
+    measured[s.name] = [];
+    for (let l = 0; l < activations.length; l++) measured[s.name].push(await s.reference.measure(models[s.name][l], activations[l]));
+  }
+  return measured;
 }
 
 export function evidenceFor(

@@ -153,12 +153,21 @@ function* factorised(covariance: Float64Array, means: Float64Array, dim: number,
  */
 export function mahalanobisOutlierScores(model: MahalanobisModel, features: Matrix): Float64Array {
   assertMatrix(features, 'mahalanobisOutlierScores', model.dim);
-  const { dim, classes, whitenedMeans } = model;
   // L^{-1} x for every row at once: the same values as a forward substitution per row (to
   // rounding), at the speed of a matrix product.
-  const whitened = lowerTimesRows(inverseFactor(model), dim, features.data, features.rows);
-  const out = new Float64Array(features.rows);
-  for (let i = 0; i < features.rows; i++) {
+  const whitened = lowerTimesRows(inverseFactor(model), model.dim, features.data, features.rows);
+  return nearestWhitenedMean(model, whitened, features.rows);
+}
+
+/**
+ * The squared distance from each whitened row (L^{-1} x, rows x dim) to the nearest whitened
+ * class mean: the second half of the score, for callers that whiten on a faster kernel.
+ */
+export function nearestWhitenedMean(model: MahalanobisModel, whitened: Float64Array, rows: number): Float64Array {
+  const { dim, classes, whitenedMeans } = model;
+  if (whitened.length !== rows * dim) throw new RangeError(`nearestWhitenedMean: expected ${rows} x ${dim} values, got ${whitened.length}`);
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
     let best = Infinity;
     for (let c = 0; c < classes; c++) {
       let sum = 0;
@@ -191,13 +200,21 @@ export function inverseFactor(model: MahalanobisModel): Float64Array {
 const INVERSE_OPS_PER_STEP = 5e7;
 
 /**
- * Computes what scoring needs ahead of the first request, pausing for the event loop as it
- * goes: done in one piece, the inverse of a 1,568-wide layer would stall the loop for over a
- * second, and load shedding would then refuse the first requests after start-up.
+ * L^{-1}, computed in slices with pauses for the event loop and not kept: for a caller that
+ * hands it to a kernel of its own. In one piece, the inverse of a 1,568-wide layer would stall
+ * the loop for over a second, and load shedding would then refuse the first requests after
+ * start-up.
  */
+export function whiteningMatrix(model: MahalanobisModel): Promise<Float64Array> {
+  const cached = inverses.get(model);
+  if (cached) return Promise.resolve(cached);
+  return runSteps(invertLowerSteps(model.choleskyFactor, model.dim, INVERSE_OPS_PER_STEP));
+}
+
+/** Computes what mahalanobisOutlierScores needs ahead of the first request, pausing as it goes. */
 export async function prepareMahalanobis(model: MahalanobisModel): Promise<void> {
   if (inverses.has(model)) return;
-  inverses.set(model, await runSteps(invertLowerSteps(model.choleskyFactor, model.dim, INVERSE_OPS_PER_STEP)));
+  inverses.set(model, await whiteningMatrix(model));
 }
 
 function classMeans(features: Matrix, labels: Int32Array, classes: number): Float64Array {

@@ -7,12 +7,18 @@ import { evidenceFor, measureLayers, searchLayers } from '../../src/detector/sea
 import { densitySignal } from '../../src/detector/signals/density.js';
 import { distanceSignal } from '../../src/detector/signals/distance.js';
 import { gatherEvidence, labelNonconformity } from '../../src/detector/signals/evidence.js';
-import type { Evidence } from '../../src/detector/signals/signal.js';
+import { releaseModels, type Evidence } from '../../src/detector/signals/signal.js';
 
 /** Per-layer densities as the density signal's measured evidence. */
 const densityOf = (values: number[]) => ({ density: Float64Array.from(values) });
-const densityScores = (models: MahalanobisModel[], activations: { data: Float32Array; rows: number; cols: number }[]) =>
-  measureLayers([densitySignal], { density: models }, activations).density;
+const densityScores = async (models: MahalanobisModel[], activations: { data: Float32Array; rows: number; cols: number }[]) => {
+  const signalModels = { density: models };
+  try {
+    return (await measureLayers([densitySignal], signalModels, activations)).density;
+  } finally {
+    await releaseModels([densitySignal], signalModels);
+  }
+};
 
 const found = (ids: number[], distances: number[]): Neighbors => ({
   ids: Int32Array.from(ids),
@@ -147,7 +153,7 @@ function identityModel(means: number[][]): MahalanobisModel {
 }
 
 describe('densityScores', () => {
-  it('gives per layer each row its squared Mahalanobis distance to the nearest class mean', () => {
+  it('gives per layer each row its squared Mahalanobis distance to the nearest class mean', async () => {
     const models = [
       identityModel([
         [1, 0],
@@ -167,7 +173,7 @@ describe('densityScores', () => {
       { data: Float32Array.from([5, 0, 0, -0.5]), rows: 2, cols: 2 },
       { data: Float32Array.from([0, 3, 0, 6, 0, 2]), rows: 2, cols: 3 },
     ];
-    const scores = densityScores(models, activations);
+    const scores = await densityScores(models, activations);
     assert.equal(scores.length, 2);
     // Raw activations, not normalised: (5, 0) is 4^2 from (1, 0) and 5^2 + 1 from (0, 1).
     // (0, -0.5): 1 + 0.25 from (1, 0), 0 + 2.25 from (0, 1).
@@ -178,7 +184,7 @@ describe('densityScores', () => {
 });
 
 describe('searchLayers + densityScores + evidenceFor', () => {
-  it('normalises each layer, searches its index and gathers per-row evidence', () => {
+  it('normalises each layer, searches its index and gathers per-row evidence', async () => {
     // Layer 0 in 2-d, layer 1 in 3-d; the references are already unit vectors.
     const layer0 = new ExactIndex(2);
     layer0.addAll(Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]), 4);
@@ -205,7 +211,7 @@ describe('searchLayers + densityScores + evidenceFor', () => {
     // Densities on the raw (unnormalised) activations; identity covariance, so by hand:
     // layer 0 means (1, 0), (0, 1): row 0 -> 16, row 1 -> 1.25 (see densityScores above);
     // layer 1 mean (0, 0, 1): row 0 -> 9 + 1 = 10, row 1 -> 6^2 = 36.
-    const densities = densityScores(
+    const densities = await densityScores(
       [
         identityModel([
           [1, 0],

@@ -30,7 +30,9 @@ export interface ReferenceModel<M> {
   /** The inverse of encode for a layer `dim` wide; throws on anything it cannot trust. */
   decode(bytes: Uint8Array, meta: unknown, dim: number): M;
   /** One value per row of a batch of this layer's raw activations. */
-  measure(model: M, activations: Matrix): Float64Array;
+  measure(model: M, activations: Matrix): Float64Array | Promise<Float64Array>;
+  /** Frees what prepare or measure took outside the JavaScript heap; the model is not used again. */
+  release?(model: M): Promise<void>;
 }
 
 /**
@@ -81,6 +83,14 @@ export type SignalModels = Record<string, unknown[]>;
 /** The signals that fit a model on the reference set. */
 export const withReference = (signals: readonly Signal[]) =>
   signals.filter((s): s is Signal & { reference: ReferenceModel<unknown> } => s.reference !== undefined);
+
+/** Frees each reference model's native resources (release), once it scores no more. */
+export async function releaseModels(signals: readonly Signal[], models: SignalModels): Promise<void> {
+  for (const s of withReference(signals)) {
+    if (!s.reference.release) continue;
+    for (const model of models[s.name] ?? []) await s.reference.release(model);
+  }
+}
 
 /** Each reference model's work ahead of the first score (prepare), pausing for the event loop. */
 export async function prepareModels(signals: readonly Signal[], models: SignalModels): Promise<void> {
