@@ -30,6 +30,7 @@ interface Row {
   readyRss: number;
   readyPss: number;
   peakRss: number;
+  peakPss: number;
   batch1: { perSecond: number; p99: number };
   batch32: { perSecond: number; p99: number };
 }
@@ -52,10 +53,10 @@ async function measure(model: string, seconds: number): Promise<Row> {
     };
     const batch1 = await load(1, 16);
     const batch32 = await load(32, 4);
-    const { peakRss } = await sampler.stop();
+    const { peakRss, peakPss } = await sampler.stop();
     const input = info.input_shape.reduce((a, b) => a * b, 1);
     const layers = info.layers.map((l) => (l === 'input' ? `input (${input})` : l)).join(', ');
-    return { model, references: info.reference_size, layers, readyRss, readyPss, peakRss, batch1, batch32 };
+    return { model, references: info.reference_size, layers, readyRss, readyPss, peakRss, peakPss, batch1, batch32 };
   } finally {
     await server.stop();
   }
@@ -73,8 +74,8 @@ async function main(): Promise<number> {
     `### Capacity of one replica (\`npm run capacity\`, ${seconds} s per load, scoring threads: one per core)`,
     '',
     ...table(
-      ['model', 'references', 'indexed layers', 'PSS ready (MiB)', 'RSS ready (MiB)', 'RSS peak under load (MiB)', 'pred/s batch 1 (16 conn)', 'p99 batch 1 (ms)', 'pred/s batch 32 (4 conn)', 'p99 batch 32 (ms)'],
-      rows.map((r) => [r.model, r.references, r.layers, mib(r.readyPss), mib(r.readyRss), mib(r.peakRss), r.batch1.perSecond.toFixed(0), ms(r.batch1.p99), r.batch32.perSecond.toFixed(0), ms(r.batch32.p99)]),
+      ['model', 'references', 'indexed layers', 'PSS ready (MiB)', 'RSS ready (MiB)', 'PSS peak under load (MiB)', 'RSS peak under load (MiB)', 'pred/s batch 1 (16 conn)', 'p99 batch 1 (ms)', 'pred/s batch 32 (4 conn)', 'p99 batch 32 (ms)'],
+      rows.map((r) => [r.model, r.references, r.layers, mib(r.readyPss), mib(r.readyRss), mib(r.peakPss), mib(r.peakRss), r.batch1.perSecond.toFixed(0), ms(r.batch1.p99), r.batch32.perSecond.toFixed(0), ms(r.batch32.p99)]),
     ),
     '',
   ];

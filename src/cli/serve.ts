@@ -25,7 +25,9 @@ export function serviceDetectorLoader(config: Config): (model: string, log: Log)
     const settings = detectorSettings({ ...config, model });
     const detector = await loadDetector(settings, log);
     // What the load read or built and no longer needs goes now, not at the heap's next squeeze.
-    log.info({ ms: +collectGarbage().toFixed(1) }, 'collected what the load left behind');
+    const ms = collectGarbage();
+    if (ms === undefined) log.warn('no garbage collection after the load: the runtime refused --expose-gc');
+    else log.info({ ms: +ms.toFixed(1) }, 'collected what the load left behind');
     return new BatchingDetector(detector, { ...config.batching, concurrency: Math.max(1, settings.scoringThreads) });
   };
 }

@@ -18,7 +18,7 @@ import { evidenceFor, measureLayers, searchLayers } from './search.js';
 import { withReference, type Signal, type SignalModels } from './signals/signal.js';
 
 /** Bump when what a cache entry holds is computed differently, so old entries are rebuilt. */
-export const SCORING_VERSION = 7;
+export const SCORING_VERSION = 8;
 
 /** Called as a cold build goes, for a progress bar: `stage` names the step, done of total rows. */
 export type BuildProgress = (stage: string, done: number, total: number) => void;

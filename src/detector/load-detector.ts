@@ -112,8 +112,16 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     if (missReason) log.warn({ cache: entryDir, reason: missReason }, 'cache entry unusable, rebuilding it');
     const started = performance.now();
     const built = await buildEntry(embedder, refset, manifest.layers, layerGraphs, { ...settings, signals }, log, progress);
-    await writeCacheEntry(entryDir, key, manifest.layers, built, signals);
-    const pruned = await pruneOtherEntries(entryDir);
+    let pruned: string[];
+    try {
+      await writeCacheEntry(entryDir, key, manifest.layers, built, signals);
+      pruned = await pruneOtherEntries(entryDir);
+    } catch (err) {
+      // The graphs and the density kernels live outside the JS heap.
+      built.indexes.forEach((index) => index.dispose());
+      await releaseModels(signals, built.models).catch(() => undefined);
+      throw err;
+    }
     entry = await readBack(entryDir, key, layerGraphs, manifest.layers, signals, built);
     log.info(
       { cache: entryDir, seconds: +((performance.now() - started) / 1000).toFixed(1), pruned },

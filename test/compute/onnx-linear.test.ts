@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { OnnxLinear } from '../../src/compute/onnx-linear.js';
-import { densitySignal } from '../../src/detector/signals/density.js';
+import { densitySignal, GEMM_MIN_WIDTH } from '../../src/detector/signals/density.js';
 import { fitMahalanobis, mahalanobisOutlierScores } from '../../src/math/mahalanobis.js';
 import { createRng, gaussian } from '../../src/math/random.js';
 
@@ -48,7 +48,8 @@ function lowerTriangular(dim: number, seed: number): Float64Array {
 }
 
 it('a lower-triangular W, multiplied in bands, gives what the full product gives', async () => {
-  for (const dim of [5, 130, 784]) {
+  // One band; two; seven equal ones; uneven ones; the cap of eight.
+  for (const dim of [5, 130, 784, 257, 1100]) {
     const weights = lowerTriangular(dim, dim);
     const x = gaussianRows(9, dim, dim + 1);
     const banded = await OnnxLinear.create(weights, dim, dim, { lowerTriangular: true });
@@ -63,6 +64,9 @@ it('a lower-triangular W, multiplied in bands, gives what the full product gives
     }
   }
   await assert.rejects(OnnxLinear.create(new Float64Array(6), 2, 3, { lowerTriangular: true }), /square, got 2 x 3/);
+  const upper = lowerTriangular(3, 1);
+  upper[2] = 1;
+  await assert.rejects(OnnxLinear.create(upper, 3, 3, { lowerTriangular: true }), /W\[0\]\[2\] = 1 is above the diagonal/);
 });
 
 it('a row gives the same bits alone as in a batch of any size: a prediction does not depend on its neighbours in a batch', async () => {
@@ -82,30 +86,37 @@ it('a row gives the same bits alone as in a batch of any size: a prediction does
   }
 });
 
-it('the density signal measures on the kernel what mahalanobisOutlierScores computes in JavaScript, NaN included', async () => {
-  const rows = 2000;
-  const cols = 50;
+/** A fitted model `cols` wide, with correlated and dead columns as a ReLU layer has, and a probe with a NaN. */
+function fitted(cols: number) {
+  const rows = Math.max(2000, 3 * cols);
   const data = gaussianRows(rows, cols, 5);
-  // Correlated and dead columns, as a ReLU layer has, so the whitening has large entries.
   for (let i = 0; i < rows; i++) {
     data[i * cols + 3] = data[i * cols] - 0.001 * data[i * cols + 3];
     data[i * cols + 9] = 0;
   }
-  const labels = Int32Array.from({ length: rows }, (_, i) => i % 3);
-  const model = fitMahalanobis({ data, rows, cols }, labels, 3);
+  const model = fitMahalanobis({ data, rows, cols }, Int32Array.from({ length: rows }, (_, i) => i % 3), 3);
   const probe = gaussianRows(20, cols, 6);
   probe[5 * cols + 2] = NaN;
+  return { model, probe: { data: probe, rows: 20, cols } };
+}
+
+it('the density signal measures what mahalanobisOutlierScores computes, on the kernel from GEMM_MIN_WIDTH and in the loop below it, NaN included', async () => {
   const reference = densitySignal.reference;
   assert.ok(reference);
-  try {
-    const measured = await reference.measure(model, { data: probe, rows: 20, cols });
-    const expected = mahalanobisOutlierScores(model, { data: probe, rows: 20, cols });
-    measured.forEach((v, i) => {
-      if (i === 5) assert.ok(Number.isNaN(v), 'a NaN feature gives NaN');
-      else assert.ok(Math.abs(v - expected[i]) <= 1e-9 * expected[i], `row ${i}: ${v} vs ${expected[i]}`);
-    });
-    await assert.rejects(async () => reference.measure(model, { data: probe, rows: 10, cols: 2 * cols }), /expected 50 columns/);
-  } finally {
-    await reference.release?.(model);
+  for (const cols of [GEMM_MIN_WIDTH - 1, GEMM_MIN_WIDTH]) {
+    const { model, probe } = fitted(cols);
+    try {
+      const measured = await reference.measure(model, probe);
+      const expected = mahalanobisOutlierScores(model, probe);
+      measured.forEach((v, i) => {
+        if (i === 5) assert.ok(Number.isNaN(v), 'a NaN feature gives NaN');
+        else if (cols < GEMM_MIN_WIDTH) assert.equal(v, expected[i], `row ${i}: the loop itself`);
+        else assert.ok(Math.abs(v - expected[i]) <= 1e-9 * expected[i], `width ${cols}, row ${i}: ${v} vs ${expected[i]}`);
+      });
+      await assert.rejects(async () => reference.measure(model, { data: probe.data, rows: 10, cols: 2 * cols }), new RegExp(`expected ${cols} columns`));
+    } finally {
+      await reference.release?.(model);
+    }
+    await assert.rejects(async () => reference.measure(model, probe), /released/);
   }
 });

@@ -1,18 +1,38 @@
 import { z } from 'zod';
 import { OnnxGram } from '../../compute/onnx-gram.js';
 import { OnnxLinear } from '../../compute/onnx-linear.js';
-import { fitMahalanobisWithGram, nearestWhitenedMean, whiteningMatrix, type MahalanobisModel } from '../../math/mahalanobis.js';
+import {
+  fitMahalanobisWithGram,
+  mahalanobisOutlierScores,
+  nearestWhitenedMean,
+  prepareMahalanobis,
+  whiteningMatrix,
+  type MahalanobisModel,
+} from '../../math/mahalanobis.js';
 import { assertMatrix, type Matrix } from '../../math/matrix.js';
 import { logSumSignal } from './layer-scales.js';
 import type { ReferenceModel } from './signal.js';
 
 /**
- * Each model's whitening (L^{-1} x) on onnxruntime's GEMM, made once per model and thread. It
- * is most of a density measurement: at 784 dimensions about six times as fast there as in a
- * JavaScript loop for a batch of 32, and half as fast again for one row, since the kernel reads
- * only the triangle (`npm run bench:density` prints the comparison).
+ * Layers at least this wide whiten on onnxruntime's GEMM; narrower ones in the JavaScript loop.
+ * `npm run bench:density`: at 256 dimensions the GEMM is 1.2x the loop for one row and 2.8x
+ * for 32; at 64 the call's fixed cost makes it slower at every batch size up to 32. The choice
+ * depends on the width alone, never on the batch, so a row's value is the same alone or batched.
+ */
+export const GEMM_MIN_WIDTH = 256;
+
+/**
+ * Each wide model's whitening (L^{-1} x) on onnxruntime, made once per model and thread. It is
+ * most of a density measurement: at 784 dimensions about six times as fast as the JavaScript
+ * loop for a batch of 32, and 1.5 times for one row, since the kernel reads only the triangle.
  */
 const whitenings = new WeakMap<MahalanobisModel, Promise<OnnxLinear>>();
+/** Models whose kernel was released: measuring one again would make a kernel nothing frees. */
+const released = new WeakSet<MahalanobisModel>();
+
+function assertNotReleased(model: MahalanobisModel): void {
+  if (released.has(model)) throw new Error('this density model was released; it cannot measure any more');
+}
 
 function whitening(model: MahalanobisModel): Promise<OnnxLinear> {
   let kernel = whitenings.get(model);
@@ -25,7 +45,16 @@ function whitening(model: MahalanobisModel): Promise<OnnxLinear> {
   return kernel;
 }
 
+/** What scoring needs ahead of the first request, computed in slices: the kernel, or the loop's inverse. */
+async function prepareDensity(model: MahalanobisModel): Promise<void> {
+  assertNotReleased(model);
+  if (model.dim >= GEMM_MIN_WIDTH) await whitening(model);
+  else await prepareMahalanobis(model);
+}
+
 async function measureDensity(model: MahalanobisModel, activations: Matrix): Promise<Float64Array> {
+  assertNotReleased(model);
+  if (model.dim < GEMM_MIN_WIDTH) return mahalanobisOutlierScores(model, activations);
   assertMatrix(activations, 'density', model.dim);
   const whitened = await (await whitening(model)).apply(activations.data, activations.rows);
   return nearestWhitenedMean(model, whitened, activations.rows);
@@ -45,13 +74,12 @@ export const mahalanobisReference: ReferenceModel<MahalanobisModel> = {
       await gram.dispose();
     }
     // Now, in slices: the calibration's scoring would otherwise compute it in one piece.
-    await whitening(model);
+    await prepareDensity(model);
     return model;
   },
-  async prepare(model) {
-    await whitening(model);
-  },
+  prepare: prepareDensity,
   async release(model) {
+    released.add(model);
     const kernel = whitenings.get(model);
     whitenings.delete(model);
     await (await kernel?.catch(() => undefined))?.dispose();

@@ -86,10 +86,12 @@ export const withReference = (signals: readonly Signal[]) =>
 
 /** Frees each reference model's native resources (release), once it scores no more. */
 export async function releaseModels(signals: readonly Signal[], models: SignalModels): Promise<void> {
-  for (const s of withReference(signals)) {
-    if (!s.reference.release) continue;
-    for (const model of models[s.name] ?? []) await s.reference.release(model);
-  }
+  // Every one is tried: one that fails to free must not strand the others.
+  const results = await Promise.allSettled(
+    withReference(signals).flatMap((s) => (models[s.name] ?? []).map((model) => s.reference.release?.(model))),
+  );
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length > 0) throw new AggregateError(failed.map((r) => r.reason), `${failed.length} reference models could not be released`);
 }
 
 /** Each reference model's work ahead of the first score (prepare), pausing for the event loop. */
