@@ -15,16 +15,17 @@ import type { ReferenceModel } from './signal.js';
 
 /**
  * Layers at least this wide whiten on onnxruntime's GEMM; narrower ones in the JavaScript loop.
- * `npm run bench:density`: at 256 dimensions the GEMM is 1.2x the loop for one row and 2.8x
- * for 32; at 64 the call's fixed cost makes it slower at every batch size up to 32. The choice
- * depends on the width alone, never on the batch, so a row's value is the same alone or batched.
+ * `npm run bench:density`: from 256 dimensions on the GEMM wins at every batch size; at 64 and
+ * 128 its fixed cost per call makes a lone row slower than the loop, and a lone row is where
+ * latency counts. The choice depends on the width alone, never on the batch, so a row's value
+ * is the same alone or batched.
  */
 export const GEMM_MIN_WIDTH = 256;
 
 /**
  * Each wide model's whitening (L^{-1} x) on onnxruntime, made once per model and thread. It is
- * most of a density measurement: at 784 dimensions about six times as fast as the JavaScript
- * loop for a batch of 32, and 1.5 times for one row, since the kernel reads only the triangle.
+ * most of a density measurement: at 784 dimensions several times as fast as the JavaScript loop
+ * for a batch of 32, and faster for one row too, since the kernel reads only the triangle.
  */
 const whitenings = new WeakMap<MahalanobisModel, Promise<OnnxLinear>>();
 /** Models whose kernel was released: measuring one again would make a kernel nothing frees. */
