@@ -117,9 +117,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
       await writeCacheEntry(entryDir, key, manifest.layers, built, signals);
       pruned = await pruneOtherEntries(entryDir);
     } catch (err) {
-      // The graphs and the density kernels live outside the JS heap.
-      built.indexes.forEach((index) => index.dispose());
-      await releaseModels(signals, built.models).catch(() => undefined);
+      await freeEntry(built, signals);
       throw err;
     }
     entry = await readBack(entryDir, key, layerGraphs, manifest.layers, signals, built);
@@ -187,12 +185,19 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
     });
   } catch (err) {
     if (scorer) scorer.dispose();
-    else {
-      entry.indexes.forEach((index) => index.dispose());
-      await releaseModels(signals, entry.models);
-    }
+    else await freeEntry(entry, signals);
     throw err;
   }
+}
+
+/**
+ * Frees what an entry holds outside the JS heap (its graphs, its reference models' kernels) when
+ * nothing will score with it. A kernel that fails to free is only a leak: it must not hide the
+ * error that brought the caller here.
+ */
+async function freeEntry(entry: CacheEntry, signals: readonly Signal[]): Promise<void> {
+  entry.indexes.forEach((index) => index.dispose());
+  await releaseModels(signals, entry.models).catch(() => undefined);
 }
 
 /** A pause before reading back once more: another replica may be renaming the same entry into place. */
@@ -206,8 +211,7 @@ const READ_BACK_RETRY_MS = 500;
  * at the same moment replaces the folder (writeCacheEntry), so one failed read is retried.
  */
 async function readBack(entryDir: string, key: string, graphs: GraphSpec[], layers: string[], signals: readonly Signal[], built: CacheEntry): Promise<CacheEntry> {
-  built.indexes.forEach((index) => index.dispose());
-  await releaseModels(signals, built.models);
+  await freeEntry(built, signals);
   let reread = await readCacheEntry(entryDir, key, graphs, layers, signals, { map: true });
   if (!reread.entry?.calibration) {
     reread.entry?.indexes.forEach((index) => index.dispose());

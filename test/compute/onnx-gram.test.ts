@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { OnnxGram } from '../../src/compute/onnx-gram.js';
 import { fitMahalanobis, fitMahalanobisWithGram, mahalanobisOutlierScores } from '../../src/math/mahalanobis.js';
-import { createRng, gaussian } from '../../src/math/random.js';
-
-function gaussianRows(rows: number, cols: number, seed: number): Float32Array {
-  const rng = createRng(seed);
-  return Float32Array.from({ length: rows * cols }, () => gaussian(rng));
-}
+import { gaussianRows } from '../support/gaussian-rows.js';
 
 it('OnnxGram gives the product of a block with itself, entry by entry', async () => {
   const rows = 37;

@@ -3,12 +3,7 @@ import { it } from 'node:test';
 import { OnnxLinear } from '../../src/compute/onnx-linear.js';
 import { densitySignal, GEMM_MIN_WIDTH } from '../../src/detector/signals/density.js';
 import { fitMahalanobis, mahalanobisOutlierScores } from '../../src/math/mahalanobis.js';
-import { createRng, gaussian } from '../../src/math/random.js';
-
-function gaussianRows(rows: number, cols: number, seed: number): Float32Array {
-  const rng = createRng(seed);
-  return Float32Array.from({ length: rows * cols }, () => gaussian(rng));
-}
+import { gaussianRows } from '../support/gaussian-rows.js';
 
 it('OnnxLinear gives W x for every row, as a float64 loop does to rounding', async () => {
   const outputs = 7;
