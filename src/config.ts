@@ -65,6 +65,7 @@ const EnvSchema = z.object({
   OOD_BATCH_MAX_ROWS: integer(1).default(64),
   OOD_BATCH_DELAY_MS: integer(0).default(0),
   OOD_SCORING_THREADS: integer(0, 256).optional(),
+  OOD_BUILD_THREADS: integer(1, 256).optional(),
   OOD_MAX_EVENT_LOOP_DELAY_MS: integer(0).default(1000),
   OOD_MAX_HEAP_USED_BYTES: integer(0).default(0),
   OOD_RETRY_AFTER_SECONDS: integer(1).default(1),
@@ -106,6 +107,11 @@ export interface Config {
   batching: { maxRows: number; maxDelayMs: number };
   /** Worker threads for searches and density scores; unset: one per core when there are several. */
   scoringThreads?: number;
+  /**
+   * Native threads a cold build inserts into the graphs with; unset: one per core. Inserts on
+   * several threads race, so only a build on one thread gives the same graph every time.
+   */
+  buildThreads?: number;
   /** Shed /predict with 503 past these bounds (0 turns a bound off). */
   loadShedding: { maxEventLoopDelayMs: number; maxHeapUsedBytes: number; retryAfterSeconds: number };
   /** Bearer tokens from OOD_API_TOKENS (comma-separated); empty means no authentication. */
@@ -170,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     neighbors: e.OOD_NEIGHBORS,
     batching: { maxRows: e.OOD_BATCH_MAX_ROWS, maxDelayMs: e.OOD_BATCH_DELAY_MS },
     ...(e.OOD_SCORING_THREADS !== undefined ? { scoringThreads: e.OOD_SCORING_THREADS } : {}),
+    ...(e.OOD_BUILD_THREADS !== undefined ? { buildThreads: e.OOD_BUILD_THREADS } : {}),
     loadShedding: {
       maxEventLoopDelayMs: e.OOD_MAX_EVENT_LOOP_DELAY_MS,
       maxHeapUsedBytes: e.OOD_MAX_HEAP_USED_BYTES,

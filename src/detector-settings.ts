@@ -18,7 +18,7 @@ export function detectorSettings(config: Config): DetectorSettings {
     neighbors: config.neighbors,
     labelWeight: config.labelWeight,
     scoringThreads: config.scoringThreads ?? defaultWorkerThreads(),
-    buildThreads: defaultWorkerThreads(),
+    buildThreads: config.buildThreads ?? defaultWorkerThreads(),
     keepReferences: config.reviewSize > 0,
   };
 }

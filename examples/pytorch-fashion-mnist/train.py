@@ -9,6 +9,10 @@ couple of epochs on 2 CPU threads, and writes into --out:
   train_x.npy / train_y.npy  60,000 training images (float32, N x 1 x 28 x 28) and int64 labels
   test_x.npy  / test_y.npy   10,000 test images, same format
   classes.txt                the 10 class names, one per line, in class-index order
+  features/{train,test}_{flatten,relu3,logits}.npy
+                             the flattened feature maps [N,1568], the hidden layer [N,128] and the
+                             logits [N,10], computed by PyTorch: what a model server running the
+                             model returns beside its logits, for a features model
   test_images/<class>/*.png  20 test images per class as 28x28 greyscale PNG ("/" in names -> "-")
 
 Usage: python3 train.py [--epochs 2] [--seed 1] [--lr 0.002] [--threads 2] [--out DIR]
@@ -104,6 +108,25 @@ class FashionCNN(nn.Module):
         return self.fc2(x)  # logits, no softmax
 
 
+def features(model, x, batch=1000):
+    """The flattened maps, the hidden layer and the logits for every row, via forward hooks."""
+    seen = {}
+    hooks = [
+        model.flatten.register_forward_hook(lambda _m, _i, o: seen.__setitem__("flatten", o)),
+        model.relu3.register_forward_hook(lambda _m, _i, o: seen.__setitem__("relu3", o)),
+    ]
+    parts = {"flatten": [], "relu3": [], "logits": []}
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            parts["logits"].append(model(torch.from_numpy(x[i:i + batch])).numpy())
+            parts["flatten"].append(seen["flatten"].numpy())
+            parts["relu3"].append(seen["relu3"].numpy())
+    for h in hooks:
+        h.remove()
+    return tuple(np.ascontiguousarray(np.concatenate(parts[k]), dtype=np.float32) for k in ("flatten", "relu3", "logits"))
+
+
 def accuracy(model, x, y, batch=1000):
     model.eval()
     correct = 0
@@ -184,6 +207,16 @@ def main():
             f.write("\n".join(CLASSES) + "\n")
     replace_atomically(os.path.join(out, "classes.txt"), write_classes)
 
+    # The model as a model server runs it, returning its hidden layers beside its logits: the
+    # activations of the flattened feature maps and of the hidden layer, computed by PyTorch, for
+    # the service's features model (add-model --features). The raw input is train_x itself.
+    feature_dir = os.path.join(out, "features")
+    os.makedirs(feature_dir, exist_ok=True)
+    for split, x in (("train", train_x), ("test", test_x)):
+        flat, hidden, logits = features(model, x)
+        for name, arr in (("flatten", flat), ("relu3", hidden), ("logits", logits)):
+            save_npy(os.path.join(feature_dir, f"{split}_{name}.npy"), arr)
+
     # A small image folder: the first 20 test images of each class.
     png_count = 0
     for c, name in enumerate(CLASSES):
@@ -195,7 +228,7 @@ def main():
             png_count += 1
 
     seconds = time.time() - t_start
-    print(f"wrote {out}: model.onnx, train_x.npy, train_y.npy, test_x.npy, test_y.npy, classes.txt, "
+    print(f"wrote {out}: model.onnx, train_x.npy, train_y.npy, test_x.npy, test_y.npy, classes.txt, features/, "
           f"test_images/ ({png_count} PNGs); test accuracy {acc:.4f}; {seconds:.1f}s total")
     if acc < 0.88:
         print(f"warning: test accuracy {acc:.4f} is below the 0.88 target", file=sys.stderr)

@@ -4,15 +4,18 @@ import { loadConfig } from '../config.js';
 import { createCliLogger } from '../log.js';
 import { NAME_PATTERN } from '../model/manifest.js';
 import { MODEL_RUNTIMES, RUNTIMES, runtimeForFile, type RuntimeName } from '../model/runtimes.js';
-import { addModel } from '../onboarding/add-model.js';
+import { featuresSpec, type ClassScoreKind } from '../model/features/features-runtime.js';
+import { addModel, type AddModelOptions } from '../onboarding/add-model.js';
+import { addModelAsFeatures } from '../onboarding/as-features.js';
+import { OodError } from '../errors.js';
 import { reorderNote } from '../onboarding/label-check.js';
 import { parseInputShape } from '../onboarding/input-shape-arg.js';
 import { discardAllStagingSync } from '../onboarding/staging.js';
 import { EfSearchArgSchema } from './ef-search-arg.js';
 import { Progress } from './progress.js';
 
-/** One flag per runtime, named as it: --onnx FILE, --tfjs FILE. */
-const MODEL_FILE_FLAGS = MODEL_RUNTIMES.names.map((name) => `--${name} FILE`);
+/** One flag per runtime, named as it: --onnx FILE, --tfjs FILE, --features LAYER=acts.npy,... */
+const MODEL_FILE_FLAGS = MODEL_RUNTIMES.names.map((name) => (name === 'features' ? '--features LAYER=acts.npy,...' : `--${name} FILE`));
 const modelFileArgs = Object.fromEntries(MODEL_RUNTIMES.names.map((name) => [name, z.string().optional()])) as Record<RuntimeName, z.ZodOptional<z.ZodString>>;
 
 const USAGE = `usage:
@@ -23,8 +26,17 @@ const USAGE = `usage:
                            --text-column text --label-column LABEL [--classes classes.txt]
   npm run ood -- add-model --name NAME --onnx model.onnx --data input_ids=ids.npy,attention_mask=mask.npy --labels y.npy
   npm run ood -- add-model --name NAME --tfjs model.json --data ... (same data options)
+  npm run ood -- add-model --name NAME --features LAYER=acts.npy[,LAYER=acts.npy...]
+                           (--logits [NAME=]logits.npy | --probabilities [NAME=]p.npy) --labels y.npy [--classes classes.txt]
+  npm run ood -- add-model --name NAME --onnx model.onnx --as-features --data ... (same data options)
 
   ${MODEL_FILE_FLAGS.join(' | ')}  the model: ${MODEL_RUNTIMES.names.map((name) => RUNTIMES[name].fileHint).join(' or ')}
+  --features L=F,...       a model that runs elsewhere: each indexed layer's activations over the
+                           training rows, one .npy file per layer, named as the model server's outputs
+  --logits [NAME=]F        its class scores over the same rows, as logits (NAME: the output they
+  --probabilities [NAME=]F arrive as; default logits or probabilities); test data: --test-data L=F,...,NAME=F
+  --as-features            with --onnx: onboard the model as a features model, its features computed
+                           here by the exported file (export-features), which is kept beside it
   --layers a,b,c           layers to index (default: chosen and explained; see \`inspect\`)
   --calibration-share X    share of the rows held out to calibrate the p-values (default 0.1,
                            raised towards 2,000 rows, at most 0.3, for small data sets)
@@ -54,7 +66,10 @@ const ArgsSchema = z
   .object({
     name: z.string({ error: '--name is required' }).regex(NAME_PATTERN, `--name must match ${NAME_PATTERN}`),
     ...modelFileArgs,
-    data: z.string({ error: '--data is required' }),
+    data: z.string().optional(),
+    logits: z.string().optional(),
+    probabilities: z.string().optional(),
+    'as-features': z.boolean().default(false),
     labels: z.string().optional(),
     'label-column': z.string().optional(),
     classes: z.string().optional(),
@@ -76,13 +91,23 @@ const ArgsSchema = z
     version: z.string().min(1).default('1'),
     force: z.boolean().default(false),
   })
-  .refine((a) => MODEL_RUNTIMES.names.filter((name) => a[name] !== undefined).length === 1, { message: `give exactly one of ${MODEL_FILE_FLAGS.join(' or ')}` });
+  .refine((a) => MODEL_RUNTIMES.names.filter((name) => a[name] !== undefined).length === 1, { message: `give exactly one of ${MODEL_FILE_FLAGS.join(' or ')}` })
+  .refine((a) => (a.features === undefined ? a.data !== undefined : a.data === undefined), {
+    message: '--data is required, except with --features, whose files are the data',
+    path: ['data'],
+  })
+  .refine((a) => (a.features === undefined ? a.logits === undefined && a.probabilities === undefined : (a.logits === undefined) !== (a.probabilities === undefined)), {
+    message: 'with --features give its class scores, --logits FILE or --probabilities FILE (and not otherwise)',
+    path: ['logits'],
+  })
+  .refine((a) => !a['as-features'] || a.onnx !== undefined, { message: '--as-features goes with --onnx model.onnx', path: ['as-features'] });
 
 export async function addModelCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      name: { type: 'string' }, data: { type: 'string' },
+      name: { type: 'string' }, data: { type: 'string' }, logits: { type: 'string' }, probabilities: { type: 'string' },
+      'as-features': { type: 'boolean' },
       ...Object.fromEntries(MODEL_RUNTIMES.names.map((name) => [name, { type: 'string' as const }])),
       labels: { type: 'string' }, 'label-column': { type: 'string' }, classes: { type: 'string' },
       'test-data': { type: 'string' }, 'test-labels': { type: 'string' }, 'ignore-columns': { type: 'string' },
@@ -108,8 +133,9 @@ export async function addModelCommand(argv: string[]): Promise<number> {
   const args = parsed.data;
   const log = createCliLogger();
   const config = loadConfig(process.env);
+  const features = args.features === undefined ? undefined : featuresArgs(args.features, args.logits, args.probabilities);
   // The file's name, not the flag, says which runtime reads it.
-  const modelFile = MODEL_RUNTIMES.names.map((name) => args[name]).find((file) => file !== undefined) as string;
+  const modelFile = features?.spec ?? (MODEL_RUNTIMES.names.map((name) => args[name]).find((file) => file !== undefined) as string);
   const runtime = runtimeForFile(modelFile);
   const prepared = await RUNTIMES[runtime].prepare({ backend: config.backend });
   if (prepared) log.info(prepared, `${RUNTIMES[runtime].title} backend ready`);
@@ -122,41 +148,39 @@ export async function addModelCommand(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const result = await addModel(
-    {
-      name: args.name,
-      modelFile,
-      runtime,
-      data: {
-        data: args.data,
-        labels: args.labels,
-        labelColumn: args['label-column'],
-        classes: args.classes,
-        testData: args['test-data'],
-        testLabels: args['test-labels'],
-        ignoreColumns: args['ignore-columns']?.split(','),
-        textColumn: args['text-column'],
-      },
-      tokenizer: args.tokenizer,
-      layers: args.layers?.split(','),
-      calibrationShare: args['calibration-share'],
-      seed: args.seed,
-      k: args.k,
-      efSearch: args['ef-search'],
-      copyData: !args['reference-data'],
-      force: args.force,
-      version: args.version,
-      inputShape: args['input-shape'] ? parseInputShape(args['input-shape'], '--input-shape') : undefined,
-      image: { scale: args.scale, mean: args.mean, std: args.std },
-      command: `npm run ood -- add-model ${argv.join(' ')}`,
+  const options: AddModelOptions = {
+    name: args.name,
+    modelFile,
+    runtime,
+    data: {
+      data: features?.data ?? (args.data as string),
+      labels: args.labels,
+      labelColumn: args['label-column'],
+      classes: args.classes,
+      testData: args['test-data'],
+      testLabels: args['test-labels'],
+      ignoreColumns: args['ignore-columns']?.split(','),
+      textColumn: args['text-column'],
     },
-    config,
-    log,
-    (stage, done, total) => progress.update(stage, done, total),
-  );
+    tokenizer: args.tokenizer,
+    layers: args.layers?.split(','),
+    calibrationShare: args['calibration-share'],
+    seed: args.seed,
+    k: args.k,
+    efSearch: args['ef-search'],
+    copyData: !args['reference-data'],
+    force: args.force,
+    version: args.version,
+    inputShape: args['input-shape'] ? parseInputShape(args['input-shape'], '--input-shape') : undefined,
+    image: { scale: args.scale, mean: args.mean, std: args.std },
+    command: `npm run ood -- add-model ${argv.join(' ')}`,
+  };
+  const report = (stage: string, done: number, total: number) => progress.update(stage, done, total);
+  const result = args['as-features'] ? await addModelAsFeatures(options, config, log, report) : await addModel(options, config, log, report);
   const reorder = reorderNote(result.labelCheck);
   const lines = [
     `added model ${args.name}: ${result.modelDir} and ${result.referenceSetDir}`,
+    ...('exported' in result ? [`the model with its features added, to deploy where it runs: ${result.exported}`] : []),
     `indexed layers: ${result.manifest.layers.join(', ')}`,
     ...result.layerReasons.map((r) => `  ${r}`),
     `model accuracy on the reference rows: ${result.labelCheck.accuracy.toFixed(4)} (${result.labelCheck.rows} rows)`,
@@ -171,4 +195,23 @@ export async function addModelCommand(argv: string[]): Promise<number> {
   ];
   process.stdout.write(lines.join('\n'));
   return 0;
+}
+
+/**
+ * --features L=F,... with --logits or --probabilities [NAME=]F: the features runtime's spec, and
+ * the same files as one .npy file per input, which is how add-model reads data of several inputs.
+ */
+function featuresArgs(layersArg: string, logits: string | undefined, probabilities: string | undefined): { spec: string; data: string } {
+  const pair = (text: string, option: string) => {
+    const at = text.indexOf('=');
+    if (at < 1 || at === text.length - 1 || text.includes(',', at)) throw new OodError('CONFIG_INVALID', `${option}: "${text}" is not NAME=FILE.npy`);
+    return { name: text.slice(0, at), file: text.slice(at + 1) };
+  };
+  const layers = layersArg.split(',').map((p) => pair(p, '--features'));
+  const kind: ClassScoreKind = logits !== undefined ? 'logits' : 'probabilities';
+  const given = (logits ?? probabilities) as string;
+  // A bare file takes the flag's name; NAME= names the output the scores arrive as.
+  const scores = /^[^=]+=[^=]+\.npy$/i.test(given) ? pair(given, `--${kind}`) : { name: kind, file: given };
+  const data = [...layers, scores].map((p) => `${p.name}=${p.file}`).join(',');
+  return { spec: featuresSpec({ layers, scores: { kind, ...scores } }), data };
 }

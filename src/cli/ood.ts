@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>
   warm: async () => (await import('./warm.js')).warmCommand,
   inspect: async () => (await import('./inspect.js')).inspectCommand,
   'add-model': async () => (await import('./add-model.js')).addModelCommand,
+  'export-features': async () => (await import('./export-features.js')).exportFeaturesCommand,
   attack: async () => (await import('./attack.js')).attackCommand,
 };
 

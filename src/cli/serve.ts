@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { collectGarbage } from '../collect-garbage.js';
 import { loadConfig, type Config } from '../config.js';
 import { BatchingDetector } from '../detector/batching-detector.js';
@@ -32,9 +33,14 @@ export function serviceDetectorLoader(config: Config): (model: string, log: Log)
   };
 }
 
-/** `npm start`: the service on the model named by OOD_MODEL (default: the embedded mnist model). */
-export async function serveCommand(_argv: string[]): Promise<number> {
-  const config = loadConfig(process.env);
+/**
+ * `npm start`: the service on the model named by OOD_MODEL (default: the embedded mnist model).
+ * `serve --model NAME` names it on the command line instead, for platforms that template a
+ * container's arguments but not its environment (a KServe ServingRuntime's `{{.Name}}`).
+ */
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' } }, strict: true });
+  const config = loadConfig(values.model === undefined ? process.env : { ...process.env, OOD_MODEL: values.model, OOD_MODELS: undefined });
   await startServer({ config, loadDetector: serviceDetectorLoader(config) });
   // The server keeps the process alive; close-with-grace ends it on a signal.
   return 0;

@@ -184,6 +184,14 @@ export async function evaluateModel(
   log: Log,
 ): Promise<ModelEvaluation> {
   const started = performance.now();
+  if (runtimeNameOf(await readModelManifest(settings.modelsDir, settings.model)) === 'features') {
+    // Its OOD sets would have to be the model server's outputs on OOD inputs, and no model is here.
+    throw new OodError(
+      'CONFIG_INVALID',
+      `${settings.model} is a features model: its model runs elsewhere, so the OOD sets cannot be run through it here; ` +
+        'evaluate the in-process model it was exported from, and compare the two with npm run check-features',
+    );
+  }
   const detector = await loadDetector(settings, log);
   let stored: LoadedModel;
   try {

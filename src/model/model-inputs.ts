@@ -18,6 +18,11 @@ export const ModelInputSchema = z.object({
   dtype: z.enum(INPUT_DTYPES),
   /** Per-instance shape, the batch dimension removed. */
   shape: z.array(z.number().int().positive()).min(1),
+  /**
+   * Each instance's values are a probability vector (a features model's class scores given as
+   * probabilities): every value in [0, 1], together 1 within PROBABILITY_SUM_TOLERANCE.
+   */
+  probabilities: z.literal(true).optional(),
 });
 export type ModelInput = z.infer<typeof ModelInputSchema>;
 
@@ -133,11 +138,44 @@ export function inputsField(inputs: readonly ModelInput[]): { inputs?: ModelInpu
 }
 
 /**
+ * How far a probability vector's sum may stray from 1: values rounded to three decimals for JSON
+ * still pass, while logits (which sum to 1 only by chance) do not.
+ */
+export const PROBABILITY_SUM_TOLERANCE = 0.01;
+
+/**
+ * The first row of a probability input (`probabilities: true`) that is not one, as a sentence
+ * naming the row (called `row` in it: a request says "instance") and input; undefined when all are.
+ */
+export function firstImprobableRow(data: Float32Array, rows: number, layout: InputLayout, row = 'row'): string | undefined {
+  for (const [j, input] of layout.inputs.entries()) {
+    if (!input.probabilities) continue;
+    const width = inputWidth(input);
+    for (let r = 0; r < rows; r++) {
+      const start = r * layout.width + layout.offsets[j];
+      let sum = 0;
+      for (let i = 0; i < width; i++) {
+        const v = data[start + i];
+        if (!(v >= 0 && v <= 1)) return `${row} ${r}, input ${input.name}: value ${i} is ${Number(v.toPrecision(7))}, not a probability (the model's class scores are probabilities: each in [0, 1], summing to 1)`;
+        sum += v;
+      }
+      if (Math.abs(sum - 1) > PROBABILITY_SUM_TOLERANCE) {
+        return `${row} ${r}, input ${input.name}: sums to ${Number(sum.toPrecision(6))}, not 1 (the model's class scores are probabilities: each in [0, 1], summing to 1 within ${PROBABILITY_SUM_TOLERANCE})`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
  * The first value of packed rows that its input's type cannot hold (a token id of 1.5, a mask
- * of 2), as a sentence naming the row and input; undefined when all fit. Float inputs are
- * finite by the time rows are read, so only the others are walked.
+ * of 2, class scores that should be probabilities and are not), as a sentence naming the row
+ * and input; undefined when all fit. Float inputs are finite by the time rows are read, so only
+ * the others are walked.
  */
 export function firstInvalidValue(data: Float32Array, rows: number, layout: InputLayout): string | undefined {
+  const improbable = firstImprobableRow(data, rows, layout);
+  if (improbable !== undefined) return improbable;
   for (const [j, input] of layout.inputs.entries()) {
     if (input.dtype === 'float32' || input.dtype === 'float64') continue;
     const width = inputWidth(input);

@@ -1,3 +1,4 @@
+import { featuresRuntime } from './features/features-runtime.js';
 import { runtimeRegistry, type ModelRuntime } from './model-runtime.js';
 import { onnxRuntime } from './onnx/onnx-runtime.js';
 import { tfjsRuntime } from './tfjs/tfjs-runtime.js';
@@ -7,7 +8,7 @@ import { tfjsRuntime } from './tfjs/tfjs-runtime.js';
  * runtime is its own file (model-runtime.ts says what it implements) plus one row here; the
  * order is the order errors and usage list them in.
  */
-export const RUNTIMES = { onnx: onnxRuntime, tfjs: tfjsRuntime } as const satisfies Record<string, ModelRuntime>;
+export const RUNTIMES = { onnx: onnxRuntime, tfjs: tfjsRuntime, features: featuresRuntime } as const satisfies Record<string, ModelRuntime>;
 export type RuntimeName = keyof typeof RUNTIMES;
 
 /** The lookups over RUNTIMES. A manifest written before there were runtimes names none: it is tfjs. */

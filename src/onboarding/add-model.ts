@@ -52,6 +52,10 @@ export interface AddModelOptions {
   image?: { scale?: number; mean?: number[]; std?: number[] };
   /** The command line, for the model card's "regenerate" section. */
   command: string;
+  /** Kept in the model folder with their checksums, though the model does not load them (a features model's exported file). */
+  extraModelFiles?: Record<string, Uint8Array>;
+  /** How the model card names the model file, when `modelFile` is not what the user gave. */
+  cardModelFile?: string;
 }
 
 export interface AddModelResult {
@@ -85,7 +89,7 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
   await sweepStale(config.referenceSetsDir, name);
   const runtime = RUNTIMES[options.runtime];
   if (options.tokenizer && runtime.capabilities.inputTypes === 'float32-only') {
-    throw new OodError('CONFIG_INVALID', `--tokenizer goes with a model that takes token ids (${flagsOfRuntimesThat((c) => c.inputTypes === 'any')}); ${runtime.title} models take one float input`);
+    throw new OodError('CONFIG_INVALID', `--tokenizer goes with a model that takes token ids (${flagsOfRuntimesThat((c) => c.inputTypes === 'any')}); ${runtime.title} models take float inputs`);
   }
   const tokenizer = options.tokenizer ? await readTokenizerFile(options.tokenizer) : undefined;
   const described = await describeModelFile(options.modelFile, runtime, options.inputShape ?? (tokenizer ? tokenizerShapes(tokenizer) : undefined));
@@ -132,7 +136,8 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const referenceSet: ReferenceSetManifest = { ...draftSet, data_sha256: dataSha256 };
     await writeFileAtomic(join(stagedRefs.dir, MANIFEST_FILE), `${JSON.stringify(referenceSet, null, 2)}\n`);
     log.info(counts, 'data read and split');
-    const activation = await checkClassScores(described, description.classOutput, sample, log);
+    // Scores the user declared were checked against the declaration as the data were read.
+    const activation = description.classOutput.declared ? description.classOutput.activation : await checkClassScores(described, description.classOutput, sample, log);
     // Before the slow graph build: classes in another order than the model's are refused here.
     const labelCheck = await checkLabelOrder(described, description.classOutput, labelSample, plan, log);
     const manifest: ModelManifest = {
@@ -151,7 +156,7 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
       ...(preprocessing ? { preprocessing } : {}),
       ...(text ? { text: text.settings } : {}),
     };
-    await described.save(stagedModel.dir, manifest, tokenizer ? { [TOKENIZER_FILE]: tokenizer.bytes } : {});
+    await described.save(stagedModel.dir, manifest, { ...(tokenizer ? { [TOKENIZER_FILE]: tokenizer.bytes } : {}), ...options.extraModelFiles });
     const settings = detectorSettings({ ...config, model: name, modelsDir: stagedModel.root, referenceSetsDir: stagedRefs.root });
     detector = await loadDetector(settings, log, progress);
     const heldOut = test.x.rows > 0 ? await heldOutCheck(detector, test) : undefined;
@@ -181,6 +186,8 @@ function checkLayers(layers: string[], description: ModelDescription, runtime: M
   const known = description.candidates.map((c) => c.name);
   const valid = new Set([INPUT_LAYER, ...description.values]);
   for (const layer of layers) {
+    // A value of that very name, colon or not ("x:mean" as a features model receives it).
+    if (description.values.includes(layer)) continue;
     const { value, pooling } = parseLayer(layer);
     if (pooling && !runtime.capabilities.pooledLayers) {
       throw new OodError('CONFIG_INVALID', `--layers names "${layer}": pooled layers need a model that can pool them (${flagsOfRuntimesThat((c) => c.pooledLayers)}); ${runtime.title} models cannot`);
@@ -246,8 +253,9 @@ async function writeReferenceSet(
       );
     }
     // Integer inputs travel as float32 (model-inputs.ts): a value that is not whole, or too
-    // large to stay exact, would reach the model as another value.
-    if (description.inputs.some((i) => isIntegerDtype(i.dtype))) {
+    // large to stay exact, would reach the model as another value. Class scores declared as
+    // probabilities must be probabilities.
+    if (description.inputs.some((i) => isIntegerDtype(i.dtype) || i.probabilities)) {
       const { x } = pool.take();
       const bad = firstInvalidValue(x.data as Float32Array, x.rows, inputLayout(description.inputs));
       if (bad) throw new OodError('DATA_INVALID', `${file}: ${bad}`);

@@ -38,7 +38,7 @@ ${runtime.keptAs}; checksums are in manifest.json.
 
 | field | value |
 | --- | --- |
-| model file | \`${options.modelFile}\` (${description.runtime}) |
+| model file | ${options.cardModelFile ?? `\`${options.modelFile}\``} (${description.runtime}) |
 | input | ${inputsCell(description)}${manifest.text ? `; text through \`tokenizer.json\` (${options.tokenizer ?? 'given'}), ${manifest.text.max_length} tokens per text, at most ${manifest.text.max_chars} characters` : ''}${manifest.preprocessing ? `, images as ${manifest.preprocessing.layout} ${manifest.preprocessing.channels}-channel ${manifest.preprocessing.width}x${manifest.preprocessing.height}, scale ${manifest.preprocessing.scale}` : ''} |
 | classes | ${manifest.labels.length} from \`${manifest.output_layer}\` (${manifest.output_activation === 'softmax' ? 'logits: softmax applied by the service' : 'probabilities'}); names from ${p.plan.labelsFrom} |
 | data | ${referenceSet.source.kind}, ${referenceSet.data === 'copied' ? 'copied into' : 'referenced from'} reference-sets/${manifest.reference_set} |

@@ -6,7 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { ModelManifest } from '../../src/model/manifest.js';
 import type { ModelDescription } from '../../src/model/model-description.js';
+import { featuresSpec } from '../../src/model/features/features-runtime.js';
 import { inputsField } from '../../src/model/model-inputs.js';
+import { npyBytes } from '../../src/reference/sources/npy-write.js';
 import { runtimeRegistry, type ModelRuntime } from '../../src/model/model-runtime.js';
 import { loadModel } from '../../src/model/model-store.js';
 import { MODEL_RUNTIMES, RUNTIMES, runtimeForFile, runtimeNameOf, runtimeOf, type RuntimeName } from '../../src/model/runtimes.js';
@@ -45,7 +47,8 @@ describe('the runtimes table', () => {
       for (const text of [runtime.title, runtime.fileHint, runtime.keptAs]) assert.ok(typeof text === 'string' && text.length > 0, name);
       for (const member of [runtime.matches, runtime.prepare, runtime.describe, runtime.open]) assert.equal(typeof member, 'function', name);
       assert.deepEqual(Object.keys(runtime.capabilities).sort(), ['gradients', 'inputTypes', 'pooledLayers'], name);
-      assert.ok(runtime.files.length > 0 && new Set(runtime.files).size === runtime.files.length, name);
+      // A features model keeps no model file: the model runs on its owners' server.
+      assert.ok((runtime.files.length > 0 || name === 'features') && new Set(runtime.files).size === runtime.files.length, name);
       assert.ok(!runtime.files.some((f) => f === 'manifest.json' || f === TOKENIZER_FILE), name);
     }
     assert.deepEqual(MODEL_RUNTIMES.names, Object.keys(RUNTIMES));
@@ -56,14 +59,15 @@ describe('the runtimes table', () => {
     assert.equal(runtimeOf({}), RUNTIMES.tfjs);
     assert.equal(runtimeOf({ runtime: 'onnx' }), RUNTIMES.onnx);
     for (const runtime of ['pytorch', 'constructor', 'toString']) {
-      assert.throws(() => runtimeOf({ runtime }, 'models/m/manifest.json'), isOodError('MODEL_INVALID', 'models/m/manifest.json', `"${runtime}"`, 'valid choices: onnx, tfjs'));
+      assert.throws(() => runtimeOf({ runtime }, 'models/m/manifest.json'), isOodError('MODEL_INVALID', 'models/m/manifest.json', `"${runtime}"`, 'valid choices: onnx, tfjs, features'));
     }
   });
 
   it('tells a user\'s file by its name, and says which files would do', () => {
     assert.equal(runtimeForFile('exports/model.onnx'), 'onnx');
     assert.equal(runtimeForFile('keras/MODEL.JSON'), 'tfjs');
-    assert.throws(() => runtimeForFile('model.pt'), isOodError('CONFIG_INVALID', 'model.pt: expected an ONNX file (.onnx) or a tfjs model.json'));
+    assert.equal(runtimeForFile('h=acts.npy;logits:out=scores.npy'), 'features');
+    assert.throws(() => runtimeForFile('model.pt'), isOodError('CONFIG_INVALID', 'model.pt: expected an ONNX file (.onnx) or a tfjs model.json or activation files'));
   });
 });
 
@@ -88,7 +92,16 @@ describe('every runtime, one contract: describe a user\'s file, probe it, save i
       }),
     );
     model.dispose();
-    fixtures = { onnx: { file: onnx, width: 4 }, tfjs: { file: join(keras, 'model.json'), width: TINY.inputSize } };
+    // A features model: two layers' activations and three classes' logits over the same rows.
+    const npy = async (file: string, cols: number) => writeFile(join(tmp.dir, file), npyBytes('<f4', [ROWS, cols], rowsOf(cols).subarray(0, ROWS * cols)));
+    await npy('h1.npy', 4);
+    await npy('h2.npy', 2);
+    await npy('scores.npy', 3);
+    const features = featuresSpec({
+      layers: [{ name: 'h1', file: join(tmp.dir, 'h1.npy') }, { name: 'h2', file: join(tmp.dir, 'h2.npy') }],
+      scores: { kind: 'logits', name: 'scores', file: join(tmp.dir, 'scores.npy') },
+    });
+    fixtures = { onnx: { file: onnx, width: 4 }, tfjs: { file: join(keras, 'model.json'), width: TINY.inputSize }, features: { file: features, width: 9 } };
   });
   after(() => tmp.cleanup());
 
@@ -149,7 +162,7 @@ describe('a new runtime is one file plus one row', () => {
     assert.equal(runtimes.forFile(file), 'linear');
     assert.equal(runtimes.of({ runtime: 'linear' }), linearRuntime);
     assert.equal(runtimes.of({}), RUNTIMES.tfjs);
-    assert.throws(() => runtimes.nameOf({ runtime: 'sklearn' }), isOodError('MODEL_INVALID', 'valid choices: onnx, tfjs, linear'));
+    assert.throws(() => runtimes.nameOf({ runtime: 'sklearn' }), isOodError('MODEL_INVALID', 'valid choices: onnx, tfjs, features, linear'));
     assert.throws(() => runtimes.forFile('model.pt'), isOodError('CONFIG_INVALID', 'or a linear model (.lin)'));
   });
 

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { ModelInfo, Prediction, PredictResult, TextCodec } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
+import { firstImprobableRow, inputLayout } from '../../model/model-inputs.js';
 import type { ReviewStore } from '../review/review-store.js';
 
 /** A request's rows, decoded for the model that will score them. */
@@ -62,6 +63,12 @@ export default fp<ScoringPluginOptions>(
         const { detector } = lease;
         const { inputs, rows } = await call.decode(detector.info, maxBatch, detector.text);
         if (rows > maxBatch) throw batchTooLarge(rows, maxBatch);
+        // Every protocol decodes to packed rows, so the one check that spans a whole instance's
+        // values (class scores given as probabilities) is made here, for all of them.
+        if (detector.info.inputs.some((i) => i.probabilities)) {
+          const improbable = firstImprobableRow(inputs, rows, inputLayout(detector.info.inputs), 'instance');
+          if (improbable) throw new OodError('INVALID_INSTANCE', improbable);
+        }
         const asked = call.includeNeighbors ?? false;
         // The review shows a flagged input's neighbours, so it needs their ids for every row.
         const result = await detector.predict(inputs, rows, { includeNeighbors: asked || review !== undefined });

@@ -21,15 +21,17 @@ const binaryParts = new WeakMap<FastifyRequest, Buffer[]>();
 /**
  * Splits a binary-extension body into its JSON header, which becomes the request body for
  * validation as usual, and the inputs' bytes, in input order, sized by each input's
- * `parameters.binary_data_size`. For a preValidation hook.
+ * `parameters.binary_data_size`. `asRequest` may rewrite the JSON part first (a forwarded
+ * response's outputs become the inputs). For a preValidation hook.
  */
-export function splitBinaryBody(request: FastifyRequest): void {
+export function splitBinaryBody(request: FastifyRequest, asRequest: (header: unknown) => unknown = (header) => header): void {
   const raw = request.headers[HEADER_LENGTH];
   const body = request.body;
   if (raw === undefined) {
     if (Buffer.isBuffer(body)) {
       throw new OodError('BAD_REQUEST', `A ${request.headers['content-type']} body needs the Inference-Header-Content-Length header (binary tensor data extension)`);
     }
+    request.body = asRequest(body);
     return;
   }
   if (!Buffer.isBuffer(body)) {
@@ -45,6 +47,7 @@ export function splitBinaryBody(request: FastifyRequest): void {
   } catch (err) {
     throw new OodError('BAD_REQUEST', `The first ${length} bytes of the body are not a JSON inference request: ${(err as Error).message}`);
   }
+  header = asRequest(header);
   const parts: Buffer[] = [];
   let offset = length;
   const inputs = (header as { inputs?: unknown } | null)?.inputs;

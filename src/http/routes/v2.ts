@@ -6,6 +6,7 @@ import { clientName, clientNames } from '../client-names.js';
 import { BINARY_CONTENT_TYPE, binaryInput, splitBinaryBody, treatAsBinary } from '../protocols/binary-tensors.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
+import { asRequest, takenTensors } from '../protocols/forwarded-response.js';
 import { decodeV2Inputs, V2_INPUT_DATATYPES } from '../protocols/v2-tensors.js';
 import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS, PlainErrorResponseSchema } from '../schemas.js';
 
@@ -118,7 +119,9 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
             'One tensor per model input (a model with one input takes one tensor whatever its name), each holding the batch, ' +
             'its first dimension counting the instances. JSON data may be flat or nested. ' +
             'With the binary tensor data extension the body is application/octet-stream: the JSON request (its length in the ' +
-            'Inference-Header-Content-Length header) followed by the tensor in little-endian, sized by parameters.binary_data_size.',
+            'Inference-Header-Content-Length header) followed by the tensor in little-endian, sized by parameters.binary_data_size. ' +
+            'A model server\'s v2 response sent on as it is (no inputs; outputs that are tensors, as a KServe InferenceGraph step ' +
+            'forwards $response) is read as the request: its outputs the model takes are the inputs, the rest are left aside.',
           security: [{ bearer: [] }],
           params,
           body: V2InferRequestSchema,
@@ -126,7 +129,7 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
         },
         config: { ...PLAIN_ERRORS, requiresAuth: true, shedUnderPressure: true },
         onRequest: async (request) => treatAsBinary(request),
-        preValidation: async (request) => splitBinaryBody(request),
+        preValidation: async (request) => splitBinaryBody(request, (body) => asRequest(request, body)),
       },
       async (request) => {
         const { inputs, outputs, id } = request.body;
@@ -141,7 +144,8 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
             if (unknown.length > 0) {
               throw new OodError('BAD_REQUEST', `outputs names ${clientNames(unknown)}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
             }
-            return decodeV2Inputs(inputs, model, maxRows, (index) => binaryInput(request, index), text);
+            const taken = takenTensors(request, inputs, model.inputs.map((i) => i.name));
+            return decodeV2Inputs(taken.map((i) => inputs[i]), model, maxRows, (index) => binaryInput(request, taken[index]), text);
           },
         });
         return {

@@ -41,7 +41,7 @@ function checkedInputs(info: OnnxGraphInfo, manifest: ModelManifest): OnnxInputs
 }
 
 /** The input whose zeros mark padding tokens, for pooling over tokens. */
-function maskInput(manifest: ModelManifest, inputs: readonly ModelInput[]): string | undefined {
+export function maskInput(manifest: Pick<ModelManifest, 'text'>, inputs: readonly ModelInput[]): string | undefined {
   return manifest.text?.fields.attention_mask ?? inputs.find((i) => i.name === 'attention_mask')?.name;
 }
 
@@ -49,7 +49,7 @@ function maskInput(manifest: ModelManifest, inputs: readonly ModelInput[]): stri
  * The graph with every pooled layer added as an output. Which pooling applies depends on the
  * value's shape, which many files do not record: one zero instance through the graph finds it.
  */
-async function pooledGraph(model: Onnx.ModelProto, specs: LayerSpec[], inputs: readonly ModelInput[], mask: string | undefined, opset: number): Promise<Onnx.ModelProto> {
+export async function pooledGraph(model: Onnx.ModelProto, specs: LayerSpec[], inputs: readonly ModelInput[], mask: string | undefined, opset: number): Promise<Onnx.ModelProto> {
   const pooled = specs.filter((s) => s.pooling);
   if (pooled.length === 0) return model;
   const shapes = await probeValues(model, [...new Set(pooled.map((s) => s.value))], inputs);

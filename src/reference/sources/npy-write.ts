@@ -55,3 +55,10 @@ function npyPayload(dtype: string, values: ArrayLike<number | bigint | string>):
   list.forEach((v, i) => write(out, v as number | bigint, i * size));
   return out;
 }
+
+/** A float32 array as a .npy file, its bytes copied once (npyBytes goes value by value). */
+export function float32NpyBytes(shape: readonly number[], data: Float32Array): Buffer {
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  const header = npyHeader(`{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeText}, }`);
+  return Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+}

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { OodError } from '../../errors.js';
@@ -88,21 +88,7 @@ const NUMERIC: Record<string, TypedCtor> = {
  * dtype say: a short file is a truncated copy and a long one a wrong file.
  */
 export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw invalid(file, 'is not a .npy file (it does not start with the magic "\\x93NUMPY")');
-  }
-  const major = bytes[6];
-  if (major < 1 || major > 3) throw invalid(file, `has .npy format version ${major}.${bytes[7]}; versions 1.0, 2.0 and 3.0 are supported`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lengthBytes = major === 1 ? 2 : 4;
-  if (bytes.length < 8 + lengthBytes) throw invalid(file, 'is truncated inside its header');
-  const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = 8 + lengthBytes;
-  const payloadStart = start + headerLength;
-  if (bytes.length < payloadStart) throw invalid(file, `is truncated inside its header (${bytes.length} of ${payloadStart} bytes)`);
-  // Versions 1 and 2 write the header in latin1; 3 allows UTF-8 (for field names).
-  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, payloadStart));
-  const { descr, fortranOrder, shape } = parseHeader(header, file);
+  const { descr, fortranOrder, shape, payloadStart } = headerOf(bytes, file);
   if (fortranOrder) {
     throw invalid(file, 'is stored in Fortran (column-major) order; save it with np.ascontiguousarray(a) or fortran_order=False');
   }
@@ -119,6 +105,51 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   const payload = bytes.subarray(payloadStart);
   const values = kind === 'U' ? decodeUnicode(payload, count, itemSize / 4, file) : numericView(payload, NUMERIC[kind], count);
   return { dtype: descr, shape, values };
+}
+
+/** The header of a .npy file's first bytes, and where its payload starts. */
+function headerOf(bytes: Uint8Array, file: string): NpyHeader & { payloadStart: number } {
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw invalid(file, 'is not a .npy file (it does not start with the magic "\\x93NUMPY")');
+  }
+  const major = bytes[6];
+  if (major < 1 || major > 3) throw invalid(file, `has .npy format version ${major}.${bytes[7]}; versions 1.0, 2.0 and 3.0 are supported`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lengthBytes = major === 1 ? 2 : 4;
+  if (bytes.length < 8 + lengthBytes) throw invalid(file, 'is truncated inside its header');
+  const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const start = 8 + lengthBytes;
+  const payloadStart = start + headerLength;
+  if (bytes.length < payloadStart) throw invalid(file, `is truncated inside its header (${bytes.length} of ${payloadStart} bytes)`);
+  // Versions 1 and 2 write the header in latin1; 3 allows UTF-8 (for field names).
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(start, payloadStart));
+  return { ...parseHeader(header, file), payloadStart };
+}
+
+/** Headers this long are far beyond any NumPy writes (a few hundred bytes for any shape). */
+const MAX_HEADER_BYTES = 1 << 16;
+
+/**
+ * A .npy file's dtype and shape from its header alone, without reading its data: what describing
+ * a model from files of activations needs. The data are checked when they are read.
+ */
+export async function readNpyShape(file: string): Promise<{ dtype: string; shape: number[] }> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OodError('DATA_SOURCE_MISSING', `.npy file not found: ${file}`, { cause: err });
+    throw invalid(file, `cannot be read: ${(err as Error).message}`, err);
+  }
+  try {
+    const buffer = Buffer.alloc(MAX_HEADER_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const { descr, shape } = headerOf(buffer.subarray(0, bytesRead), file);
+    parseDescr(descr, file);
+    return { dtype: descr, shape };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Data rows as Float32, flattened in C order, values as stored: the model sees exactly what the array holds. */
