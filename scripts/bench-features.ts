@@ -73,11 +73,11 @@ async function main(): Promise<number> {
     f.exported = await forwardMs(exported, x, f.rows, f.rows === 1 ? 400 : 100);
   }
 
-  const started = await Promise.all(
-    [model, featuresModel].map((name) => ServerProcess.start({ root: resolve('.'), cacheDir: config.cacheDir, model: name }).then(({ server }) => ({ name, server }))),
-  );
+  // One after the other, so a server that fails to start never leaves the other running.
+  const started: { name: string; server: ServerProcess }[] = [];
   const rows: (string | number)[][] = [];
   try {
+    for (const name of [model, featuresModel]) started.push({ name, server: (await ServerProcess.start({ root: resolve('.'), cacheDir: config.cacheDir, model: name })).server });
     for (const load of SIDE_BY_SIDE_LOADS) {
       for (const { name, server } of started) {
         const sent = name === model ? direct : features;

@@ -60,9 +60,9 @@ async function main(): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const tolerance = values.tolerance === undefined ? 1e-5 : Number(values.tolerance);
-  const minExactShare = values['min-exact-share'] === undefined ? 1 : Number(values['min-exact-share']);
-  const maxGap = values['max-gap'] === undefined ? tolerance : Number(values['max-gap']);
+  const tolerance = numberOption(values, 'tolerance', 1e-5, 0, false);
+  const minExactShare = numberOption(values, 'min-exact-share', 1, 0, false);
+  const maxGap = numberOption(values, 'max-gap', tolerance, 0, false);
   const x = await inputRows(data, numberOption(values, 'rows', 500, 1));
   const { rows } = x;
   const outputs = await exportedOutputs(exported, x);

@@ -10,12 +10,14 @@ export async function inputRows(file: string, rows: number): Promise<{ rows: num
   return { rows: n, cols: x.cols, shape: array.shape.slice(1), data: x.data.slice(0, n * x.cols) };
 }
 
-/** Every output of an ONNX file (one float input) for these rows: what a model server running it returns. */
+/** Every float output of an ONNX file (one float input) for these rows: what a model server running it returns. */
 export async function exportedOutputs(file: string, x: { rows: number; shape: number[]; data: Float32Array }): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(await readFile(file));
   try {
     const results = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x.data, [x.rows, ...x.shape]) });
-    return Object.fromEntries(Object.entries(results).map(([name, t]) => [name, Float32Array.from(t.data as Float32Array)]));
+    // Features are float; a model's other outputs (an int64 label) are no one's input here.
+    const floats = Object.entries(results).filter(([, t]) => t.type === 'float32' || t.type === 'float64');
+    return Object.fromEntries(floats.map(([name, t]) => [name, Float32Array.from(t.data as Float32Array | Float64Array)]));
   } finally {
     await session.release();
   }

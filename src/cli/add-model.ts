@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadConfig } from '../config.js';
@@ -100,7 +101,11 @@ const ArgsSchema = z
     message: 'with --features give its class scores, --logits FILE or --probabilities FILE (and not otherwise)',
     path: ['logits'],
   })
-  .refine((a) => !a['as-features'] || a.onnx !== undefined, { message: '--as-features goes with --onnx model.onnx', path: ['as-features'] });
+  .refine((a) => !a['as-features'] || a.onnx !== undefined, { message: '--as-features goes with --onnx model.onnx', path: ['as-features'] })
+  .refine((a) => a.features === undefined || a.layers === undefined, {
+    message: 'every layer --features gives is indexed, and every request must carry it: leave out the files of layers not to index',
+    path: ['layers'],
+  });
 
 export async function addModelCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -134,9 +139,9 @@ export async function addModelCommand(argv: string[]): Promise<number> {
   const log = createCliLogger();
   const config = loadConfig(process.env);
   const features = args.features === undefined ? undefined : featuresArgs(args.features, args.logits, args.probabilities);
-  // The file's name, not the flag, says which runtime reads it.
+  // The file's name, not the flag, says which runtime reads a model file; activation files are a features model's.
   const modelFile = features?.spec ?? (MODEL_RUNTIMES.names.map((name) => args[name]).find((file) => file !== undefined) as string);
-  const runtime = runtimeForFile(modelFile);
+  const runtime: RuntimeName = features ? 'features' : runtimeForFile(modelFile);
   const prepared = await RUNTIMES[runtime].prepare({ backend: config.backend });
   if (prepared) log.info(prepared, `${RUNTIMES[runtime].title} backend ready`);
   const progress = new Progress();
@@ -202,16 +207,23 @@ export async function addModelCommand(argv: string[]): Promise<number> {
  * the same files as one .npy file per input, which is how add-model reads data of several inputs.
  */
 function featuresArgs(layersArg: string, logits: string | undefined, probabilities: string | undefined): { spec: string; data: string } {
-  const pair = (text: string, option: string) => {
-    const at = text.indexOf('=');
-    if (at < 1 || at === text.length - 1 || text.includes(',', at)) throw new OodError('CONFIG_INVALID', `${option}: "${text}" is not NAME=FILE.npy`);
-    return { name: text.slice(0, at), file: text.slice(at + 1) };
+  const npy = (file: string, option: string) => {
+    if (!/\.npy$/i.test(file)) throw new OodError('CONFIG_INVALID', `${option}: ${file} is not a .npy file; activations and class scores come one .npy file each`);
+    return file;
   };
-  const layers = layersArg.split(',').map((p) => pair(p, '--features'));
+  const layers = layersArg.split(',').map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new OodError('CONFIG_INVALID', `--features: "${pair}" is not LAYER=FILE.npy`);
+    return { name: pair.slice(0, at), file: npy(pair.slice(at + 1), '--features') };
+  });
   const kind: ClassScoreKind = logits !== undefined ? 'logits' : 'probabilities';
   const given = (logits ?? probabilities) as string;
-  // A bare file takes the flag's name; NAME= names the output the scores arrive as.
-  const scores = /^[^=]+=[^=]+\.npy$/i.test(given) ? pair(given, `--${kind}`) : { name: kind, file: given };
+  // NAME=FILE names the output the scores arrive as; a path that exists, or whose "=" sits in a
+  // folder's name, is a bare file and takes the flag's name.
+  const at = given.indexOf('=');
+  const named = at > 0 && !existsSync(given) && !/[/\\]/.test(given.slice(0, at));
+  const scores = named ? { name: given.slice(0, at), file: given.slice(at + 1) } : { name: kind, file: given };
+  npy(scores.file, `--${kind}`);
   const data = [...layers, scores].map((p) => `${p.name}=${p.file}`).join(',');
   return { spec: featuresSpec({ layers, scores: { kind, ...scores } }), data };
 }

@@ -4,11 +4,9 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../atomic-write.js';
 import { OodError } from '../errors.js';
 import { exportFeatures, type ExportedFeatures } from '../model/onnx/export-features.js';
-import { describeModelFile } from '../onboarding/describe-file.js';
 import { parseInputShape } from '../onboarding/input-shape-arg.js';
 import { NAME_PATTERN } from '../model/manifest.js';
 import { tritonConfig } from '../model/onnx/triton-config.js';
-import { RUNTIMES } from '../model/runtimes.js';
 
 const USAGE = `usage: npm run ood -- export-features --onnx model.onnx [--layers a,b:mean,...] --out model-with-features.onnx
                                      [--triton-repository DIR [--triton-name NAME]] [--input-shape 1,28,28 | NAME=DIMS,...]
@@ -39,19 +37,13 @@ export async function exportFeaturesCommand(argv: string[]): Promise<number> {
   }
   if (!/\.onnx$/i.test(values.onnx)) throw new OodError('CONFIG_INVALID', `${values.onnx}: --onnx takes an ONNX file (.onnx)`);
   const inputShape = values['input-shape'] ? parseInputShape(values['input-shape'], '--input-shape') : undefined;
-  let layers = values.layers?.split(',');
-  if (!layers) {
-    const described = await describeModelFile(values.onnx, RUNTIMES.onnx, inputShape);
-    described.dispose();
-    layers = described.description.defaults.layers;
-  }
   let bytes: Buffer;
   try {
     bytes = await readFile(values.onnx);
   } catch (err) {
     throw new OodError('DATA_SOURCE_MISSING', `cannot read model file ${values.onnx}: ${(err as Error).message}`, { cause: err });
   }
-  const exported = await exportFeatures(bytes, values.onnx, layers, { inputShape });
+  const exported = await exportFeatures(bytes, values.onnx, values.layers?.split(','), { inputShape });
   await writeFileAtomic(values.out, exported.bytes);
   process.stdout.write(exportSummary(exported, values.onnx, values.out));
   const repository = values['triton-repository'];
@@ -70,7 +62,7 @@ export async function exportFeaturesCommand(argv: string[]): Promise<number> {
 export function exportSummary(exported: ExportedFeatures, from: string, out: string): string {
   const rows = [
     ...exported.layers.map((l) => ({ output: l.output, shape: l.shape, what: l.layer === l.output ? 'layer' : `layer ${l.layer}` })),
-    { output: exported.scores.output, shape: [exported.scores.classes], what: `class scores (${exported.scores.kind}: ${exported.scores.why})` },
+    { output: exported.scores.output, shape: [exported.scores.classes], what: `class scores (${exported.scores.why}; add-model decides on the data)` },
   ];
   const width = Math.max(...rows.map((r) => r.output.length));
   const shapes = rows.map((r) => `[${r.shape.join(', ')}]`);
@@ -84,7 +76,7 @@ export function exportSummary(exported: ExportedFeatures, from: string, out: str
     ...rows.map((r, i) => `  ${r.output.padEnd(width)}  ${shapes[i].padEnd(shapeWidth)}  ${r.what}`),
     '',
     'forward those outputs, named as they are, to the features model (POST /predict, v2 or TF Serving).',
-    'onboard it from the same outputs computed over your training data, one .npy file each:',
+    `onboard it from the same outputs computed over your training data, one .npy file each (--logits, or --probabilities if "${exported.scores.output}" gives probabilities):`,
     `  npm run ood -- add-model --name NAME --features ${features} ${scoresFlag} --labels y.npy`,
     `or in one step, computing them here with onnxruntime: npm run ood -- add-model --name NAME --onnx ${from} --as-features --layers ${exported.layers.map((l) => l.layer).join(',')} --data ...`,
     '',

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { collectGarbage } from '../collect-garbage.js';
 import { loadConfig, type Config } from '../config.js';
@@ -5,7 +7,7 @@ import { BatchingDetector } from '../detector/batching-detector.js';
 import { loadDetector } from '../detector/load-detector.js';
 import { detectorSettings } from '../detector-settings.js';
 import type { Detector } from '../detector/types.js';
-import type { Log } from '../log.js';
+import { createCliLogger, type Log } from '../log.js';
 import { startServer } from '../http/server.js';
 import { initBackend, type BackendChoice } from '../model/backend.js';
 
@@ -37,10 +39,23 @@ export function serviceDetectorLoader(config: Config): (model: string, log: Log)
  * `npm start`: the service on the model named by OOD_MODEL (default: the embedded mnist model).
  * `serve --model NAME` names it on the command line instead, for platforms that template a
  * container's arguments but not its environment (a KServe ServingRuntime's `{{.Name}}`).
+ * `--seed-cache DIR` first copies a warm cache (npm run warm) into OOD_CACHE_DIR, for platforms
+ * that hand the model over on a read-only volume: the service still needs a cache it can write.
  */
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, 'seed-cache': { type: 'string' } }, strict: true });
   const config = loadConfig(values.model === undefined ? process.env : { ...process.env, OOD_MODEL: values.model, OOD_MODELS: undefined });
+  const seed = values['seed-cache'];
+  if (seed !== undefined) {
+    const log = createCliLogger(config.logLevel);
+    if (existsSync(seed)) {
+      // Entries already there are kept: they are as valid as the seed's, and may be newer.
+      await cp(seed, config.cacheDir, { recursive: true, force: false, errorOnExist: false });
+      log.info({ from: seed, cacheDir: config.cacheDir }, 'cache seeded');
+    } else {
+      log.warn({ from: seed }, 'no cache to seed from: the graphs are built at start');
+    }
+  }
   await startServer({ config, loadDetector: serviceDetectorLoader(config) });
   // The server keeps the process alive; close-with-grace ends it on a signal.
   return 0;

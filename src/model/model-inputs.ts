@@ -138,16 +138,24 @@ export function inputsField(inputs: readonly ModelInput[]): { inputs?: ModelInpu
 }
 
 /**
- * How far a probability vector's sum may stray from 1: values rounded to three decimals for JSON
- * still pass, while logits (which sum to 1 only by chance) do not.
+ * How far a probability vector's sum may stray from 1: float32 softmax outputs, and ten or twenty
+ * classes' values rounded to three decimals for JSON, pass; logits, which sum to 1 only by
+ * chance, do not.
  */
 export const PROBABILITY_SUM_TOLERANCE = 0.01;
 
+/** A value of packed rows that its input cannot hold: the input, and a sentence naming the row. */
+export interface InvalidValue {
+  input: string;
+  message: string;
+}
+
 /**
- * The first row of a probability input (`probabilities: true`) that is not one, as a sentence
- * naming the row (called `row` in it: a request says "instance") and input; undefined when all are.
+ * The first row of a probability input (`probabilities: true`) that is not one (called `row` in
+ * the sentence: a request says "instance"); undefined when all are.
  */
-export function firstImprobableRow(data: Float32Array, rows: number, layout: InputLayout, row = 'row'): string | undefined {
+export function firstImprobableRow(data: Float32Array, rows: number, layout: InputLayout, row = 'row'): InvalidValue | undefined {
+  const why = 'the model\'s class scores are probabilities: each in [0, 1], summing to 1';
   for (const [j, input] of layout.inputs.entries()) {
     if (!input.probabilities) continue;
     const width = inputWidth(input);
@@ -156,11 +164,11 @@ export function firstImprobableRow(data: Float32Array, rows: number, layout: Inp
       let sum = 0;
       for (let i = 0; i < width; i++) {
         const v = data[start + i];
-        if (!(v >= 0 && v <= 1)) return `${row} ${r}, input ${input.name}: value ${i} is ${Number(v.toPrecision(7))}, not a probability (the model's class scores are probabilities: each in [0, 1], summing to 1)`;
+        if (!(v >= 0 && v <= 1)) return { input: input.name, message: `${row} ${r}, input ${input.name}: value ${i} is ${Number(v.toPrecision(7))}, not a probability (${why})` };
         sum += v;
       }
       if (Math.abs(sum - 1) > PROBABILITY_SUM_TOLERANCE) {
-        return `${row} ${r}, input ${input.name}: sums to ${Number(sum.toPrecision(6))}, not 1 (the model's class scores are probabilities: each in [0, 1], summing to 1 within ${PROBABILITY_SUM_TOLERANCE})`;
+        return { input: input.name, message: `${row} ${r}, input ${input.name}: sums to ${Number(sum.toPrecision(6))}, not 1 (${why} within ${PROBABILITY_SUM_TOLERANCE})` };
       }
     }
   }
@@ -169,11 +177,10 @@ export function firstImprobableRow(data: Float32Array, rows: number, layout: Inp
 
 /**
  * The first value of packed rows that its input's type cannot hold (a token id of 1.5, a mask
- * of 2, class scores that should be probabilities and are not), as a sentence naming the row
- * and input; undefined when all fit. Float inputs are finite by the time rows are read, so only
- * the others are walked.
+ * of 2, class scores that should be probabilities and are not); undefined when all fit. Float
+ * inputs are finite by the time rows are read, so only the others are walked.
  */
-export function firstInvalidValue(data: Float32Array, rows: number, layout: InputLayout): string | undefined {
+export function firstInvalidValue(data: Float32Array, rows: number, layout: InputLayout): InvalidValue | undefined {
   const improbable = firstImprobableRow(data, rows, layout);
   if (improbable !== undefined) return improbable;
   for (const [j, input] of layout.inputs.entries()) {
@@ -183,7 +190,7 @@ export function firstInvalidValue(data: Float32Array, rows: number, layout: Inpu
       const start = r * layout.width + layout.offsets[j];
       for (let i = 0; i < width; i++) {
         const problem = elementProblem(data[start + i], input.dtype);
-        if (problem !== undefined) return `row ${r}, input ${input.name}, value ${i} ${problem}`;
+        if (problem !== undefined) return { input: input.name, message: `row ${r}, input ${input.name}, value ${i} ${problem}` };
       }
     }
   }

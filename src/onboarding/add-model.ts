@@ -26,7 +26,7 @@ import { describeModelFile } from './describe-file.js';
 import { imagePreprocessingFor } from './image-shape.js';
 import { heldOutCheck, type HeldOutCheck } from './held-out.js';
 import { modelCard, referenceSetReadme } from './model-card.js';
-import { checkClassScores, SAMPLE_ROWS } from './class-scores.js';
+import { checkClassScores, checkDeclaredLogits, SAMPLE_ROWS } from './class-scores.js';
 import { checkLabelOrder, spreadRows, type LabelCheck } from './label-check.js';
 import { commitTogether, pathExists, StagedFolder, sweepStale } from './staging.js';
 
@@ -136,8 +136,11 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const referenceSet: ReferenceSetManifest = { ...draftSet, data_sha256: dataSha256 };
     await writeFileAtomic(join(stagedRefs.dir, MANIFEST_FILE), `${JSON.stringify(referenceSet, null, 2)}\n`);
     log.info(counts, 'data read and split');
-    // Scores the user declared were checked against the declaration as the data were read.
-    const activation = description.classOutput.declared ? description.classOutput.activation : await checkClassScores(described, description.classOutput, sample, log);
+    // Scores the user declared are checked against the declaration: probabilities row by row as
+    // the data were read, logits here.
+    const activation = description.classOutput.declared
+      ? await checkDeclaredLogits(described, description.classOutput, sample)
+      : await checkClassScores(described, description.classOutput, sample, log);
     // Before the slow graph build: classes in another order than the model's are refused here.
     const labelCheck = await checkLabelOrder(described, description.classOutput, labelSample, plan, log);
     const manifest: ModelManifest = {
@@ -186,8 +189,8 @@ function checkLayers(layers: string[], description: ModelDescription, runtime: M
   const known = description.candidates.map((c) => c.name);
   const valid = new Set([INPUT_LAYER, ...description.values]);
   for (const layer of layers) {
-    // A value of that very name, colon or not ("x:mean" as a features model receives it).
-    if (description.values.includes(layer)) continue;
+    // A runtime that cannot pool takes names as they are: "x:mean" as a model server pooled it.
+    if (!runtime.capabilities.pooledLayers && description.values.includes(layer)) continue;
     const { value, pooling } = parseLayer(layer);
     if (pooling && !runtime.capabilities.pooledLayers) {
       throw new OodError('CONFIG_INVALID', `--layers names "${layer}": pooled layers need a model that can pool them (${flagsOfRuntimesThat((c) => c.pooledLayers)}); ${runtime.title} models cannot`);
@@ -243,7 +246,10 @@ async function writeReferenceSet(
   // Read where the user's files are, so that every complaint names their file, not a copy.
   const source = await readSource(plan.source, { manifestDir: staged.dir, labels: plan.labels, inputShape: description.input.shape, ...(text ? { text } : {}) });
   const takes = description.inputs.length === 1 ? `[${description.input.shape.join(', ')}]` : description.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(' + ');
-  for (const [pool, file] of [[source.pool, options.data.data], [source.testPool, options.data.testData]] as const) {
+  // With one file per input, a bad value is reported in the file of its input.
+  const perInput = (files: unknown) => (Array.isArray(files) ? (files as { input: string; file: string }[]) : []);
+  const given = plan.source as { data?: unknown; test_data?: unknown };
+  for (const [pool, file, files] of [[source.pool, options.data.data, perInput(given.data)], [source.testPool, options.data.testData, perInput(given.test_data)]] as const) {
     if (!pool) continue;
     if (pool.cols !== description.input.width) {
       throw new OodError(
@@ -258,7 +264,7 @@ async function writeReferenceSet(
     if (description.inputs.some((i) => isIntegerDtype(i.dtype) || i.probabilities)) {
       const { x } = pool.take();
       const bad = firstInvalidValue(x.data as Float32Array, x.rows, inputLayout(description.inputs));
-      if (bad) throw new OodError('DATA_INVALID', `${file}: ${bad}`);
+      if (bad) throw new OodError('DATA_INVALID', `${files.find((f) => f.input === bad.input)?.file ?? file}: ${bad.message}`);
     }
   }
   const calibration = calibrationRows(source.pool.size, options.calibrationShare);

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildProgress } from '../detector/build-entry.js';
@@ -6,7 +6,8 @@ import type { Config } from '../config.js';
 import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
 import { featuresSpec, type ClassScoreKind } from '../model/features/features-runtime.js';
-import { exportFeatures, FeatureComputer, type ExportedFeatures } from '../model/onnx/export-features.js';
+import { exportFeatures, type ExportedFeatures } from '../model/onnx/export-features.js';
+import { FeatureComputer } from '../model/onnx/feature-computer.js';
 import { RUNTIMES } from '../model/runtimes.js';
 import { float32NpyBytes, npyBytes } from '../reference/sources/npy-write.js';
 import { readSource } from '../reference/sources/registry.js';
@@ -16,6 +17,7 @@ import { looksLikeProbabilities, SAMPLE_ROWS } from './class-scores.js';
 import { planData } from './data-plan.js';
 import { describeModelFile } from './describe-file.js';
 import { imagePreprocessingFor } from './image-shape.js';
+import { StagedFolder } from './staging.js';
 import { readTokenizerFile, textModel, tokenizerShapes } from './text-model.js';
 
 /** The exported file's name in the model folder: what to deploy on the model server. */
@@ -35,21 +37,30 @@ export async function addModelAsFeatures(options: AddModelOptions, config: Confi
   described.dispose();
   const { description } = described;
   const text = tokenizer ? textModel(tokenizer, description.inputs) : undefined;
+  if (!options.copyData) {
+    throw new OodError('CONFIG_INVALID', '--reference-data cannot go with --as-features: the features are computed into the reference set, so there is nothing to point at');
+  }
   const bytes = await readFile(options.modelFile);
-  const exported = await exportFeatures(bytes, options.modelFile, options.layers ?? description.defaults.layers, { inputShape: givenShapes, text: text?.settings });
+  const exported = await exportFeatures(bytes, options.modelFile, options.layers, { inputShape: givenShapes, text: text?.settings });
+  // The layers are renamed as the exported file outputs them (the raw input becomes input:raw).
+  const renamed = new Map(exported.layers.map((l) => [l.layer, l.output]));
+  const efSearch = options.efSearch ? Object.fromEntries(Object.entries(options.efSearch).map(([layer, ef]) => [renamed.get(layer) ?? layer, ef])) : undefined;
   const plainInput = description.inputs.length === 1 && description.inputs[0].dtype === 'float32';
   const preprocessing = plainInput ? imagePreprocessingFor(description.input.shape, options.image) : undefined;
   const plan = await planData(options.data, description.classOutput.classes, preprocessing, description.inputs.map((i) => i.name));
   if (plan.labels.length !== description.classOutput.classes) {
     throw new OodError('DATA_INVALID', `the model outputs ${description.classOutput.classes} classes ("${description.classOutput.name}" of ${options.modelFile}), but the data have ${plan.labels.length} (from ${plan.labelsFrom})`);
   }
-  const dir = await mkdtemp(join(tmpdir(), 'ood-as-features-'));
+  // Staged, so an interrupted run removes the features (hundreds of MB) as it removes the rest.
+  const workspace = new StagedFolder(tmpdir(), 'ood-as-features');
+  await workspace.create();
+  const dir = workspace.dir;
   try {
     const source = await readSource(plan.source, { manifestDir: dir, labels: plan.labels, inputShape: description.input.shape, ...(text ? { text: text.codec } : {}) });
     if (source.pool.cols !== description.input.width) {
       throw new OodError('DATA_INVALID', `${options.data.data} has ${source.pool.cols} values per row, but ${options.modelFile} takes ${description.input.width}`);
     }
-    const computer = await FeatureComputer.create(exported);
+    const computer = await FeatureComputer.create(exported, options.modelFile);
     let written: { spec: string; data: string; labels: string; test?: { data: string; labels: string } };
     try {
       const train = await writeFeatures(computer, exported, source.pool, join(dir, 'train'), log);
@@ -68,6 +79,7 @@ export async function addModelAsFeatures(options: AddModelOptions, config: Confi
         cardModelFile: `\`${options.modelFile}\` as a features model: its features computed here by \`${EXPORTED_FILE}\` (beside this card), which is what to deploy`,
         data: { data: written.data, labels: written.labels, classes: classesFile, ...(written.test ? { testData: written.test.data, testLabels: written.test.labels } : {}) },
         layers: undefined,
+        efSearch,
         tokenizer: undefined,
         inputShape: undefined,
         image: undefined,
@@ -80,7 +92,7 @@ export async function addModelAsFeatures(options: AddModelOptions, config: Confi
     );
     return { ...result, exported: join(result.modelDir, EXPORTED_FILE) };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await workspace.discard();
   }
 }
 

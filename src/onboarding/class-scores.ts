@@ -1,3 +1,4 @@
+import { OodError } from '../errors.js';
 import type { Log } from '../log.js';
 import { rowRange, type Matrix } from '../math/matrix.js';
 import type { ModelDescription } from '../model/model-description.js';
@@ -38,6 +39,26 @@ export async function checkClassScores(
     const activation = looksLikeProbabilities(probabilities) ? 'none' : 'softmax';
     log.info({ output: classOutput.name, activation, rows }, activation === 'none' ? 'class output gives probabilities' : 'class output gives logits: softmax applied');
     return activation;
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * The declared activation, once logits declared as such (a features model's --logits) are seen
+ * not to be probabilities already: a softmax over probabilities keeps every argmax but flattens
+ * every score, and the model would disagree with itself served in-process.
+ */
+export async function checkDeclaredLogits(described: DescribedModel, classOutput: ModelDescription['classOutput'], x: Matrix): Promise<'none' | 'softmax'> {
+  if (classOutput.activation !== 'softmax') return classOutput.activation;
+  const model = await openClassProbe(described, classOutput);
+  try {
+    const rows = Math.min(SAMPLE_ROWS, x.rows);
+    const { probabilities } = await model.embed(rowRange(x, 0, rows).data as Float32Array, rows);
+    if (looksLikeProbabilities(probabilities)) {
+      throw new OodError('DATA_INVALID', `the class scores "${classOutput.name}" given as logits are probabilities in all of the first ${rows} rows: give them with --probabilities`);
+    }
+    return 'softmax';
   } finally {
     model.dispose();
   }

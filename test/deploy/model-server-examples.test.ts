@@ -44,7 +44,10 @@ describe('the model-server examples (deploy/kubernetes/examples)', { skip: kubec
   it('KServe: the runtime starts the service on the InferenceService\'s name, with settings it knows, and the graph forwards the predictor\'s response to it', () => {
     const runtime = only(kserve, 'ServingRuntime');
     const [container] = runtime.spec.containers;
-    assert.deepEqual(container.args, ['--model', '{{.Name}}']);
+    assert.deepEqual(container.args, ['--model', '{{.Name}}', '--seed-cache', '/mnt/models/.cache']);
+    // The seed lands where the service keeps its cache, which must lie outside the read-only bundle.
+    const cacheDir = container.env.find((e: any) => e.name === 'OOD_CACHE_DIR')?.value as string;
+    assert.ok(cacheDir && !cacheDir.startsWith('/mnt/models'), cacheDir);
     // The image's own command, with the model named: the Dockerfile's CMD.
     const cmd = /^CMD (\[.*\])$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
     assert.deepEqual(container.command, JSON.parse(cmd as string));

@@ -154,7 +154,14 @@ describe('a features model scores what the in-process model would', () => {
         payload: { instances: Array.from({ length: rows }, (_, r) => featuresInstance(outputs, names, rows, r)) },
       });
       assert.equal(tf.statusCode, 200, tf.body);
-      assert.equal((tf.json().predictions as unknown[]).length, rows);
+      assert.deepEqual((tf.json().predictions as { p_value: number }[]).map((p) => p.p_value), pValues);
+      const columns = await features.app.inject({
+        method: 'POST',
+        url: '/v1/models/mlp-features:predict',
+        payload: { inputs: Object.fromEntries(names.map((name) => [name, Array.from({ length: rows }, (_, r) => featuresInstance(outputs, [name], rows, r)[name])])) },
+      });
+      assert.equal(columns.statusCode, 200, columns.body);
+      assert.deepEqual(columns.json().outputs.p_value, pValues);
     });
 
     it('reads a model server\'s v2 response sent on as it is (a KServe InferenceGraph step), leaving aside what it does not take', async () => {
@@ -179,6 +186,29 @@ describe('a features model scores what the in-process model would', () => {
       const refused = await features.app.inject({ method: 'POST', url: '/v2/models/mlp-features/infer', payload: partial });
       assert.equal(refused.statusCode, 400, refused.body);
       assert.match(refused.json().error, /lacks the tensor "hidden"/);
+      // A bad tensor is named where the sender put it, among the response's outputs.
+      const narrow = { ...response, outputs: response.outputs.map((o) => (o.name === 'hidden' ? { ...o, shape: [rows, 7], data: o.data.slice(0, rows * 7) } : o)) };
+      const named = await features.app.inject({ method: 'POST', url: '/v2/models/mlp-features/infer', payload: narrow });
+      assert.equal(named.statusCode, 400, named.body);
+      assert.match(named.json().error, /^outputs\[2\]\.shape \[4, 7\]/);
+
+      // The same response in the binary tensor data extension, as Triton sends it with binary_data_output.
+      const bytes = names.map((name) => Buffer.from(outputs[name].buffer, outputs[name].byteOffset, outputs[name].byteLength));
+      const header = JSON.stringify({
+        model_name: 'mlp',
+        outputs: [
+          { name: 'label', datatype: 'INT64', shape: [rows], data: [0, 1, 2, 0] },
+          ...names.map((name, i) => ({ name, datatype: 'FP32', shape: [rows, outputs[name].length / rows], parameters: { binary_data_size: bytes[i].length } })),
+        ],
+      });
+      const binary = await features.app.inject({
+        method: 'POST',
+        url: '/v2/models/mlp-features/infer',
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(Buffer.byteLength(header)) },
+        payload: Buffer.concat([Buffer.from(header), ...bytes]),
+      });
+      assert.equal(binary.statusCode, 200, binary.body);
+      assert.deepEqual((binary.json().outputs as { name: string; data: number[] }[]).find((o) => o.name === 'p_value')?.data, pValues);
     });
 
     it('refuses every malformed instance with a 400 naming the field', async () => {
@@ -309,6 +339,16 @@ describe('a features model scores what the in-process model would', () => {
         isOodError('DATA_INVALID', `short.npy holds ${rows - 1}`),
       );
       await assert.rejects(addModel(options(`input=${h};logits:scores=${scores}`, `input=${h},scores=${scores}`), config, log), isOodError('CONFIG_INVALID', '"input" names the raw input'));
+      // Probabilities declared as logits would be softmaxed a second time: refused too.
+      const probs = join(dir, 'probs.npy');
+      const softmax = Float32Array.from(logits);
+      for (let r = 0; r < rows; r++) {
+        const row = softmax.subarray(r * 3, r * 3 + 3);
+        const sum = row.reduce((a, v) => a + Math.exp(v), 0);
+        row.forEach((v, c) => (row[c] = Math.exp(v) / sum));
+      }
+      await writeFile(probs, npyBytes('<f4', [rows, 3], softmax));
+      await assert.rejects(addModel(options(`h=${h};logits:scores=${probs}`, `h=${h},scores=${probs}`), config, log), isOodError('DATA_INVALID', 'given as logits are probabilities', '--probabilities'));
     });
   });
 });

@@ -67,7 +67,7 @@ export default fp<ScoringPluginOptions>(
         // values (class scores given as probabilities) is made here, for all of them.
         if (detector.info.inputs.some((i) => i.probabilities)) {
           const improbable = firstImprobableRow(inputs, rows, inputLayout(detector.info.inputs), 'instance');
-          if (improbable) throw new OodError('INVALID_INSTANCE', improbable);
+          if (improbable) throw new OodError('INVALID_INSTANCE', improbable.message);
         }
         const asked = call.includeNeighbors ?? false;
         // The review shows a flagged input's neighbours, so it needs their ids for every row.

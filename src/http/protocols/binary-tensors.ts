@@ -24,7 +24,12 @@ const binaryParts = new WeakMap<FastifyRequest, Buffer[]>();
  * `parameters.binary_data_size`. `asRequest` may rewrite the JSON part first (a forwarded
  * response's outputs become the inputs). For a preValidation hook.
  */
-export function splitBinaryBody(request: FastifyRequest, asRequest: (header: unknown) => unknown = (header) => header): void {
+export function splitBinaryBody(
+  request: FastifyRequest,
+  asRequest: (header: unknown) => unknown = (header) => header,
+  /** How errors name the tensors' list, once `asRequest` ran: a forwarded response's are its outputs. */
+  tensorsField: () => string = () => 'inputs',
+): void {
   const raw = request.headers[HEADER_LENGTH];
   const body = request.body;
   if (raw === undefined) {
@@ -56,7 +61,7 @@ export function splitBinaryBody(request: FastifyRequest, asRequest: (header: unk
       const size = (input as { parameters?: { binary_data_size?: unknown } } | null)?.parameters?.binary_data_size;
       if (size === undefined) continue;
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || offset + size > body.byteLength) {
-        throw new OodError('BAD_REQUEST', `inputs[${i}].parameters.binary_data_size is ${JSON.stringify(size)}; ${body.byteLength - offset} bytes of binary data are left`);
+        throw new OodError('BAD_REQUEST', `${tensorsField()}[${i}].parameters.binary_data_size is ${JSON.stringify(size)}; ${body.byteLength - offset} bytes of binary data are left`);
       }
       parts[i] = body.subarray(offset, offset + size);
       offset += size;

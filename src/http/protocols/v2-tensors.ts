@@ -74,6 +74,8 @@ export function decodeV2Inputs(
   maxRows: number,
   binaryAt: (index: number) => Buffer | undefined,
   text?: TextCodec,
+  /** How errors name tensor t: `inputs[t]`, or where a forwarded response held it. */
+  fieldOf: (t: number) => string = (t) => `inputs[${t}]`,
 ): DecodedBatch {
   if (tensors.length === 1 && tensors[0].datatype === 'BYTES' && text) return decodeV2Text(tensors[0], info, maxRows, binaryAt(0), text);
   const names = info.inputs.map((i) => i.name);
@@ -84,10 +86,10 @@ export function decodeV2Inputs(
   order.forEach((t, j) => {
     const input = info.inputs[j];
     const tensor = tensors[t];
-    const at = `inputs[${t}]`;
+    const at = fieldOf(t);
     const n = tensorRows(tensor, input, info, at, names.length === 1);
     if (rows !== undefined && n !== rows) {
-      throw new OodError('INVALID_INSTANCE', `${at} holds ${n} instances, ${`inputs[${order[0]}]`} ${rows}: every input tensor holds the same batch`);
+      throw new OodError('INVALID_INSTANCE', `${at} holds ${n} instances, ${fieldOf(order[0])} ${rows}: every input tensor holds the same batch`);
     }
     if (n > maxRows) throw batchTooLarge(n, maxRows, at);
     rows = n;

@@ -6,7 +6,7 @@ import { clientName, clientNames } from '../client-names.js';
 import { BINARY_CONTENT_TYPE, binaryInput, splitBinaryBody, treatAsBinary } from '../protocols/binary-tensors.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
 import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
-import { asRequest, takenTensors } from '../protocols/forwarded-response.js';
+import { asRequest, isForwardedResponse, takenTensors } from '../protocols/forwarded-response.js';
 import { decodeV2Inputs, V2_INPUT_DATATYPES } from '../protocols/v2-tensors.js';
 import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS, PlainErrorResponseSchema } from '../schemas.js';
 
@@ -26,7 +26,8 @@ export const V2InferRequestSchema = z.object({
     .array(
       z.object({
         name: z.string(),
-        shape: z.array(z.number().int().min(0)).min(1).max(9),
+        // A forwarded response may hold a scalar output ([]); decoding refuses it only if the model takes it.
+        shape: z.array(z.number().int().min(0)).max(9),
         datatype: z.string(),
         parameters: Parameters.optional(),
         // Checked value by value while it is copied into the model's input (v2-tensors.ts).
@@ -129,7 +130,12 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
         },
         config: { ...PLAIN_ERRORS, requiresAuth: true, shedUnderPressure: true },
         onRequest: async (request) => treatAsBinary(request),
-        preValidation: async (request) => splitBinaryBody(request, (body) => asRequest(request, body)),
+        preValidation: async (request) =>
+          splitBinaryBody(
+            request,
+            (body) => asRequest(request, body),
+            () => (isForwardedResponse(request) ? 'outputs' : 'inputs'),
+          ),
       },
       async (request) => {
         const { inputs, outputs, id } = request.body;
@@ -145,7 +151,8 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
               throw new OodError('BAD_REQUEST', `outputs names ${clientNames(unknown)}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
             }
             const taken = takenTensors(request, inputs, model.inputs.map((i) => i.name));
-            return decodeV2Inputs(taken.map((i) => inputs[i]), model, maxRows, (index) => binaryInput(request, taken[index]), text);
+            const field = isForwardedResponse(request) ? 'outputs' : 'inputs';
+            return decodeV2Inputs(taken.map((i) => inputs[i]), model, maxRows, (index) => binaryInput(request, taken[index]), text, (t) => `${field}[${taken[t]}]`);
           },
         });
         return {

@@ -68,7 +68,7 @@ async function shapesOf(spec: FeaturesSpec): Promise<Map<string, number[]>> {
   let first: { file: string; rows: number } | undefined;
   for (const { name, file } of [...spec.layers, spec.scores]) {
     const { dtype, shape } = await readNpyShape(file);
-    if (!/^[<|=]f[48]$/.test(dtype)) throw new OodError('DATA_INVALID', `${file} holds ${dtype}; activations and class scores must be float32 or float64`);
+    if (!/^[<=]f[48]$/.test(dtype)) throw new OodError('DATA_INVALID', `${file} holds ${dtype}; activations and class scores must be float32 or float64`);
     if (shape.length < 2) throw new OodError('DATA_INVALID', `${file} has shape [${shape.join(', ')}]; "${name}" needs one row of values per instance, [N, ...]`);
     if (first && shape[0] !== first.rows) {
       throw new OodError('DATA_INVALID', `${file} holds ${shape[0]} rows but ${first.file} holds ${first.rows}: every file holds the same reference rows, in the same order`);
@@ -136,8 +136,14 @@ export class FeaturesEmbedder implements EmbeddingModel {
     if (this.scoresAt < 0) throw invalid(`output_layer "${manifest.output_layer}" is none of the inputs (${names.join(', ')})`);
     this.inputs = manifest.inputs.map((i, j) => {
       if (i.dtype !== 'float32') throw invalid(`input "${i.name}" is ${i.dtype}; activations and class scores are float32`);
+      // output_activation decides; a mark it contradicts is a hand edit gone wrong. (A mark left
+      // out is what onboarding's probe does, reading the raw scores of logits.)
+      const probabilities = j === this.scoresAt && !this.softmax;
+      if (i.probabilities && !probabilities) {
+        throw invalid(`input "${i.name}" is marked as probabilities, but ${j === this.scoresAt ? 'output_activation is softmax (logits)' : 'it is not the class scores'}`);
+      }
       const input: ModelInput = { name: i.name, dtype: i.dtype, shape: [...i.shape] };
-      return j === this.scoresAt && !this.softmax ? { ...input, probabilities: true } : input;
+      return probabilities ? { ...input, probabilities: true } : input;
     });
     this.layout = inputLayout(this.inputs);
     this.inputSize = inputSize(manifest);
@@ -159,7 +165,7 @@ export class FeaturesEmbedder implements EmbeddingModel {
     if (inputs.length !== rows * this.inputSize) throw new OodError('INVALID_INSTANCE', `expected ${rows * this.inputSize} values, got ${inputs.length}`);
     const part = (j: number) => ({ data: gatherInput(inputs, rows, this.layout, j), rows, cols: inputWidth(this.inputs[j]) });
     const scores = part(this.scoresAt);
-    // gatherInput returns a view of the caller's rows for a single input: never softmax in place on it.
+    // The softmax goes into a copy: the scores' rows are the caller's when they are the only input.
     const probabilities = this.softmax ? softmaxRowsInPlace({ ...scores, data: Float32Array.from(scores.data) }) : scores;
     const activations = this.layerInputs.map((j) => (j < 0 ? { data: inputs, rows, cols: this.inputSize } : part(j)));
     return { probabilities, activations: activations.slice(0, this.indexedCount), extras: activations.slice(this.indexedCount) };

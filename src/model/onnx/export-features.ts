@@ -5,7 +5,7 @@ import type { ClassScoreKind } from '../features/features-runtime.js';
 import { parseLayer } from '../layer-spec.js';
 import { INPUT_LAYER } from '../manifest.js';
 import type { ModelDescription } from '../model-description.js';
-import { inputLayout, type InputLayout, type ModelInput } from '../model-inputs.js';
+import { inputLayout, type ModelInput } from '../model-inputs.js';
 import { describeOnnx } from './describe-onnx.js';
 import { maskInput, pooledGraph } from './onnx-embedder.js';
 import { decodeModel, graphInfo, OnnxFormatError, withOutputs } from './onnx-graph.js';
@@ -41,11 +41,16 @@ export interface ExportedFeatures {
   layers: FeatureOutput[];
   /** The model's own class output, and what it gives (as the graph suggests). */
   scores: { output: string; classes: number; kind: ClassScoreKind; why: string; dtype: string };
+  /** The model's other tensor outputs, returned as before (a label, say): a model server's config lists them too. */
+  otherOutputs: { name: string; shape: number[]; dtype: string }[];
   /** Whether the file fixes the batch at one instance per run. */
   singleRow: boolean;
 }
 
-const ELEM_TYPE: Record<string, number> = { float32: 1, float16: 10, float64: 11 };
+/** ONNX element types of the outputs an exported file may type. */
+const ELEM_TYPE: Record<string, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 };
+/** What a features model can take: float16 activations would reach it as their raw bits. */
+const FEATURE_TYPES = new Set(['float32', 'float64']);
 
 export interface ExportOptions {
   inputShape?: GivenShapes;
@@ -53,7 +58,8 @@ export interface ExportOptions {
   text?: { fields: { attention_mask?: string } };
 }
 
-export async function exportFeatures(bytes: Uint8Array, file: string, layers: readonly string[], options: ExportOptions = {}): Promise<ExportedFeatures> {
+/** `layers` as add-model names them; absent, the layers add-model would index by default. */
+export async function exportFeatures(bytes: Uint8Array, file: string, chosen: readonly string[] | undefined, options: ExportOptions = {}): Promise<ExportedFeatures> {
   const invalid = (err: OnnxFormatError) => new OodError('MODEL_INVALID', `${file} ${err.message}`, { cause: err });
   let description: ModelDescription;
   let model: Onnx.ModelProto;
@@ -64,6 +70,7 @@ export async function exportFeatures(bytes: Uint8Array, file: string, layers: re
     if (err instanceof OnnxFormatError) throw invalid(err);
     throw err;
   }
+  const layers = chosen ?? description.defaults.layers;
   checkLayers(layers, description, file);
   const info = graphInfo(model);
   const { inputs } = description;
@@ -88,10 +95,13 @@ export async function exportFeatures(bytes: Uint8Array, file: string, layers: re
     g.node.push(onnx.NodeProto.create({ opType: 'Identity', input: [inputs[0].name], output: [RAW_INPUT_FEATURE], name: 'ood_features/raw_input' }));
   }
   const scoresName = description.classOutput.name;
-  const outputs = [...new Set([...features.map((f) => f.output), scoresName])];
+  // The model's own tensor outputs stay as they were; sequences of maps (ZipMap) cannot be fetched.
+  const own = info.outputs.filter((o) => o.elemType !== 0 && o.name !== scoresName).map((o) => o.name);
+  const outputs = [...new Set([...features.map((f) => f.output), scoresName, ...own])];
   const shapes = await outputShapes(withOutputs(graph, outputs), outputs, inputs, file);
   for (const f of features) {
-    if (!shapes.get(f.output)?.float) throw new OodError('CONFIG_INVALID', `layer "${f.layer}" of ${file} is not a float tensor; only float values can be features`);
+    const type = shapes.get(f.output)?.type;
+    if (!type || !FEATURE_TYPES.has(type)) throw new OodError('CONFIG_INVALID', `layer "${f.layer}" of ${file} is ${type ?? 'not a tensor'}; only float32 or float64 values can be features`);
   }
   const typed = typedOutputs(graph, outputs, shapes, info.inputs[0]?.dims[0]);
   const singleRow = onnxInputs(info, options.inputShape).singleRow;
@@ -107,6 +117,7 @@ export async function exportFeatures(bytes: Uint8Array, file: string, layers: re
       why: classOutput.why,
       dtype: shapes.get(scoresName)?.type ?? 'float32',
     },
+    otherOutputs: own.filter((name) => !features.some((f) => f.output === name)).map((name) => ({ name, shape: shapes.get(name)?.shape ?? [], dtype: shapes.get(name)?.type ?? 'float32' })),
     singleRow,
   };
 }
@@ -124,6 +135,9 @@ function checkLayers(layers: readonly string[], description: ModelDescription, f
       if (values.has(RAW_INPUT_FEATURE)) throw new OodError('CONFIG_INVALID', `${file} already has a value named "${RAW_INPUT_FEATURE}", the name the raw input's copy would take`);
       continue;
     }
+    if (layer === description.classOutput.name) {
+      throw new OodError('CONFIG_INVALID', `--layers names "${layer}", the class scores: a features model receives them as its class scores already; leave them out of --layers`);
+    }
     if (!values.has(parseLayer(layer).value)) {
       throw new OodError('CONFIG_INVALID', `--layers names "${layer}", which ${file} does not have (\`npm run ood -- inspect ${file}\` lists its layers)`);
     }
@@ -131,7 +145,7 @@ function checkLayers(layers: readonly string[], description: ModelDescription, f
 }
 
 /** One run on a zero instance with every output exposed: the real shape and type of each. */
-async function outputShapes(bytes: Uint8Array, names: readonly string[], inputs: readonly ModelInput[], file: string): Promise<Map<string, { shape: number[]; float: boolean; type: string }>> {
+async function outputShapes(bytes: Uint8Array, names: readonly string[], inputs: readonly ModelInput[], file: string): Promise<Map<string, { shape: number[]; type: string }>> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
@@ -141,9 +155,9 @@ async function outputShapes(bytes: Uint8Array, names: readonly string[], inputs:
   try {
     const layout = inputLayout(inputs);
     const results = await session.run(onnxFeed(new Float32Array(layout.width), 1, layout), [...names]);
-    const found = new Map<string, { shape: number[]; float: boolean; type: string }>();
+    const found = new Map<string, { shape: number[]; type: string }>();
     for (const [name, t] of Object.entries(results)) {
-      found.set(name, { shape: t.dims.slice(1).map(Number), float: t.type in ELEM_TYPE, type: t.type });
+      found.set(name, { shape: t.dims.slice(1).map(Number), type: t.type });
       t.dispose();
     }
     return found;
@@ -166,9 +180,11 @@ function typedOutputs(graph: Onnx.ModelProto, names: readonly string[], shapes: 
   for (const name of names) {
     const probed = shapes.get(name);
     if (!probed) continue;
+    const elemType = ELEM_TYPE[probed.type];
+    if (elemType === undefined) continue;
     const typed = onnx.ValueInfoProto.create({
       name,
-      type: { tensorType: { elemType: ELEM_TYPE[probed.type] ?? 1, shape: { dim: [batch, ...probed.shape.map((d) => ({ dimValue: d }))] } } },
+      type: { tensorType: { elemType, shape: { dim: [batch, ...probed.shape.map((d) => ({ dimValue: d }))] } } },
     });
     const at = present.get(name);
     // The model's own outputs keep whatever the exporter wrote; the added ones get their types.
@@ -176,51 +192,4 @@ function typedOutputs(graph: Onnx.ModelProto, names: readonly string[], shapes: 
     else if (!g.output[at].type?.tensorType) g.output[at] = typed;
   }
   return onnx.ModelProto.encode(copy).finish();
-}
-
-/** Every feature and the class scores for `rows` packed rows of the model's inputs, from the exported file. */
-export class FeatureComputer {
-  private constructor(
-    private readonly session: ort.InferenceSession,
-    private readonly layout: InputLayout,
-    private readonly names: string[],
-    private readonly singleRow: boolean,
-  ) {}
-
-  static async create(exported: ExportedFeatures): Promise<FeatureComputer> {
-    const session = await ort.InferenceSession.create(exported.bytes, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-    const names = [...new Set([...exported.layers.map((l) => l.output), exported.scores.output])];
-    return new FeatureComputer(session, inputLayout(exported.description.inputs), names, exported.singleRow);
-  }
-
-  /** Output name -> rows x width, float32, for `rows` packed rows. */
-  async compute(packed: Float32Array, rows: number): Promise<Map<string, Float32Array>> {
-    const step = this.singleRow ? 1 : 512;
-    const parts = new Map<string, Float32Array[]>(this.names.map((n) => [n, []]));
-    for (let start = 0; start < rows; start += step) {
-      const n = Math.min(step, rows - start);
-      const chunk = packed.subarray(start * this.layout.width, (start + n) * this.layout.width);
-      const results = await this.session.run(onnxFeed(chunk, n, this.layout), this.names);
-      for (const name of this.names) {
-        const t = results[name];
-        (parts.get(name) as Float32Array[]).push(Float32Array.from(t.data as Float32Array | Float64Array));
-      }
-      for (const t of Object.values(results)) t.dispose();
-    }
-    return new Map([...parts].map(([name, chunks]) => [name, concat(chunks)]));
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
-  }
-}
-
-function concat(chunks: Float32Array[]): Float32Array {
-  const out = new Float32Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }

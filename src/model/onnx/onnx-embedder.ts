@@ -199,7 +199,7 @@ export class OnnxEmbedder implements EmbeddingModel {
 }
 
 /** A copy as float32: the tensor's buffer belongs to onnxruntime and is freed with it. */
-function floatData(t: ort.Tensor): Float32Array {
+export function floatData(t: ort.Tensor): Float32Array {
   if (t.type === 'float32') return Float32Array.from(t.data as Float32Array);
   if (t.type === 'float64') return Float32Array.from(t.data as Float64Array);
   throw new OodError('MODEL_INVALID', `an output of type ${t.type} cannot be indexed; only float outputs can`);

@@ -3,7 +3,7 @@ import type { ExportedFeatures } from './export-features.js';
 
 /**
  * The Triton model repository entry of an exported file: `config.pbtxt` with the model's inputs
- * and every output it returns, the added features among them. Triton can derive a config from
+ * and every tensor output it returns, its own and the added features. Triton can derive a config from
  * an ONNX file itself, but only a written one can be reviewed, and it fixes which outputs
  * clients may ask for. The protobuf text format, as Triton's model_config.proto spells it.
  */
@@ -17,7 +17,17 @@ const TRITON_INPUT_TYPES: Record<InputDtype, string> = {
   bool: 'TYPE_BOOL',
 };
 
-const TRITON_OUTPUT_TYPES: Record<string, string> = { float32: 'TYPE_FP32', float64: 'TYPE_FP64', float16: 'TYPE_FP16' };
+/** By onnxruntime's names for the output's element type. */
+const TRITON_OUTPUT_TYPES: Record<string, string> = {
+  float32: 'TYPE_FP32',
+  float64: 'TYPE_FP64',
+  float16: 'TYPE_FP16',
+  int64: 'TYPE_INT64',
+  int32: 'TYPE_INT32',
+  int8: 'TYPE_INT8',
+  uint8: 'TYPE_UINT8',
+  bool: 'TYPE_BOOL',
+};
 
 /** `maxBatchSize` rows per call, batched dynamically; a file fixed at one row per run gets no batching. */
 export function tritonConfig(exported: ExportedFeatures, name: string, maxBatchSize = 64): string {
@@ -26,10 +36,14 @@ export function tritonConfig(exported: ExportedFeatures, name: string, maxBatchS
   const dims = (shape: readonly number[]) => `[ ${[...(batching ? [] : [1]), ...shape].join(', ')} ]`;
   const tensor = (tensorName: string, type: string, shape: readonly number[]) => `  {\n    name: ${JSON.stringify(tensorName)}\n    data_type: ${type}\n    dims: ${dims(shape)}\n  }`;
   const { scores } = exported;
+  // Outputs of a type Triton has no name for here are left out rather than mistyped.
   const outputs = [
-    tensor(scores.output, TRITON_OUTPUT_TYPES[scores.dtype] ?? 'TYPE_FP32', [scores.classes]),
-    ...exported.layers.filter((l) => l.output !== scores.output).map((l) => tensor(l.output, TRITON_OUTPUT_TYPES[l.dtype] ?? 'TYPE_FP32', l.shape)),
-  ];
+    { name: scores.output, dtype: scores.dtype, shape: [scores.classes] },
+    ...exported.otherOutputs,
+    ...exported.layers.map((l) => ({ name: l.output, dtype: l.dtype, shape: l.shape })),
+  ]
+    .filter((o) => TRITON_OUTPUT_TYPES[o.dtype] !== undefined)
+    .map((o) => tensor(o.name, TRITON_OUTPUT_TYPES[o.dtype], o.shape));
   return [
     `name: ${JSON.stringify(name)}`,
     'backend: "onnxruntime"',

@@ -141,15 +141,25 @@ export async function readNpyShape(file: string): Promise<{ dtype: string; shape
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OodError('DATA_SOURCE_MISSING', `.npy file not found: ${file}`, { cause: err });
     throw invalid(file, `cannot be read: ${(err as Error).message}`, err);
   }
+  let head: Buffer;
   try {
     const buffer = Buffer.alloc(MAX_HEADER_BYTES);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    const { descr, shape } = headerOf(buffer.subarray(0, bytesRead), file);
-    parseDescr(descr, file);
-    return { dtype: descr, shape };
+    head = buffer.subarray(0, bytesRead);
+  } catch (err) {
+    throw invalid(file, `cannot be read: ${(err as Error).message}`, err);
   } finally {
     await handle.close();
   }
+  // A header that does not fit is not a short file: say so rather than "truncated".
+  const major = head[6];
+  const declared = head.length >= 12 ? (major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8)) : 0;
+  if (head.length === MAX_HEADER_BYTES && declared + 12 > MAX_HEADER_BYTES) {
+    throw invalid(file, `has a header of ${declared} bytes; NumPy writes headers of a few hundred`);
+  }
+  const { descr, shape } = headerOf(head, file);
+  parseDescr(descr, file);
+  return { dtype: descr, shape };
 }
 
 /** Data rows as Float32, flattened in C order, values as stored: the model sees exactly what the array holds. */
