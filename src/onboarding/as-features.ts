@@ -71,7 +71,7 @@ export async function addModelAsFeatures(options: AddModelOptions, config: Confi
     }
     const classesFile = join(dir, 'classes.txt');
     await writeFile(classesFile, `${plan.labels.join('\n')}\n`);
-    const result = await addModel(
+    const result = await withNamedFiles(dir, describeFile(exported, options, plan.labelsFrom), () => addModel(
       {
         ...options,
         runtime: 'features',
@@ -89,7 +89,7 @@ export async function addModelAsFeatures(options: AddModelOptions, config: Confi
       config,
       log,
       progress,
-    );
+    ));
     return { ...result, exported: join(result.modelDir, EXPORTED_FILE) };
   } finally {
     await workspace.discard();
@@ -122,4 +122,29 @@ async function writeFeatures(computer: FeatureComputer, exported: ExportedFeatur
     data: [...layers, scoresSpec].map((p) => `${p.name}=${p.file}`).join(','),
     labels: labelsFile,
   };
+}
+
+/** What a file of the staged folder holds, in the user's terms: the folder is gone by the time they read an error. */
+function describeFile(exported: ExportedFeatures, options: AddModelOptions, labelsFrom: string): (file: string) => string | undefined {
+  return (file) => {
+    const m = /^(train|test)_(\d+|scores|labels)\.npy$/.exec(file);
+    // The class names were written from the user's labels or --classes.
+    if (!m) return file === 'classes.txt' ? labelsFrom : undefined;
+    const rows = m[1] === 'train' ? options.data.data : (options.data.testData as string);
+    if (m[2] === 'labels') return `the labels of ${rows}`;
+    const output = m[2] === 'scores' ? exported.scores.output : exported.layers[Number(m[2])]?.output;
+    return `output "${output}" of the exported model on ${rows}`;
+  };
+}
+
+/** Runs `work`, and names the staged folder's files in any error it throws as `describe` says. */
+async function withNamedFiles<T>(dir: string, describe: (file: string) => string | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof OodError) || !err.message.includes(dir)) throw err;
+    const prefix = `${dir}/`;
+    const message = err.message.replace(new RegExp(`${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([\\w.-]+)`, 'g'), (path, file: string) => describe(file) ?? path);
+    throw new OodError(err.code, message, { cause: err });
+  }
 }

@@ -246,6 +246,21 @@ describe('a features model scores what the in-process model would', () => {
       assert.match(v2.json().error, /inputs\[1\] element 3 must be a finite number/);
     });
 
+    it('names the user\'s files, not its staged copies, when onboarding as features fails', async () => {
+      const { w1, b1, w2, b2 } = model.weights;
+      const shifted = Array.from({ length: 600 }, (_, r) => {
+        const logits = Array.from(dense(dense(train.x.subarray(r * 4, r * 4 + 4), w1, b1, 8, true), w2, b2, 3, false));
+        return BigInt((logits.indexOf(Math.max(...logits)) + 1) % 3);
+      });
+      await writeFile(join(inputs, 'shifted.npy'), npyBytes('<i8', [600], shifted));
+      const options = onnxModelOptions('mlp-shifted', join(inputs, 'model.onnx'), { data: join(inputs, 'x.npy'), labels: join(inputs, 'shifted.npy') }, { layers: ['hidden'] });
+      await assert.rejects(addModelAsFeatures(options, config, log), (err: Error) => {
+        assert.ok(!err.message.includes('.staging-'), err.message);
+        assert.match(err.message, /the class names, from .*shifted\.npy, are probably not in the order/);
+        return true;
+      });
+    });
+
     it('is refused by evaluate, which would have to run OOD sets through a model it does not have', async () => {
       await assert.rejects(evaluateModel(detectorSettings({ ...config, model: 'mlp-features' }), { limit: 10, seed: 1 }, log), isOodError('CONFIG_INVALID', 'mlp-features is a features model'));
     });
