@@ -1,15 +1,14 @@
-import * as ort from 'onnxruntime-node';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 import { OodError } from '../../errors.js';
 import type { ClassScoreKind } from '../features/features-runtime.js';
 import { parseLayer } from '../layer-spec.js';
 import { INPUT_LAYER } from '../manifest.js';
 import type { ModelDescription } from '../model-description.js';
-import { inputLayout, type ModelInput } from '../model-inputs.js';
 import { describeOnnx } from './describe-onnx.js';
 import { maskInput, pooledGraph } from './onnx-embedder.js';
-import { decodeModel, graphInfo, OnnxFormatError, withOutputs } from './onnx-graph.js';
-import { onnxFeed, onnxInputs, type GivenShapes } from './onnx-inputs.js';
+import { decodeModel, graphInfo, OnnxFormatError } from './onnx-graph.js';
+import { onnxInputs, type GivenShapes } from './onnx-inputs.js';
+import { probeValues, type ProbedValue } from './onnx-probe.js';
 
 const { onnx } = onnxProto;
 
@@ -98,7 +97,13 @@ export async function exportFeatures(bytes: Uint8Array, file: string, chosen: re
   // The model's own tensor outputs stay as they were; sequences of maps (ZipMap) cannot be fetched.
   const own = info.outputs.filter((o) => o.elemType !== 0 && o.name !== scoresName).map((o) => o.name);
   const outputs = [...new Set([...features.map((f) => f.output), scoresName, ...own])];
-  const shapes = await outputShapes(withOutputs(graph, outputs), outputs, inputs, file);
+  let shapes: Map<string, ProbedValue>;
+  try {
+    shapes = await probeValues(graph, outputs, inputs);
+  } catch (err) {
+    if (err instanceof OnnxFormatError) throw new OodError('MODEL_INVALID', `${file} with its features added ${err.message}`, { cause: err });
+    throw err;
+  }
   for (const f of features) {
     const type = shapes.get(f.output)?.type;
     if (!type || !FEATURE_TYPES.has(type)) throw new OodError('CONFIG_INVALID', `layer "${f.layer}" of ${file} is ${type ?? 'not a tensor'}; only float32 or float64 values can be features`);
@@ -144,35 +149,11 @@ function checkLayers(layers: readonly string[], description: ModelDescription, f
   }
 }
 
-/** One run on a zero instance with every output exposed: the real shape and type of each. */
-async function outputShapes(bytes: Uint8Array, names: readonly string[], inputs: readonly ModelInput[], file: string): Promise<Map<string, { shape: number[]; type: string }>> {
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-  } catch (err) {
-    throw new OodError('MODEL_INVALID', `${file} with its features added cannot be opened by onnxruntime: ${(err as Error).message.split('\n')[0]}`, { cause: err });
-  }
-  try {
-    const layout = inputLayout(inputs);
-    const results = await session.run(onnxFeed(new Float32Array(layout.width), 1, layout), [...names]);
-    const found = new Map<string, { shape: number[]; type: string }>();
-    for (const [name, t] of Object.entries(results)) {
-      found.set(name, { shape: t.dims.slice(1).map(Number), type: t.type });
-      t.dispose();
-    }
-    return found;
-  } catch (err) {
-    throw new OodError('MODEL_INVALID', `${file} with its features added fails on a zero input: ${(err as Error).message.split('\n')[0]}`, { cause: err });
-  } finally {
-    await session.release();
-  }
-}
-
 /**
  * The outputs with their element type and shape written out, batch first: model servers (Triton
  * among them) read a model's outputs from the file, and an untyped one is refused or guessed.
  */
-function typedOutputs(graph: Onnx.ModelProto, names: readonly string[], shapes: Map<string, { shape: number[]; type: string }>, batchDim: number | string | undefined): Uint8Array {
+function typedOutputs(graph: Onnx.ModelProto, names: readonly string[], shapes: Map<string, ProbedValue>, batchDim: number | string | undefined): Uint8Array {
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(graph).finish());
   const g = copy.graph as Onnx.GraphProto;
   const batch = typeof batchDim === 'number' ? { dimValue: batchDim } : { dimParam: typeof batchDim === 'string' && batchDim !== '?' ? batchDim : 'batch' };

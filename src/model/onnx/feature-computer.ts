@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { OodError } from '../../errors.js';
+import { concatRows } from '../../math/matrix.js';
 import { inputLayout, type InputLayout } from '../model-inputs.js';
 import type { ExportedFeatures } from './export-features.js';
 import { floatData } from './onnx-embedder.js';
@@ -51,7 +52,8 @@ export class FeatureComputer {
         for (const t of Object.values(results)) t.dispose();
       }
     }
-    return new Map([...parts].map(([name, chunks]) => [name, concat(chunks)]));
+    // The first chunk holds min(step, rows) rows: its length gives the output's width.
+    return new Map([...parts].map(([name, chunks]) => [name, concatRows(chunks, rows, chunks[0].length / Math.min(step, rows)).data as Float32Array]));
   }
 
   /** Never throws: a release that fails must not hide the error that ended the run. */
@@ -60,12 +62,3 @@ export class FeatureComputer {
   }
 }
 
-function concat(chunks: Float32Array[]): Float32Array {
-  const out = new Float32Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}

@@ -8,6 +8,8 @@ export interface ProbedValue {
   /** Per-instance shape, the batch dimension removed. */
   shape: number[];
   float: boolean;
+  /** As onnxruntime names it (float32, int64, ...). */
+  type: string;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function probeValues(model: Onnx.ModelProto, names: readonly string
     const layout = inputLayout(inputs);
     const results = await session.run(onnxFeed(new Float32Array(layout.width), 1, layout), [...names]);
     for (const [name, t] of Object.entries(results)) {
-      found.set(name, { shape: t.dims.slice(1).map(Number), float: t.type === 'float32' || t.type === 'float64' });
+      found.set(name, { shape: t.dims.slice(1).map(Number), float: t.type === 'float32' || t.type === 'float64', type: t.type });
       t.dispose();
     }
   } catch (err) {
