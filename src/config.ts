@@ -75,6 +75,7 @@ const EnvSchema = z.object({
   OOD_SHUTDOWN_TIMEOUT_MS: integer(1).default(10_000),
   OOD_DRAIN_DELAY_MS: integer(0).default(500),
   OOD_REVIEW_SIZE: integer(0, 10_000).default(0),
+  OOD_DRIFT_DELTA: probability.default(0.01),
 });
 
 type EnvName = keyof typeof EnvSchema.shape;
@@ -126,6 +127,8 @@ export interface Config {
   drainDelayMs: number;
   /** Flagged inputs kept per model for GET /review; 0 turns the review off. */
   reviewSize: number;
+  /** The drift alarm's bound: on in-distribution traffic it fires, ever, with probability at most this. */
+  driftDelta: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -186,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     shutdownTimeoutMs: e.OOD_SHUTDOWN_TIMEOUT_MS,
     drainDelayMs: e.OOD_DRAIN_DELAY_MS,
     reviewSize: e.OOD_REVIEW_SIZE,
+    driftDelta: e.OOD_DRIFT_DELTA,
     ...(e.OOD_METRICS_PORT === undefined ? {} : { metricsPort: e.OOD_METRICS_PORT }),
     ...(e.OOD_API_TOKENS_FILE === undefined ? {} : { apiTokensFile: e.OOD_API_TOKENS_FILE }),
     ...(e.OOD_BACKEND === undefined ? {} : { backend: e.OOD_BACKEND }),

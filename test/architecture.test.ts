@@ -20,6 +20,8 @@ const COMPOSITION = ['cli', 'onboarding', 'config', 'detector-settings'];
 const FORBIDDEN: Record<string, string[]> = {
   ...Object.fromEntries(BELOW_DETECTOR.map((layer) => [layer, ['detector', 'http', ...RESEARCH, ...COMPOSITION]])),
   detector: ['http', ...RESEARCH, ...COMPOSITION],
+  // The drift test is math over a stream of p-values: it knows no detector, only what they give.
+  drift: ['detector', 'http', ...RESEARCH, ...COMPOSITION],
   http: ['cli', 'onboarding', 'detector-settings', ...RESEARCH],
 };
 

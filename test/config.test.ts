@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 10_000,
       drainDelayMs: 500,
       reviewSize: 0,
+      driftDelta: 0.01,
     });
   });
 
@@ -50,12 +51,14 @@ describe('loadConfig', () => {
       OOD_BATCH_DELAY_MS: '2',
       OOD_METRICS_PORT: '9464',
       OOD_SHUTDOWN_TIMEOUT_MS: '2500',
+      OOD_DRIFT_DELTA: '0.001',
       UNRELATED: 'ignored',
     });
     assert.equal(config.port, 0);
     assert.equal(config.model, 'fashion-mnist_v2.1');
     assert.equal(config.k, 10);
     assert.equal(config.significance, 0.01);
+    assert.equal(config.driftDelta, 0.001);
     assert.equal(config.bodyLimitBytes, 1024);
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.labelWeight, 0.25);
@@ -86,6 +89,8 @@ describe('loadConfig', () => {
     ['OOD_SIGNIFICANCE', '0'],
     ['OOD_SIGNIFICANCE', '1'],
     ['OOD_SIGNIFICANCE', 'five percent'],
+    ['OOD_DRIFT_DELTA', '0'],
+    ['OOD_DRIFT_DELTA', '1'],
     ['OOD_MAX_BATCH', '-1'],
     ['OOD_BODY_LIMIT_BYTES', '8MiB'],
     ['LOG_LEVEL', 'loud'],

@@ -63,6 +63,11 @@ export function combinedScore(p: readonly number[], weights: readonly number[]):
   return -Math.log(least);
 }
 
+/** The scores of half B, which the combined p-values are computed against: they take the values j/(n+1) for this n. */
+export function decisionCalibrationSize(calibrationSize: number): number {
+  return calibrationSize - Math.floor(calibrationSize / 2);
+}
+
 /** Half fit the signals' parameters, half give the p-values: fewer leave both too noisy. */
 export const MIN_CALIBRATION_POINTS = 40;
 

@@ -7,6 +7,7 @@ import closeConnectionsPlugin from './plugins/close-connections.js';
 import drainPlugin from './plugins/drain.js';
 import errorHandlerPlugin, { sendFrameworkError } from './plugins/error-handler.js';
 import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
+import driftPlugin from './plugins/drift.js';
 import metricsPlugin from './plugins/metrics.js';
 import openApiPlugin from './plugins/openapi.js';
 import adminRoutes, { type AdminRoutesOptions } from './routes/admin.js';
@@ -19,6 +20,7 @@ import scoringPlugin from './plugins/scoring.js';
 import tfServingRoutes from './routes/tf-serving.js';
 import v2Routes from './routes/v2.js';
 import reviewRoutes from './routes/review.js';
+import driftRoutes from './routes/drift.js';
 import { ReviewStore } from './review/review-store.js';
 import { SERVICE_VERSION } from '../service-version.js';
 
@@ -39,9 +41,13 @@ export interface BuildAppOptions {
   exposeMetrics?: boolean;
   /** Flagged inputs kept per model for the review page; 0 or absent turns it off. */
   reviewSize?: number;
+  /** The drift alarm's false-alarm bound (OOD_DRIFT_DELTA); 0.01 when absent. */
+  driftDelta?: number;
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
 }
+
+const DEFAULT_DRIFT_DELTA = 0.01;
 
 /** Builds the plugin graph; never listens (server.ts does), so tests drive it with inject(). */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
@@ -67,6 +73,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);
+  await app.register(driftPlugin, { delta: opts.driftDelta ?? DEFAULT_DRIFT_DELTA });
   await app.register(scoringPlugin, { maxBatch: opts.maxBatch, ...(opts.reviewSize ? { review: new ReviewStore(opts.reviewSize) } : {}) });
 
   await app.register(openApiPlugin, { version: SERVICE_VERSION });
@@ -79,6 +86,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(v2Routes, { serverVersion: SERVICE_VERSION });
   await app.register(tfServingRoutes);
   await app.register(reviewRoutes);
+  await app.register(driftRoutes);
   if (opts.admin) await app.register(adminRoutes, opts.admin);
 
   return app;

@@ -36,6 +36,7 @@ async function buildApps(config: Config, models: ServedModels, apiTokens: string
     exposeMetrics: config.metricsPort === undefined,
     drainDelayMs: config.drainDelayMs,
     reviewSize: config.reviewSize,
+    driftDelta: config.driftDelta,
     logger,
   });
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(app.metrics.registry, logger);

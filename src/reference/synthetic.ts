@@ -58,6 +58,39 @@ export function rotate90(m: Matrix): Matrix {
 }
 
 /**
+ * Each image turned `degrees` counter-clockwise about its centre, read by bilinear interpolation;
+ * what comes from outside the frame is 0, the background of both MNIST sources.
+ */
+export function rotate(m: Matrix, degrees: number): Matrix {
+  const side = imageSide(m, 'rotate');
+  const angle = (degrees * Math.PI) / 180;
+  const cos = Math.cos(angle);
+  const sin = Math.sin(angle);
+  const centre = (side - 1) / 2;
+  const data = new Float32Array(m.data.length);
+  const at = (base: number, r: number, c: number) => (r >= 0 && r < side && c >= 0 && c < side ? m.data[base + r * side + c] : 0);
+  for (let img = 0; img < m.rows; img++) {
+    const base = img * m.cols;
+    for (let r = 0; r < side; r++) {
+      for (let c = 0; c < side; c++) {
+        // Where this output pixel comes from: the inverse rotation of its place (rows grow downwards).
+        const x = c - centre;
+        const y = centre - r;
+        const sc = centre + cos * x + sin * y;
+        const sr = centre - (-sin * x + cos * y);
+        const r0 = Math.floor(sr);
+        const c0 = Math.floor(sc);
+        const fr = sr - r0;
+        const fc = sc - c0;
+        data[base + r * side + c] =
+          (1 - fr) * ((1 - fc) * at(base, r0, c0) + fc * at(base, r0, c0 + 1)) + fr * ((1 - fc) * at(base, r0 + 1, c0) + fc * at(base, r0 + 1, c0 + 1));
+      }
+    }
+  }
+  return { data, rows: m.rows, cols: m.cols };
+}
+
+/**
  * Each image averaged over a (2 * radius + 1)^2 box, clamped at the borders so the edge pixels
  * are not darkened by an implicit zero padding.
  */

@@ -176,6 +176,7 @@ describe('Grafana provisioning', () => {
       'resident memory': (e) => e.some((x) => /process_resident_memory_bytes/.test(x)),
       'tfjs tensors': (e) => e.some((x) => /ood_tfjs_tensors/.test(x)),
       'event-loop lag': (e) => e.some((x) => /nodejs_eventloop_lag/.test(x)),
+      'drift statistic vs its threshold': (e) => e.some((x) => /ood_drift_log10_statistic/.test(x)) && e.some((x) => /ood_drift_log10_threshold/.test(x)),
     };
     for (const [topic, covered] of Object.entries(topics)) {
       // A topic counts when one panel covers it on its own (share and α side by side, etc.).

@@ -30,6 +30,8 @@ const ROUTES: [string, string][] = [
   ['post', '/v1/models/{name}/versions/{version}:predict'],
   ['post', '/admin/reload'],
   ['get', '/admin/reload'],
+  ['get', '/v1/models/{name}/drift'],
+  ['post', '/admin/drift/reset'],
   ['get', '/review'],
   ['get', '/v1/models/{name}/outliers'],
   ['get', '/v1/models/{name}/references/{id}'],

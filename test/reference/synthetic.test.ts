@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Matrix } from '../../src/math/matrix.js';
-import { boxBlur, gaussianNoise, invert, rotate90, uniformNoise } from '../../src/reference/synthetic.js';
+import { boxBlur, gaussianNoise, invert, rotate, rotate90, uniformNoise } from '../../src/reference/synthetic.js';
 import { oodError } from './fixtures.js';
 
 function mean(m: Matrix): number {
@@ -55,6 +55,21 @@ describe('synthetic OOD generators', () => {
     assert.notDeepEqual(once, m);
     assert.deepEqual(rotate90(rotate90(rotate90(once))), m);
     assert.throws(() => rotate90({ data: new Float32Array(10), rows: 1, cols: 10 }), oodError('DATA_INVALID', '10 values'));
+  });
+
+  test('rotate turns counter-clockwise by any angle: 0 is the image, -90 is rotate90, and a small turn moves a pixel off its place', () => {
+    const m = uniformNoise(2, 7);
+    const near = (a: Matrix, b: Matrix) => a.data.every((v, i) => Math.abs(v - b.data[i]) < 1e-5);
+    assert.ok(near(rotate(m, 0), m));
+    assert.ok(near(rotate(m, -90), rotate90(m)));
+    assert.ok(near(rotate(m, 90), rotate90(rotate90(rotate90(m)))));
+    // A single bright pixel to the right of the centre goes up as it turns counter-clockwise.
+    const dot: Matrix = { data: new Float32Array(784), rows: 1, cols: 784 };
+    dot.data[13 * 28 + 24] = 1;
+    const turned = rotate(dot, 30);
+    const brightest = turned.data.indexOf(Math.max(...turned.data));
+    assert.ok(Math.floor(brightest / 28) < 13, `row ${Math.floor(brightest / 28)}`);
+    assertRange(rotate(m, 17), 0, 1);
   });
 
   test('boxBlur keeps flat images flat and stays in range', () => {

@@ -22,6 +22,23 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A gauge with one series per model, read at scrape time from `values` (model name, value), so it
+ * can never disagree with what the routes say about the same models.
+ */
+export function perModelGauge(registry: Registry, name: string, help: string, values: () => Iterable<[string, number]>): Gauge<'model'> {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['model'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [model, value] of values()) this.set({ model }, value);
+    },
+  });
+}
+
 /** Label for requests no route matched, so scanners cannot blow up the series count. */
 const UNMATCHED_ROUTE = 'unmatched';
 
@@ -105,16 +122,7 @@ export default fp(
 
     /** A gauge read from each serving model's info at scrape time, labelled with the model's name. */
     const modelGauge = (name: string, help: string, read: (info: ModelInfo) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['model'] as const,
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const info of readyInfos()) this.set({ model: info.name }, read(info));
-        },
-      });
+      perModelGauge(registry, name, help, () => readyInfos().map((info) => [info.name, read(info)]));
     modelGauge('ood_reference_set_size', 'Points in the reference set the neighbours are searched in', (i) => i.reference_size);
     modelGauge(
       'ood_calibration_set_size',

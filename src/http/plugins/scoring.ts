@@ -59,6 +59,8 @@ export default fp<ScoringPluginOptions>(
     app.decorate('review', review);
     app.decorate('score', async (call: ScoreCall): Promise<Scored> => {
       const lease = app.leaseDetector(call.model);
+      // The drift statistic takes requests in the order they got here, not the order they finish.
+      const ticket = app.drift.admit(lease.detector);
       try {
         const { detector } = lease;
         const { inputs, rows } = await call.decode(detector.info, maxBatch, detector.text);
@@ -73,15 +75,18 @@ export default fp<ScoringPluginOptions>(
         // The review shows a flagged input's neighbours, so it needs their ids for every row.
         const result = await detector.predict(inputs, rows, { includeNeighbors: asked || review !== undefined });
         app.metrics.recordPrediction(result, detector.info.name);
+        ticket.record(result.predictions.map((p) => p.p_values.combined));
         if (review) {
           review.record(detector, inputs, result.predictions);
           if (!asked) result.predictions = withoutNeighborIds(result.predictions);
         }
         return { info: detector.info, result };
       } finally {
+        // After record() this does nothing; after a failure it gives the request's place up.
+        ticket.cancel();
         lease.release();
       }
     });
   },
-  { name: 'ood-scoring', fastify: '5.x', dependencies: ['ood-detector', 'ood-metrics'] },
+  { name: 'ood-scoring', fastify: '5.x', dependencies: ['ood-detector', 'ood-metrics', 'ood-drift'] },
 );

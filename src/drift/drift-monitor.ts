@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { DriftStatistic, type DriftStatisticOptions } from './drift-statistic.js';
+
+/** What GET /v1/models/{name}/drift answers, and what the gauges read. */
+export const DriftStatusSchema = z.object({
+  model: z.string(),
+  version: z.string(),
+  /** log10 of the drift statistic; it starts at log10(1/2), each part's martingale at 1. */
+  statistic: z.number(),
+  /** log10(1/delta): the alarm fires when the statistic reaches it. */
+  threshold: z.number(),
+  delta: z.number(),
+  /** True once the statistic has reached the threshold; it stays true until a reset or reload. */
+  alarm: z.boolean(),
+  /** When the statistic started afresh: this model version's first use, or the last reset. */
+  since: z.string(),
+  /** Predictions the statistic has taken since then, in the order their requests arrived. */
+  predictions: z.number().int(),
+  /** When, and after how many predictions, the statistic first reached the threshold. */
+  alarmed_at: z.object({ time: z.string(), predictions: z.number().int() }).optional(),
+  /** Each part's log10, over its divisor (docs/design.md §4): the statistic is the larger. */
+  parts: z.object({ calibration: z.number(), stream: z.number() }),
+});
+export type DriftStatus = z.infer<typeof DriftStatusSchema>;
+
+/** One request's place in the stream: taken before its inputs are scored, settled once. */
+export interface DriftTicket {
+  /** The request's combined p-values, in row order. */
+  record(pValues: readonly number[]): void;
+  /** The request scored nothing (it failed); its place is given up. */
+  cancel(): void;
+}
+
+export interface DriftMonitorOptions extends DriftStatisticOptions {
+  model: string;
+  version: string;
+  now?: () => Date;
+}
+
+/**
+ * One model version's drift statistic, fed in the order requests were admitted.
+ *
+ * Requests finish out of order (scoring threads, batches that merge several requests, inputs
+ * that take longer to decode), and the order in which they finish can depend on the inputs
+ * themselves. The order in which they were admitted cannot: it is fixed before any of them is
+ * scored. So each request takes a ticket on admission, and a result that finishes before an
+ * earlier ticket's waits for it. Under the null (in-distribution traffic, independent and
+ * identically distributed in arrival order) the p-values then enter independent of how they
+ * were computed, which is what the martingales' guarantee needs.
+ */
+export class DriftMonitor {
+  private readonly statistic: DriftStatistic;
+  private readonly now: () => Date;
+  readonly since: Date;
+  private alarmedAt: { time: Date; predictions: number } | undefined;
+  private issued = 0;
+  private nextToApply = 0;
+  /** Results that finished before an earlier ticket: undefined for a cancelled one. */
+  private readonly waiting = new Map<number, readonly number[] | undefined>();
+
+  constructor(private readonly options: DriftMonitorOptions) {
+    this.statistic = new DriftStatistic(options);
+    this.now = options.now ?? (() => new Date());
+    this.since = this.now();
+  }
+
+  admit(): DriftTicket {
+    const seq = this.issued++;
+    let settled = false;
+    const settle = (values: readonly number[] | undefined) => {
+      if (settled) return;
+      settled = true;
+      this.waiting.set(seq, values);
+      this.applyReady();
+    };
+    return { record: (pValues) => settle(pValues), cancel: () => settle(undefined) };
+  }
+
+  /** Tickets admitted but not yet taken into the statistic (their own or an earlier one is still running). */
+  get pending(): number {
+    return this.issued - this.nextToApply;
+  }
+
+  private applyReady(): void {
+    const threshold = this.threshold();
+    while (this.waiting.has(this.nextToApply)) {
+      const values = this.waiting.get(this.nextToApply);
+      this.waiting.delete(this.nextToApply);
+      this.nextToApply++;
+      for (const p of values ?? []) {
+        // Combined p-values are (c+1)/(n+1); anything else is a detector's bug, and must not fail the request that carried it.
+        if (!(p > 0 && p <= 1)) continue;
+        this.statistic.update(p);
+        if (!this.alarmedAt && this.statistic.log10() >= threshold) this.alarmedAt = { time: this.now(), predictions: this.statistic.count };
+      }
+    }
+  }
+
+  private threshold(): number {
+    return Math.log10(1 / this.options.delta);
+  }
+
+  status(): DriftStatus {
+    const alarmedAt = this.alarmedAt;
+    return {
+      model: this.options.model,
+      version: this.options.version,
+      statistic: this.statistic.log10(),
+      threshold: this.threshold(),
+      delta: this.options.delta,
+      alarm: alarmedAt !== undefined,
+      since: this.since.toISOString(),
+      predictions: this.statistic.count,
+      ...(alarmedAt ? { alarmed_at: { time: alarmedAt.time.toISOString(), predictions: alarmedAt.predictions } } : {}),
+      parts: this.statistic.parts(),
+    };
+  }
+}
