@@ -16,12 +16,19 @@ export const DriftStatusSchema = z.object({
   since: z.string(),
   /** Predictions the statistic has taken since then, in the order their requests arrived. */
   predictions: z.number().int(),
+  /** Requests admitted whose p-values have not entered yet: running, or finished behind one that is. */
+  pending: z.number().int(),
   /** When, and after how many predictions, the statistic first reached the threshold. */
   alarmed_at: z.object({ time: z.string(), predictions: z.number().int() }).optional(),
   /** Each part's log10, over its divisor (docs/design.md §4): the statistic is the larger. */
   parts: z.object({ calibration: z.number(), stream: z.number() }),
 });
 export type DriftStatus = z.infer<typeof DriftStatusSchema>;
+
+/** Finished requests held back behind an unfinished earlier one, at most. */
+export const MAX_WAITING = 10_000;
+/** How long a finished request is held back behind an unfinished earlier one, at most. */
+export const MAX_WAIT_MS = 60_000;
 
 /** One request's place in the stream: taken before its inputs are scored, settled once. */
 export interface DriftTicket {
@@ -57,6 +64,8 @@ export class DriftMonitor {
   private nextToApply = 0;
   /** Results that finished before an earlier ticket: undefined for a cancelled one. */
   private readonly waiting = new Map<number, readonly number[] | undefined>();
+  /** When each unsettled ticket was admitted (ms). */
+  private readonly admittedAt = new Map<number, number>();
 
   constructor(private readonly options: DriftMonitorOptions) {
     this.statistic = new DriftStatistic(options);
@@ -66,10 +75,14 @@ export class DriftMonitor {
 
   admit(): DriftTicket {
     const seq = this.issued++;
+    this.admittedAt.set(seq, this.now().getTime());
     let settled = false;
     const settle = (values: readonly number[] | undefined) => {
       if (settled) return;
       settled = true;
+      this.admittedAt.delete(seq);
+      // A ticket given up while it hung (see MAX_WAITING) comes too late to enter.
+      if (seq < this.nextToApply) return;
       this.waiting.set(seq, values);
       this.applyReady();
     };
@@ -83,16 +96,31 @@ export class DriftMonitor {
 
   private applyReady(): void {
     const threshold = this.threshold();
-    while (this.waiting.has(this.nextToApply)) {
-      const values = this.waiting.get(this.nextToApply);
-      this.waiting.delete(this.nextToApply);
-      this.nextToApply++;
-      for (const p of values ?? []) {
-        // Combined p-values are (c+1)/(n+1); anything else is a detector's bug, and must not fail the request that carried it.
-        if (!(p > 0 && p <= 1)) continue;
-        this.statistic.update(p);
-        if (!this.alarmedAt && this.statistic.log10() >= threshold) this.alarmedAt = { time: this.now(), predictions: this.statistic.count };
+    const now = this.now().getTime();
+    for (;;) {
+      const next = this.nextToApply;
+      if (this.waiting.has(next)) {
+        const values = this.waiting.get(next);
+        this.waiting.delete(next);
+        this.nextToApply++;
+        for (const p of values ?? []) {
+          // Combined p-values are (c+1)/(n+1); anything else is a detector's bug, and must not fail the request that carried it.
+          if (!(p > 0 && p <= 1)) continue;
+          this.statistic.update(p);
+          if (!this.alarmedAt && this.statistic.log10() >= threshold) this.alarmedAt = { time: this.now(), predictions: this.statistic.count };
+        }
+        continue;
       }
+      // A request that never finishes would hold every later result back for ever. Past
+      // MAX_WAITING results held, or MAX_WAIT_MS, the earliest unsettled ticket is given up, as
+      // if its request had failed.
+      const overdue = now - (this.admittedAt.get(next) ?? now) > MAX_WAIT_MS;
+      if (this.waiting.size > 0 && (this.waiting.size > MAX_WAITING || overdue)) {
+        this.admittedAt.delete(next);
+        this.nextToApply++;
+        continue;
+      }
+      return;
     }
   }
 
@@ -111,6 +139,7 @@ export class DriftMonitor {
       alarm: alarmedAt !== undefined,
       since: this.since.toISOString(),
       predictions: this.statistic.count,
+      pending: this.pending,
       ...(alarmedAt ? { alarmed_at: { time: alarmedAt.time.toISOString(), predictions: alarmedAt.predictions } } : {}),
       parts: this.statistic.parts(),
     };

@@ -39,7 +39,8 @@ const LN2 = Math.LN2;
 
 /** Prior weight of the term that starts betting at step s (1-based): ln 2 (1/ln(s+1) - 1/ln(s+2)); they sum to 1. */
 export function startWeight(s: number): number {
-  return LN2 * (1 / Math.log(s + 1) - 1 / Math.log(s + 2));
+  // The difference of the two reciprocals, written without cancelling digits at large s.
+  return (LN2 * Math.log1p(1 / (s + 1))) / (Math.log(s + 1) * Math.log(s + 2));
 }
 
 /** Total weight of the terms that have not started after t steps: ln 2 / ln(t+2). */
@@ -47,8 +48,13 @@ export function unstartedWeight(t: number): number {
   return LN2 / Math.log(t + 2);
 }
 
-/** Above this, the running sums are rescaled so no product overflows. */
+/**
+ * Outside [RESCALE_BELOW, RESCALE_ABOVE] the running sums are rescaled (their log kept apart), so
+ * no product overflows, and so that after a huge excursion the new start points' weights,
+ * divided by e^scale, do not underflow to 0 and leave the statistic blind to a second shift.
+ */
 const RESCALE_ABOVE = 1e150;
+const RESCALE_BELOW = 1e-150;
 
 export function checkBets(bets: readonly StepBet[]): void {
   if (bets.length === 0) throw new RangeError('a test martingale needs at least one bet');
@@ -97,7 +103,7 @@ export class ChangePointMartingale {
       this.sums[k] = next;
       if (next > largest) largest = next;
     }
-    if (largest > RESCALE_ABOVE) {
+    if (largest > RESCALE_ABOVE || (largest > 0 && largest < RESCALE_BELOW)) {
       for (let k = 0; k < this.sums.length; k++) this.sums[k] /= largest;
       this.scale += Math.log(largest);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DriftMonitor, DriftStatusSchema } from '../../src/drift/drift-monitor.js';
+import { DriftMonitor, DriftStatusSchema, MAX_WAIT_MS, MAX_WAITING } from '../../src/drift/drift-monitor.js';
 import { DriftStatistic } from '../../src/drift/drift-statistic.js';
 import { createRng } from '../../src/math/random.js';
 
@@ -65,4 +65,29 @@ test('p-values that are not in (0, 1] are left out, not thrown at the request', 
   const monitor = new DriftMonitor(options());
   monitor.admit().record([0, Number.NaN, 2, 0.5]);
   assert.equal(monitor.status().predictions, 1);
+});
+
+test('a request that never finishes holds later results back only up to MAX_WAITING', () => {
+  const monitor = new DriftMonitor(options());
+  const hung = monitor.admit();
+  for (let i = 0; i < MAX_WAITING; i++) monitor.admit().record([0.5]);
+  assert.equal(monitor.status().predictions, 0, 'held back behind the hung request');
+  monitor.admit().record([0.5]);
+  assert.equal(monitor.status().predictions, MAX_WAITING + 1);
+  assert.equal(monitor.pending, 0);
+  hung.record([0.01]);
+  assert.equal(monitor.status().predictions, MAX_WAITING + 1, 'the given-up ticket does not enter late');
+});
+
+test('a request that hangs is given up after MAX_WAIT_MS, and later results enter', () => {
+  let clock = 0;
+  const monitor = new DriftMonitor({ ...options(), now: () => new Date(clock) });
+  const hung = monitor.admit();
+  monitor.admit().record([0.5]);
+  assert.deepEqual([monitor.status().predictions, monitor.status().pending], [0, 2]);
+  clock += MAX_WAIT_MS + 1;
+  monitor.admit().record([0.5]);
+  assert.deepEqual([monitor.status().predictions, monitor.status().pending], [2, 0]);
+  hung.cancel();
+  assert.equal(monitor.status().predictions, 2);
 });

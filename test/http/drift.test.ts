@@ -122,3 +122,23 @@ describe('POST /admin/drift/reset without tokens', () => {
     }
   });
 });
+
+describe('a drift test that cannot start', () => {
+  it('never fails a prediction or a scrape; its route says why', async () => {
+    // No calibration scores: no p-value grid to bet on.
+    const app = await buildTestApp(new FakeHost(new FakeDetector({ info: { calibration_size: 0 } })));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await app.inject({ method: 'POST', url: '/predict', payload: { instances: [CLEAN] } });
+        assert.equal(res.statusCode, 200, res.body);
+      }
+      const body = assertError(await app.inject({ method: 'GET', url: '/v1/models/fake/drift' }), 500, 'INTERNAL');
+      assert.match(body.error.message, /drift test of model fake could not start: .*positive integer/);
+      const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+      assert.equal(metrics.statusCode, 200);
+      assert.doesNotMatch(metrics.body, /^ood_drift_alarm\{/m);
+    } finally {
+      await app.close();
+    }
+  });
+});

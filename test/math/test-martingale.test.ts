@@ -102,3 +102,17 @@ test('bad bets and p-values are refused', () => {
   assert.throws(() => new ChangePointMartingale([{ threshold: 0.1, reference: 0.1, fraction: 0.5, weight: 0.5 }]), /sum to 0.5/);
   assert.throws(() => new ChangePointMartingale(uniformBets()).update(Number.NaN), /must be a number/);
 });
+
+test('after a huge excursion and a long clean stretch, a second shift still shows', () => {
+  // 3,000 hits take the sums past e^14000; without rescaling downwards too, the clean stretch
+  // let them underflow and new start points got weight 0: the statistic stayed blind.
+  const martingale = new ChangePointMartingale(uniformBets());
+  const rng = createRng(8);
+  for (let t = 0; t < 3000; t++) martingale.update(0.0001);
+  assert.ok(martingale.log10() > 5000);
+  for (let t = 0; t < 1_500_000; t++) martingale.update(rng());
+  const before = martingale.log10();
+  assert.ok(before < 2, `the first excursion has faded: ${before}`);
+  for (let t = 0; t < 200; t++) martingale.update(0.0001);
+  assert.ok(martingale.log10() > 100, `the second shift: ${martingale.log10()}`);
+});

@@ -59,7 +59,7 @@ export default fp<AuthPluginOptions>(
     app.addHook('onRequest', async (request, reply) => {
       const config = request.routeOptions.config;
       if (tokens.length === 0) {
-        if (config?.admin) throw new OodError('ADMIN_DISABLED', `${ERRORS.ADMIN_DISABLED.message}; SIGHUP reloads without them`);
+        if (config?.admin) throw new OodError('ADMIN_DISABLED', `${ERRORS.ADMIN_DISABLED.message}; SIGHUP reloads every model (and starts its drift test afresh) without them`);
         return;
       }
       if (!config?.requiresAuth && !config?.admin) return;

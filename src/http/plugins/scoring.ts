@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { ModelInfo, Prediction, PredictResult, TextCodec } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
 import { firstImprobableRow, inputLayout } from '../../model/model-inputs.js';
+import type { DriftTicket } from '../../drift/drift-monitor.js';
 import type { ReviewStore } from '../review/review-store.js';
 
 /** A request's rows, decoded for the model that will score them. */
@@ -59,10 +60,11 @@ export default fp<ScoringPluginOptions>(
     app.decorate('review', review);
     app.decorate('score', async (call: ScoreCall): Promise<Scored> => {
       const lease = app.leaseDetector(call.model);
-      // The drift statistic takes requests in the order they got here, not the order they finish.
-      const ticket = app.drift.admit(lease.detector);
+      let ticket: DriftTicket | undefined;
       try {
         const { detector } = lease;
+        // The drift statistic takes requests in the order they got here, not the order they finish.
+        ticket = app.drift.admit(detector);
         const { inputs, rows } = await call.decode(detector.info, maxBatch, detector.text);
         if (rows > maxBatch) throw batchTooLarge(rows, maxBatch);
         // Every protocol decodes to packed rows, so the one check that spans a whole instance's
@@ -83,7 +85,7 @@ export default fp<ScoringPluginOptions>(
         return { info: detector.info, result };
       } finally {
         // After record() this does nothing; after a failure it gives the request's place up.
-        ticket.cancel();
+        ticket?.cancel();
         lease.release();
       }
     });
