@@ -54,6 +54,27 @@ export function streamSource(pools: PValuePools, shift: Shift, shiftAt: number):
   }
 }
 
+/**
+ * Clean p-values as a model computes them against one calibration set drawn afresh for this
+ * stream: n calibration scores and every test score i.i.d. uniform, p = (#{calibration >= score} + 1) / (n + 1).
+ * Given the set, the rate of p <= j/(n+1) is one draw of Beta(j, n+1-j): some streams get an
+ * unlucky set, as a deployed model may.
+ */
+export function drawnCalibrationSource(n: number, seed: number): (t: number, rng: Rng) => number {
+  const calibration = Float64Array.from({ length: n }, createRng(seed)).sort();
+  return (_, rng) => {
+    const score = rng();
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (calibration[mid] < score) lo = mid + 1;
+      else hi = mid;
+    }
+    return (n - lo + 1) / (n + 1);
+  };
+}
+
 export interface StreamOptions {
   calibrationSize: number;
   significance: number;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runStream, streamSource, summarize, type PValuePools } from '../../src/evaluation/drift-streams.js';
+import { drawnCalibrationSource, runStream, streamSource, summarize, type PValuePools } from '../../src/evaluation/drift-streams.js';
 import { OutlierShareRule } from '../../src/evaluation/outlier-share-rule.js';
 import { createRng } from '../../src/math/random.js';
 
@@ -61,4 +61,16 @@ test('a stream run finds a strong shift with the drift test, and nothing on a cl
   assert.equal(clean.drift, undefined);
   assert.equal(clean.rule, undefined);
   assert.equal(clean.withoutTolerance, undefined);
+});
+
+test('a drawn calibration set gives p-values on its grid, at the rates its own scores set', () => {
+  const n = 9;
+  const source = drawnCalibrationSource(n, 3);
+  const rng = createRng(5);
+  const p = Array.from({ length: 50_000 }, (_, t) => source(t, rng));
+  assert.ok(p.every((v) => Number.isInteger(Math.round(v * (n + 1) * 1e9) / 1e9)));
+  // p = 1/(n+1) exactly when the test score is above every calibration score.
+  const top = Math.max(...Array.from({ length: n }, createRng(3)));
+  const share = p.filter((v) => v <= 1 / (n + 1) + 1e-12).length / p.length;
+  assert.ok(Math.abs(share - (1 - top)) < 0.01, `${share} vs ${1 - top}`);
 });
