@@ -12,7 +12,7 @@ const SRC = resolve('src');
 /** The layer of a file under src/: its top folder, or the file itself for top-level modules. */
 const layerOf = (file: string) => relative(SRC, file).split('/')[0].replace(/\.ts$/, '');
 
-const BELOW_DETECTOR = ['math', 'compute', 'neighbors', 'model', 'reference', 'errors', 'log', 'event-loop', 'atomic-write', 'worker-threads', 'service-version'];
+const BELOW_DETECTOR = ['math', 'compute', 'neighbors', 'model', 'reference', 'errors', 'log', 'event-loop', 'atomic-write', 'worker-threads', 'service-version', 'settings'];
 const RESEARCH = ['analysis', 'attack', 'baselines', 'evaluation', 'report'];
 const COMPOSITION = ['cli', 'onboarding', 'config', 'detector-settings'];
 

@@ -29,13 +29,13 @@ export interface BuildAppOptions {
   /** Most instances accepted in one inference request, whichever the protocol. */
   maxBatch: number;
   bodyLimitBytes: number;
-  /** Bearer tokens for /predict; none (the default) means no authentication. */
+  /** Bearer tokens for the inference, review and admin routes; none (the default) means no authentication, and admin routes closed. */
   apiTokens?: string[];
-  /** When to shed /predict with 503 OVERLOADED; absent means never. */
+  /** When to shed the inference routes (every protocol's) with 503 OVERLOADED; absent means never. */
   loadShedding?: LoadSheddingOptions;
   /** On close, how long to keep serving unready before the listener closes (see plugins/drain.ts). */
   drainDelayMs?: number;
-  /** Enables the admin endpoints (POST/GET /admin/reload). */
+  /** Enables the reload endpoints (POST/GET /admin/reload). */
   admin?: AdminRoutesOptions;
   /** False when /metrics is served on its own port instead (see server.ts). */
   exposeMetrics?: boolean;

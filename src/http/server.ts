@@ -45,7 +45,7 @@ async function buildApps(config: Config, models: ServedModels, apiTokens: string
 
 function logAccess(log: FastifyBaseLogger, tokens: number, reviewSize: number): void {
   // The count only: tokens never reach a log line.
-  log.info({ tokens }, tokens ? 'bearer authentication on for /predict and /admin' : 'authentication off; /admin answers 403');
+  log.info({ tokens }, tokens ? 'bearer authentication on for the inference, review and admin routes' : 'authentication off; /admin answers 403');
   if (reviewSize > 0 && tokens === 0) {
     log.warn('OOD_REVIEW_SIZE is set without tokens: anyone who reaches the port can see recent flagged inputs at /review');
   }
