@@ -9,7 +9,7 @@
 #
 # With network access at build time, `npm ci` installs @tensorflow/tfjs-node (it downloads
 # libtensorflow) and the native backend is used; offline that optional install fails, npm drops
-# it and the service runs on the wasm backend. /v1/models/default and ood_tfjs_backend_info say
+# it and the service runs on the wasm backend. /models/default and ood_model_runtime_info say
 # which one is active.
 ARG BASE_IMAGE=node:20-bookworm-slim
 

@@ -5,6 +5,7 @@ import { assertStorageFits, type GraphSpec, type NeighborEngine } from '../neigh
 import type { HnswParams } from '../neighbors/hnsw-params.js';
 import type { Log } from '../log.js';
 import { loadModel, type LoadedModel } from '../model/model-store.js';
+import { runtimeNameOf } from '../model/runtimes.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
 import { perInputNames } from '../reference/sources/npy.js';
 import { buildEntry, SCORING_VERSION, type BuildProgress } from './build-entry.js';
@@ -171,6 +172,7 @@ async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, l
         significance: settings.significance,
         reference_size: entry.referenceLabels.length,
         calibration_size: calibration.labelScores.length,
+        runtime: runtimeNameOf(manifest),
         backend: embedder.backend,
         signals: signals.map((s) => s.name),
         ...(manifest.preprocessing ? { preprocessing: manifest.preprocessing } : {}),

@@ -51,6 +51,9 @@ export const ModelInfoSchema = z.object({
   significance: z.number(),
   reference_size: z.number().int(),
   calibration_size: z.number().int(),
+  /** What runs the model: tfjs, onnx (onnxruntime), or features (a model server, elsewhere). */
+  runtime: z.string(),
+  /** The runtime's backend: the tfjs backend, onnxruntime's execution provider, or none. */
   backend: z.string(),
   signals: z.array(z.string()),
   /** Present for text models: clients may send strings, tokenized to max_length tokens; longer texts are refused. */

@@ -132,7 +132,7 @@ describe('the ood-service image', () => {
   it('exposes its metrics', async () => {
     const text = await (await fetch(`${base}/metrics`)).text();
     assert.match(text, /^ood_model_ready\{model="mnist"\} 1$/m);
-    assert.match(text, /^ood_tfjs_backend_info\{backend="(wasm|tensorflow)",model="mnist",version="[^"]+"\} 1$/m);
+    assert.match(text, /^ood_model_runtime_info\{runtime="tfjs",backend="(wasm|tensorflow)",model="mnist",version="[^"]+"\} 1$/m);
     assert.match(text, /^ood_predictions_total\{model="mnist",outcome="outlier"\} [1-9]/m);
   });
 

@@ -172,7 +172,7 @@ describe('Grafana provisioning', () => {
           e.some((x) => x.includes(`histogram_quantile(${q},`) && /ood_layer_search_duration_seconds_bucket/.test(x) && /\blayer\b/.test(x)),
         ),
       'model ready': (e) => e.some((x) => /ood_model_ready/.test(x)),
-      'backend info': (e) => e.some((x) => /ood_tfjs_backend_info/.test(x)),
+      'runtime and backend info': (e) => e.some((x) => /ood_model_runtime_info/.test(x)),
       'resident memory': (e) => e.some((x) => /process_resident_memory_bytes/.test(x)),
       'tfjs tensors': (e) => e.some((x) => /ood_tfjs_tensors/.test(x)),
       'event-loop lag': (e) => e.some((x) => /nodejs_eventloop_lag/.test(x)),

@@ -14,6 +14,7 @@ export const FAKE_INFO: ModelInfo = {
   significance: 0.05,
   reference_size: 100,
   calibration_size: 20,
+  runtime: 'tfjs',
   backend: 'cpu',
   signals: ['label', 'distance', 'density'],
 };

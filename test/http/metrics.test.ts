@@ -52,7 +52,7 @@ describe('GET /metrics', () => {
     ['per-layer search latency', /^ood_layer_search_duration_seconds_count\{model="fake",layer="dense_2"\} 1$/m],
     ['reference-set size', /^ood_reference_set_size\{model="fake"\} 100$/m],
     ['calibration-set size', /^ood_calibration_set_size\{model="fake"\} 20$/m],
-    ['active tfjs backend', /^ood_tfjs_backend_info\{backend="cpu",model="fake",version="1\.2\.3"\} 1$/m],
+    ['the runtime and backend each model runs on', /^ood_model_runtime_info\{runtime="tfjs",backend="cpu",model="fake",version="1\.2\.3"\} 1$/m],
     ['readiness', /^ood_model_ready\{model="fake"\} 1$/m],
     ['the significance the outlier share is bounded by', /^ood_significance\{model="fake"\} 0\.05$/m],
     ['live tfjs tensors', /^ood_tfjs_tensors \d+$/m],

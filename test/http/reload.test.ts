@@ -89,7 +89,7 @@ describe('reload under load', () => {
       assert.equal(info.version, 'v2');
       const metrics = await (await fetch(`${base}/metrics`)).text();
       assert.match(metrics, /^ood_model_reloads_total\{model="fake",outcome="success"\} 1$/m);
-      assert.match(metrics, /^ood_tfjs_backend_info\{backend="cpu",model="fake",version="v2"\} 1$/m);
+      assert.match(metrics, /^ood_model_runtime_info\{runtime="tfjs",backend="cpu",model="fake",version="v2"\} 1$/m);
     } finally {
       await close();
     }

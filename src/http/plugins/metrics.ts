@@ -137,13 +137,13 @@ export default fp(
     );
 
     new Gauge({
-      name: 'ood_tfjs_backend_info',
-      help: 'Always 1; labels name the active tfjs backend and the model it runs',
-      labelNames: ['backend', 'model', 'version'] as const,
+      name: 'ood_model_runtime_info',
+      help: 'Always 1; labels name each model, its version, what runs it (tfjs, onnx or features) and that runtime\'s backend',
+      labelNames: ['runtime', 'backend', 'model', 'version'] as const,
       registers: [registry],
       collect() {
         this.reset();
-        for (const info of readyInfos()) this.set({ backend: info.backend, model: info.name, version: info.version }, 1);
+        for (const info of readyInfos()) this.set({ runtime: info.runtime, backend: info.backend, model: info.name, version: info.version }, 1);
       },
     });
 
