@@ -113,7 +113,7 @@ export function calibrationMismatch(state: CalibrationState, signals: readonly S
   return undefined;
 }
 
-export interface Scored {
+export interface ConformalReadout {
   pValues: Record<string, number>;
   outlierScore: number;
   credibility: number;
@@ -144,7 +144,7 @@ export class Calibrator {
     this.labelScores = new CalibrationScores(state.labelScores);
   }
 
-  score(evidence: Evidence, predicted: number): Scored {
+  score(evidence: Evidence, predicted: number): ConformalReadout {
     const { k, classes, params } = this.state;
     const raw = signalScores(this.signals, params, evidence, predicted, k);
     const pCombined = this.combined.pValue(combinedScore(raw.map((score, s) => this.fit[s].pValue(score)), this.weights));

@@ -60,7 +60,7 @@ export interface ModelEvaluation {
 
 type Scores = Record<ScoreName, Float64Array>;
 
-interface Scored {
+interface SetScores {
   scores: Scores;
   flagged: number;
   predicted: Int32Array;
@@ -78,7 +78,7 @@ function upperQuantile(values: Float64Array, significance: number): number {
 }
 
 /** Every score's metrics and ROC curve on one set against the in-distribution test inputs. */
-function compareSets(name: string, inDist: Scored, out: Scored, size: number, layers: string[], significance: number): SetEvaluation {
+function compareSets(name: string, inDist: SetScores, out: SetScores, size: number, layers: string[], significance: number): SetEvaluation {
   const metrics = {} as Record<ScoreName, OodMetrics>;
   const roc = {} as Record<ScoreName, [number, number][]>;
   for (const score of SCORES) {
@@ -108,8 +108,8 @@ async function adversarialSets(
   settings: DetectorSettings,
   manifest: ModelManifest,
   options: EvaluateOptions,
-  score: (x: Matrix) => Promise<Scored>,
-  compare: (name: string, out: Scored, size: number) => SetEvaluation,
+  score: (x: Matrix) => Promise<SetScores>,
+  compare: (name: string, out: SetScores, size: number) => SetEvaluation,
 ): Promise<SetEvaluation[]> {
   if (!runtimeOf(manifest).capabilities.gradients) return [];
   const target: AttackTarget = await openAttackTarget(settings.modelsDir, settings.referenceSetsDir, manifest.name);
@@ -233,7 +233,7 @@ async function scoreAll(
   const mahalanobis = fitMahalanobis(train.activations[penultimate], refset.train.labels, classes);
   const knn = fitKnnDistance(train.activations[penultimate], { k: 50 });
   try {
-    const score = async (x: Matrix): Promise<Scored> => {
+    const score = async (x: Matrix): Promise<SetScores> => {
       const e = await embedder.embed(Float32Array.from(x.data), x.rows);
       const predictions = await predictMatrix(detector, x);
       const features = e.activations[penultimate];
@@ -255,7 +255,7 @@ async function scoreAll(
     const inDist = await score(refset.test.x);
     let correct = 0;
     inDist.predicted.forEach((p, i) => (correct += p === refset.test.labels[i] ? 1 : 0));
-    const compare = (name: string, out: Scored, size: number): SetEvaluation =>
+    const compare = (name: string, out: SetScores, size: number): SetEvaluation =>
       compareSets(name, inDist, out, size, manifest.layers, settings.significance);
     const sets: SetEvaluation[] = [];
     const codes = embedder.inputs.some((i) => isIntegerDtype(i.dtype));

@@ -13,15 +13,14 @@ import type { ModelDescription } from '../model/model-description.js';
 import { parseLayer } from '../model/layer-spec.js';
 import { firstInvalidValue, inputLayout, inputsField, isIntegerDtype } from '../model/model-inputs.js';
 import type { ModelRuntime, RuntimeCapabilities } from '../model/model-runtime.js';
-import type { GivenShapes } from '../model/onnx/onnx-inputs.js';
-import { MODEL_RUNTIMES, RUNTIMES, type RuntimeName } from '../model/runtimes.js';
+import { MODEL_RUNTIMES, RUNTIMES } from '../model/runtimes.js';
 import { TOKENIZER_FILE } from '../model/text/text-settings.js';
 import type { TextCodec } from '../detector/types.js';
 import { readTokenizerFile, textModel, tokenizerShapes } from './text-model.js';
 import { MANIFEST_FILE, ReferenceSetManifestSchema, type ReferenceSetManifest } from '../reference/manifest.js';
 import { loadReferenceSet } from '../reference/load-reference-set.js';
 import { readSource } from '../reference/sources/registry.js';
-import { copiedSource, planData, type DataOptions, type DataPlan } from './data-plan.js';
+import { copiedSource, planData, type DataPlan } from './data-plan.js';
 import { describeModelFile } from './describe-file.js';
 import { imagePreprocessingFor } from './image-shape.js';
 import { heldOutCheck, type HeldOutCheck } from './held-out.js';
@@ -29,34 +28,9 @@ import { modelCard, referenceSetReadme } from './model-card.js';
 import { checkClassScores, checkDeclaredLogits, SAMPLE_ROWS } from './class-scores.js';
 import { checkLabelOrder, spreadRows, type LabelCheck } from './label-check.js';
 import { commitTogether, pathExists, StagedFolder, sweepStale } from './staging.js';
+import type { AddModelOptions } from './add-model-options.js';
 
-export interface AddModelOptions {
-  name: string;
-  modelFile: string;
-  /** What runs the model file (runtimeForFile tells from its name). */
-  runtime: RuntimeName;
-  data: DataOptions;
-  layers?: string[];
-  /** Share of the rows held out for calibration; undefined: the default rule (calibrationRows). */
-  calibrationShare?: number;
-  seed: number;
-  k?: number;
-  /** efSearch for named layers (the manifest's ef_search). */
-  efSearch?: Record<string, number>;
-  copyData: boolean;
-  force: boolean;
-  version: string;
-  inputShape?: GivenShapes;
-  /** A text model's Hugging Face tokenizer.json: clients then send strings. */
-  tokenizer?: string;
-  image?: { scale?: number; mean?: number[]; std?: number[] };
-  /** The command line, for the model card's "regenerate" section. */
-  command: string;
-  /** Kept in the model folder with their checksums, though the model does not load them (a features model's exported file). */
-  extraModelFiles?: Record<string, Uint8Array>;
-  /** How the model card names the model file, when `modelFile` is not what the user gave. */
-  cardModelFile?: string;
-}
+export type { AddModelOptions } from './add-model-options.js';
 
 export interface AddModelResult {
   modelDir: string;

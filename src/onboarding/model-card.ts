@@ -2,7 +2,7 @@ import type { ModelManifest } from '../model/manifest.js';
 import type { ModelDescription } from '../model/model-description.js';
 import { RUNTIMES } from '../model/runtimes.js';
 import type { ReferenceSetManifest } from '../reference/manifest.js';
-import type { AddModelOptions } from './add-model.js';
+import type { AddModelOptions } from './add-model-options.js';
 import type { DataPlan } from './data-plan.js';
 import type { HeldOutCheck } from './held-out.js';
 import { reorderNote, type LabelCheck } from './label-check.js';

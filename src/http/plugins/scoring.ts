@@ -24,7 +24,7 @@ export interface ScoreCall {
   includeNeighbors?: boolean;
 }
 
-export interface Scored {
+export interface ScoredRequest {
   /** The model that scored, as it was at the time. */
   info: ModelInfo;
   result: PredictResult;
@@ -33,7 +33,7 @@ export interface Scored {
 declare module 'fastify' {
   interface FastifyInstance {
     /** The one scoring path every protocol's routes take: lease, decode, predict, count, keep for review, release. */
-    score(call: ScoreCall): Promise<Scored>;
+    score(call: ScoreCall): Promise<ScoredRequest>;
     /** The flagged inputs kept for review; undefined when the review is off. */
     review: ReviewStore | undefined;
   }
@@ -58,7 +58,7 @@ export function batchTooLarge(rows: number, maxBatch: number, what = 'The reques
 export default fp<ScoringPluginOptions>(
   async (app, { maxBatch, review }) => {
     app.decorate('review', review);
-    app.decorate('score', async (call: ScoreCall): Promise<Scored> => {
+    app.decorate('score', async (call: ScoreCall): Promise<ScoredRequest> => {
       const lease = app.leaseDetector(call.model);
       let ticket: DriftTicket | undefined;
       try {
