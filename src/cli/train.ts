@@ -6,7 +6,7 @@ import type { LayerEntanglement } from '../analysis/entanglement.js';
 import { modelLayerEntanglement } from '../analysis/layer-entanglement.js';
 import { seededSample } from '../analysis/sample.js';
 import { writeFileAtomic } from '../atomic-write.js';
-import { createCliLogger } from '../log.js';
+import { createCliLogger, type Log } from '../log.js';
 import { activeBackend, initBackend, parseBackend } from '../model/backend.js';
 import { INPUT_LAYER, NAME_PATTERN, unindexedEfSearchLayers, type ModelManifest } from '../model/manifest.js';
 import { EfSearchArgSchema } from './ef-search-arg.js';
@@ -62,26 +62,21 @@ const ArgsSchema = z.object({
   'reference-sets-dir': z.string().default('reference-sets'),
 });
 
-export async function trainCommand(argv: string[]): Promise<number> {
-  const log = createCliLogger();
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string' }, out: { type: 'string' }, hidden: { type: 'string' }, epochs: { type: 'string' },
-      'batch-size': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
-      'snnl-factor': { type: 'string' }, 'snnl-temperature': { type: 'string' },
-      'fixed-temperature': { type: 'boolean' }, distance: { type: 'string' }, 'no-index-input': { type: 'boolean' },
-      'ef-search': { type: 'string' }, version: { type: 'string' }, 'entanglement-sample': { type: 'string' }, backend: { type: 'string' }, 'models-dir': { type: 'string' },
-      'reference-sets-dir': { type: 'string' }, help: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stderr.write(`${USAGE}\n`);
-    return 0;
-  }
-  const args = ArgsSchema.parse(values);
-  const options = TrainOptionsSchema.parse({
+const PARSE_OPTIONS = {
+  data: { type: 'string' }, out: { type: 'string' }, hidden: { type: 'string' }, epochs: { type: 'string' },
+  'batch-size': { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
+  'snnl-factor': { type: 'string' }, 'snnl-temperature': { type: 'string' },
+  'fixed-temperature': { type: 'boolean' }, distance: { type: 'string' }, 'no-index-input': { type: 'boolean' },
+  'ef-search': { type: 'string' }, version: { type: 'string' }, 'entanglement-sample': { type: 'string' }, backend: { type: 'string' }, 'models-dir': { type: 'string' },
+  'reference-sets-dir': { type: 'string' }, help: { type: 'boolean' },
+} as const;
+
+type TrainArgs = z.infer<typeof ArgsSchema>;
+type ReferenceSet = Awaited<ReturnType<typeof loadReferenceSet>>;
+type TrainOptions = ReturnType<typeof TrainOptionsSchema.parse>;
+
+function trainOptions(args: TrainArgs): TrainOptions {
+  return TrainOptionsSchema.parse({
     hidden: args.hidden.split(',').map(Number),
     epochs: args.epochs,
     batchSize: args['batch-size'],
@@ -92,29 +87,35 @@ export async function trainCommand(argv: string[]): Promise<number> {
     snnlLearnTemperature: args['fixed-temperature'] ? false : undefined,
     snnlDistance: args.distance,
   });
-  const name = args.out ?? args.data;
-  const backend = await initBackend(args.backend ? parseBackend(args.backend) : undefined);
-  log.info({ backend: backend.backend, skipped: backend.skipped }, 'tfjs backend ready');
+}
 
-  const refset = await loadReferenceSet(args['reference-sets-dir'], args.data);
-  const classes = refset.manifest.labels.length;
-  log.info(
-    { data: args.data, train: refset.train.x.rows, calibration: refset.calibration.x.rows, test: refset.test.x.rows },
-    'reference set loaded',
-  );
-  const hiddenNames = options.hidden.map((_, i) => hiddenLayerName(i));
+/** The indexed layers: the raw input (unless --no-index-input) and every hidden layer; --ef-search may name only these. */
+function indexedLayers(args: TrainArgs, hiddenNames: string[]): string[] {
   const indexed = args['no-index-input'] ? hiddenNames : [INPUT_LAYER, ...hiddenNames];
   // Refused before training, not when the server later loads the model.
   const unindexed = unindexedEfSearchLayers({ layers: indexed, ef_search: args['ef-search'] });
   if (unindexed.length > 0) throw new Error(`--ef-search names ${unindexed.join(', ')}; the indexed layers are ${indexed.join(', ')}`);
-  // A fixed sample, so that the curve over epochs follows the representation, not the sample.
-  const probe = args['entanglement-sample'] > 0 ? seededSample(refset.train, args['entanglement-sample'], options.seed) : null;
+  return indexed;
+}
+
+interface Trained {
+  model: ReturnType<typeof trainClassifier>;
+  history: EpochReport[];
+  /** Per epoch, each hidden layer's SNNL at its optimal temperature on the probe (none without one). */
+  entanglement: LayerEntanglement[][];
+  /** Training time, without the entanglement measurements. */
+  seconds: number;
+  entanglementSeconds: number;
+}
+
+/** Trains, measuring each hidden layer's entanglement on the probe after every epoch, and logs each epoch. */
+function trainMeasured(refset: ReferenceSet, options: TrainOptions, hiddenNames: string[], probe: ReturnType<typeof seededSample> | null, log: Log): Trained {
   const progress = new Progress();
   const history: EpochReport[] = [];
   const entanglement: LayerEntanglement[][] = [];
   let entanglementSeconds = 0;
   const started = performance.now();
-  const model = trainClassifier(refset.train, refset.test, classes, options, {
+  const model = trainClassifier(refset.train, refset.test, refset.manifest.labels.length, options, {
     onBatch: (epoch, batch, batches) => progress.update(`epoch ${epoch}/${options.epochs}`, batch, batches),
     onEpoch: (report, epochModel) => {
       history.push(report);
@@ -140,6 +141,32 @@ export async function trainCommand(argv: string[]): Promise<number> {
   });
   // The measurement is analysis, not training: the card reports the two times apart.
   const seconds = (performance.now() - started) / 1000 - entanglementSeconds;
+  return { model, history, entanglement, seconds, entanglementSeconds };
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const log = createCliLogger();
+  const { values } = parseArgs({ args: argv, options: PARSE_OPTIONS, strict: true });
+  if (values.help) {
+    process.stderr.write(`${USAGE}\n`);
+    return 0;
+  }
+  const args = ArgsSchema.parse(values);
+  const options = trainOptions(args);
+  const name = args.out ?? args.data;
+  const backend = await initBackend(args.backend ? parseBackend(args.backend) : undefined);
+  log.info({ backend: backend.backend, skipped: backend.skipped }, 'tfjs backend ready');
+
+  const refset = await loadReferenceSet(args['reference-sets-dir'], args.data);
+  log.info(
+    { data: args.data, train: refset.train.x.rows, calibration: refset.calibration.x.rows, test: refset.test.x.rows },
+    'reference set loaded',
+  );
+  const hiddenNames = options.hidden.map((_, i) => hiddenLayerName(i));
+  const indexed = indexedLayers(args, hiddenNames);
+  // A fixed sample, so that the curve over epochs follows the representation, not the sample.
+  const probe = args['entanglement-sample'] > 0 ? seededSample(refset.train, args['entanglement-sample'], options.seed) : null;
+  const { model, history, entanglement, seconds, entanglementSeconds } = trainMeasured(refset, options, hiddenNames, probe, log);
   const testAccuracy = accuracy(model, refset.test);
   const manifest: ModelManifest = {
     name,
