@@ -52,15 +52,7 @@ export interface AddModelResult {
  */
 export async function addModel(options: AddModelOptions, config: Config, log: Log, progress?: BuildProgress): Promise<AddModelResult> {
   const { name } = options;
-  const modelTarget = join(config.modelsDir, name);
-  const refsTarget = join(config.referenceSetsDir, name);
-  for (const target of [modelTarget, refsTarget]) {
-    if (!options.force && (await pathExists(target))) {
-      throw new OodError('CONFIG_INVALID', `${target} already exists: choose another --name, or pass --force to replace it`);
-    }
-  }
-  await sweepStale(config.modelsDir, name);
-  await sweepStale(config.referenceSetsDir, name);
+  const { modelTarget, refsTarget } = await clearTargets(options, config);
   const runtime = RUNTIMES[options.runtime];
   if (options.tokenizer && runtime.capabilities.inputTypes === 'float32-only') {
     throw new OodError('CONFIG_INVALID', `--tokenizer goes with a model that takes token ids (${flagsOfRuntimesThat((c) => c.inputTypes === 'any')}); ${runtime.title} models take float inputs`);
@@ -83,32 +75,10 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     const plainInput = description.inputs.length === 1 && description.inputs[0].dtype === 'float32';
     const preprocessing = plainInput ? imagePreprocessingFor(description.input.shape, options.image) : undefined;
     const text = tokenizer ? textModel(tokenizer, description.inputs) : undefined;
-    const plan = await planData(options.data, description.classOutput.classes, preprocessing, description.inputs.map((i) => i.name));
-    if (plan.source.kind === 'text' && !text) {
-      throw new OodError('CONFIG_INVALID', `${options.data} holds texts: give the model's tokenizer with --tokenizer tokenizer.json`);
-    }
-    if (plan.labels.length !== description.classOutput.classes) {
-      throw new OodError(
-        'DATA_INVALID',
-        `the model outputs ${description.classOutput.classes} classes ("${description.classOutput.name}" of ${options.modelFile}), ` +
-          `but the data have ${plan.labels.length} (${plan.labels.slice(0, 12).join(', ')}${plan.labels.length > 12 ? ', ...' : ''}; from ${plan.labelsFrom})`,
-      );
-    }
+    const plan = await checkedPlan(options, description, preprocessing, text !== undefined);
     await stagedModel.create();
     await stagedRefs.create();
-    const draftSet = await writeReferenceSet(stagedRefs, plan, options, description, config.significance, text?.codec);
-    // Only samples and the test part are kept: the detector reads the whole set once more.
-    const { sample, labelSample, test, counts, dataSha256, emptyClasses } = await splitSummary(stagedRefs.root, name, text?.codec);
-    if (emptyClasses.length > 0) {
-      throw new OodError(
-        'DATA_INVALID',
-        `no rows of class ${emptyClasses.map((c) => `"${plan.labels[c]}"`).join(', ')} are left to index (from ${plan.labelsFrom}): ` +
-          'every class the model outputs needs training rows; bring data of every class, or a model of fewer classes',
-      );
-    }
-    // The checksum of the data as stored (copies are renamed, so it is taken on them).
-    const referenceSet: ReferenceSetManifest = { ...draftSet, data_sha256: dataSha256 };
-    await writeFileAtomic(join(stagedRefs.dir, MANIFEST_FILE), `${JSON.stringify(referenceSet, null, 2)}\n`);
+    const { referenceSet, sample, labelSample, test, counts } = await stageReferenceSet(stagedRefs, plan, options, description, config.significance, text?.codec);
     log.info(counts, 'data read and split');
     // Scores the user declared are checked against the declaration: probabilities row by row as
     // the data were read, logits here.
@@ -150,6 +120,68 @@ export async function addModel(options: AddModelOptions, config: Config, log: Lo
     await stagedModel.discard();
     await stagedRefs.discard();
   }
+}
+
+/** Where the model folder and the reference set go: refused when taken (unless --force), and swept of stale staging. */
+async function clearTargets(options: AddModelOptions, config: Config): Promise<{ modelTarget: string; refsTarget: string }> {
+  const modelTarget = join(config.modelsDir, options.name);
+  const refsTarget = join(config.referenceSetsDir, options.name);
+  for (const target of [modelTarget, refsTarget]) {
+    if (!options.force && (await pathExists(target))) {
+      throw new OodError('CONFIG_INVALID', `${target} already exists: choose another --name, or pass --force to replace it`);
+    }
+  }
+  await sweepStale(config.modelsDir, options.name);
+  await sweepStale(config.referenceSetsDir, options.name);
+  return { modelTarget, refsTarget };
+}
+
+/** How the data will be read, refused when it cannot feed this model: texts without a tokenizer, another number of classes. */
+async function checkedPlan(
+  options: AddModelOptions,
+  description: ModelDescription,
+  preprocessing: ReturnType<typeof imagePreprocessingFor>,
+  takesText: boolean,
+): Promise<DataPlan> {
+  const plan = await planData(options.data, description.classOutput.classes, preprocessing, description.inputs.map((i) => i.name));
+  if (plan.source.kind === 'text' && !takesText) {
+    throw new OodError('CONFIG_INVALID', `${options.data} holds texts: give the model's tokenizer with --tokenizer tokenizer.json`);
+  }
+  if (plan.labels.length !== description.classOutput.classes) {
+    throw new OodError(
+      'DATA_INVALID',
+      `the model outputs ${description.classOutput.classes} classes ("${description.classOutput.name}" of ${options.modelFile}), ` +
+        `but the data have ${plan.labels.length} (${plan.labels.slice(0, 12).join(', ')}${plan.labels.length > 12 ? ', ...' : ''}; from ${plan.labelsFrom})`,
+    );
+  }
+  return plan;
+}
+
+/**
+ * Writes the reference set into its staging folder, with its manifest and the checksum of the
+ * data as stored (copies are renamed, so it is taken on them), and returns what the checks need:
+ * only samples and the test part, since the detector reads the whole set once more.
+ */
+async function stageReferenceSet(
+  staged: StagedFolder,
+  plan: DataPlan,
+  options: AddModelOptions,
+  description: ModelDescription,
+  significance: number,
+  codec: TextCodec | undefined,
+) {
+  const draftSet = await writeReferenceSet(staged, plan, options, description, significance, codec);
+  const { sample, labelSample, test, counts, dataSha256, emptyClasses } = await splitSummary(staged.root, options.name, codec);
+  if (emptyClasses.length > 0) {
+    throw new OodError(
+      'DATA_INVALID',
+      `no rows of class ${emptyClasses.map((c) => `"${plan.labels[c]}"`).join(', ')} are left to index (from ${plan.labelsFrom}): ` +
+        'every class the model outputs needs training rows; bring data of every class, or a model of fewer classes',
+    );
+  }
+  const referenceSet: ReferenceSetManifest = { ...draftSet, data_sha256: dataSha256 };
+  await writeFileAtomic(join(staged.dir, MANIFEST_FILE), `${JSON.stringify(referenceSet, null, 2)}\n`);
+  return { referenceSet, sample, labelSample, test, counts };
 }
 
 /** The add-model flags of the runtimes that can do something, for errors: "--onnx". */
