@@ -6,7 +6,7 @@ import { createCliLogger } from '../log.js';
 import { NAME_PATTERN } from '../model/manifest.js';
 import { MODEL_RUNTIMES, RUNTIMES, runtimeForFile, type RuntimeName } from '../model/runtimes.js';
 import { featuresSpec, type ClassScoreKind } from '../model/features/features-runtime.js';
-import { addModel, type AddModelOptions } from '../onboarding/add-model.js';
+import { addModel, type AddModelOptions, type AddModelResult } from '../onboarding/add-model.js';
 import { addModelAsFeatures } from '../onboarding/as-features.js';
 import { OodError } from '../errors.js';
 import { reorderNote } from '../onboarding/label-check.js';
@@ -107,24 +107,75 @@ const ArgsSchema = z
     path: ['layers'],
   });
 
-export async function addModelCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      name: { type: 'string' }, data: { type: 'string' }, logits: { type: 'string' }, probabilities: { type: 'string' },
-      'as-features': { type: 'boolean' },
-      ...Object.fromEntries(MODEL_RUNTIMES.names.map((name) => [name, { type: 'string' as const }])),
-      labels: { type: 'string' }, 'label-column': { type: 'string' }, classes: { type: 'string' },
-      'test-data': { type: 'string' }, 'test-labels': { type: 'string' }, 'ignore-columns': { type: 'string' },
-      tokenizer: { type: 'string' }, 'text-column': { type: 'string' },
-      layers: { type: 'string' }, 'calibration-share': { type: 'string' }, seed: { type: 'string' }, k: { type: 'string' },
-      'ef-search': { type: 'string' },
-      'reference-data': { type: 'boolean' }, 'input-shape': { type: 'string' }, scale: { type: 'string' },
-      mean: { type: 'string' }, std: { type: 'string' }, version: { type: 'string' }, force: { type: 'boolean' },
-      help: { type: 'boolean' },
+const PARSE_OPTIONS = {
+  name: { type: 'string' }, data: { type: 'string' }, logits: { type: 'string' }, probabilities: { type: 'string' },
+  'as-features': { type: 'boolean' },
+  ...Object.fromEntries(MODEL_RUNTIMES.names.map((name) => [name, { type: 'string' as const }])),
+  labels: { type: 'string' }, 'label-column': { type: 'string' }, classes: { type: 'string' },
+  'test-data': { type: 'string' }, 'test-labels': { type: 'string' }, 'ignore-columns': { type: 'string' },
+  tokenizer: { type: 'string' }, 'text-column': { type: 'string' },
+  layers: { type: 'string' }, 'calibration-share': { type: 'string' }, seed: { type: 'string' }, k: { type: 'string' },
+  'ef-search': { type: 'string' },
+  'reference-data': { type: 'boolean' }, 'input-shape': { type: 'string' }, scale: { type: 'string' },
+  mean: { type: 'string' }, std: { type: 'string' }, version: { type: 'string' }, force: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+type AddModelArgs = z.infer<typeof ArgsSchema>;
+
+/** The onboarding's options from the parsed flags. */
+function addModelOptions(args: AddModelArgs, argv: string[], modelFile: string, runtime: RuntimeName, features: { data: string } | undefined): AddModelOptions {
+  return {
+    name: args.name,
+    modelFile,
+    runtime,
+    data: {
+      data: features?.data ?? (args.data as string),
+      labels: args.labels,
+      labelColumn: args['label-column'],
+      classes: args.classes,
+      testData: args['test-data'],
+      testLabels: args['test-labels'],
+      ignoreColumns: args['ignore-columns']?.split(','),
+      textColumn: args['text-column'],
     },
-    strict: true,
-  });
+    tokenizer: args.tokenizer,
+    layers: args.layers?.split(','),
+    calibrationShare: args['calibration-share'],
+    seed: args.seed,
+    k: args.k,
+    efSearch: args['ef-search'],
+    copyData: !args['reference-data'],
+    force: args.force,
+    version: args.version,
+    inputShape: args['input-shape'] ? parseInputShape(args['input-shape'], '--input-shape') : undefined,
+    image: { scale: args.scale, mean: args.mean, std: args.std },
+    command: `npm run ood -- add-model ${argv.join(' ')}`,
+  };
+}
+
+/** What add-model prints once the model is added: where it went, what it indexes, how it did, how to serve it. */
+function summary(name: string, result: AddModelResult & { exported?: string }): string {
+  const reorder = reorderNote(result.labelCheck);
+  return [
+    `added model ${name}: ${result.modelDir} and ${result.referenceSetDir}`,
+    ...(result.exported ? [`the model with its features added, to deploy where it runs: ${result.exported}`] : []),
+    `indexed layers: ${result.manifest.layers.join(', ')}`,
+    ...result.layerReasons.map((r) => `  ${r}`),
+    `model accuracy on the reference rows: ${result.labelCheck.accuracy.toFixed(4)} (${result.labelCheck.rows} rows)`,
+    ...(reorder ? [`  ${reorder}`] : []),
+    ...(result.heldOut
+      ? [`held-out: ${(100 * result.heldOut.flagRate).toFixed(1)}% of ${result.heldOut.rows} rows flagged, accuracy ${result.heldOut.accuracy.toFixed(4)}`]
+      : []),
+    '',
+    'serve it:',
+    `  OOD_MODEL=${name} npm start`,
+    '',
+  ].join('\n');
+}
+
+export async function addModelCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: PARSE_OPTIONS, strict: true });
   if (values.help) {
     process.stderr.write(`${USAGE}\n`);
     return 0;
@@ -153,52 +204,10 @@ export async function addModelCommand(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const options: AddModelOptions = {
-    name: args.name,
-    modelFile,
-    runtime,
-    data: {
-      data: features?.data ?? (args.data as string),
-      labels: args.labels,
-      labelColumn: args['label-column'],
-      classes: args.classes,
-      testData: args['test-data'],
-      testLabels: args['test-labels'],
-      ignoreColumns: args['ignore-columns']?.split(','),
-      textColumn: args['text-column'],
-    },
-    tokenizer: args.tokenizer,
-    layers: args.layers?.split(','),
-    calibrationShare: args['calibration-share'],
-    seed: args.seed,
-    k: args.k,
-    efSearch: args['ef-search'],
-    copyData: !args['reference-data'],
-    force: args.force,
-    version: args.version,
-    inputShape: args['input-shape'] ? parseInputShape(args['input-shape'], '--input-shape') : undefined,
-    image: { scale: args.scale, mean: args.mean, std: args.std },
-    command: `npm run ood -- add-model ${argv.join(' ')}`,
-  };
+  const options = addModelOptions(args, argv, modelFile, runtime, features);
   const report = (stage: string, done: number, total: number) => progress.update(stage, done, total);
   const result = args['as-features'] ? await addModelAsFeatures(options, config, log, report) : await addModel(options, config, log, report);
-  const reorder = reorderNote(result.labelCheck);
-  const lines = [
-    `added model ${args.name}: ${result.modelDir} and ${result.referenceSetDir}`,
-    ...('exported' in result ? [`the model with its features added, to deploy where it runs: ${result.exported}`] : []),
-    `indexed layers: ${result.manifest.layers.join(', ')}`,
-    ...result.layerReasons.map((r) => `  ${r}`),
-    `model accuracy on the reference rows: ${result.labelCheck.accuracy.toFixed(4)} (${result.labelCheck.rows} rows)`,
-    ...(reorder ? [`  ${reorder}`] : []),
-    ...(result.heldOut
-      ? [`held-out: ${(100 * result.heldOut.flagRate).toFixed(1)}% of ${result.heldOut.rows} rows flagged, accuracy ${result.heldOut.accuracy.toFixed(4)}`]
-      : []),
-    '',
-    'serve it:',
-    `  OOD_MODEL=${args.name} npm start`,
-    '',
-  ];
-  process.stdout.write(lines.join('\n'));
+  process.stdout.write(summary(args.name, result));
   return 0;
 }
 
