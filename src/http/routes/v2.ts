@@ -71,10 +71,16 @@ export interface V2RoutesOptions {
   serverVersion: string;
 }
 
-const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVersion }) => {
-  // Binary tensor data arrives as one buffer: its JSON part is split off before validation.
-  app.addContentTypeParser(BINARY_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+const INFER_DESCRIPTION =
+  'One tensor per model input (a model with one input takes one tensor whatever its name), each holding the batch, ' +
+  'its first dimension counting the instances. JSON data may be flat or nested. ' +
+  'With the binary tensor data extension the body is application/octet-stream: the JSON request (its length in the ' +
+  'Inference-Header-Content-Length header) followed by the tensor in little-endian, sized by parameters.binary_data_size. ' +
+  'A model server\'s v2 response sent on as it is (no inputs; outputs that are tensors, as a KServe InferenceGraph step ' +
+  'forwards $response) is read as the request: its outputs the model takes are the inputs, the rest are left aside.';
 
+/** The server's own routes: health and metadata. */
+const serverRoutes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVersion }) => {
   app.get('/v2/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: z.object({ live: z.boolean() }) } }, config: PLAIN_ERRORS }, async () => ({ live: true }));
 
   app.get(
@@ -91,7 +97,10 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
     { schema: { tags, summary: 'Server metadata', response: { 200: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }) } }, config: PLAIN_ERRORS },
     async () => ({ name: 'ood-service', version: serverVersion, extensions: ['binary_tensor_data'] }),
   );
+};
 
+/** Each model's routes, with and without a version: metadata, readiness, inference. */
+const modelRoutes: FastifyPluginAsyncZod = async (app) => {
   for (const { path: base, params, versionOf } of modelPaths('/v2/models')) {
 
     app.get(base, { schema: { tags, summary: 'Model metadata: every input and every output with its type and shape', params, response: { 200: ModelMetadataSchema, ...PLAIN_ERROR_RESPONSES } }, config: PLAIN_ERRORS }, async (request) => {
@@ -116,13 +125,7 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
         schema: {
           tags,
           summary: 'Inference with the outlier outputs',
-          description:
-            'One tensor per model input (a model with one input takes one tensor whatever its name), each holding the batch, ' +
-            'its first dimension counting the instances. JSON data may be flat or nested. ' +
-            'With the binary tensor data extension the body is application/octet-stream: the JSON request (its length in the ' +
-            'Inference-Header-Content-Length header) followed by the tensor in little-endian, sized by parameters.binary_data_size. ' +
-            'A model server\'s v2 response sent on as it is (no inputs; outputs that are tensors, as a KServe InferenceGraph step ' +
-            'forwards $response) is read as the request: its outputs the model takes are the inputs, the rest are left aside.',
+          description: INFER_DESCRIPTION,
           security: [{ bearer: [] }],
           params,
           body: V2InferRequestSchema,
@@ -164,6 +167,13 @@ const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serverVer
       },
     );
   }
+};
+
+const v2Routes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, options) => {
+  // Binary tensor data arrives as one buffer: its JSON part is split off before validation.
+  app.addContentTypeParser(BINARY_CONTENT_TYPE, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  await app.register(serverRoutes, options);
+  await app.register(modelRoutes);
 };
 
 export default v2Routes;
