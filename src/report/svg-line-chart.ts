@@ -94,7 +94,23 @@ export function lineChartSvg(options: LineChartOptions): string {
     `<text x="${fmt((plot.left + plot.right) / 2)}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`,
   ];
 
-  parts.push('<g class="x-axis">');
+  parts.push(...axesSvg(xAxis, yAxis, sx, sy, plot, options));
+  parts.push('<g class="series" clip-path="url(#plot-area)">', ...seriesSvg(series, sx, sy, markers));
+  parts.push('</g>', '<g class="legend">', ...legendSvg(series, legendNames, legendAt, plot));
+  parts.push('</g>', '</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+interface Plot {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/** Grid lines, ticks and labels of both axes, and the plot's frame. */
+function axesSvg(xAxis: Axis, yAxis: Axis, sx: (v: number) => number, sy: (v: number) => number, plot: Plot, options: LineChartOptions): string[] {
+  const parts = ['<g class="x-axis">'];
   for (const t of xAxis.ticks) {
     const x = fmt(sx(t));
     parts.push(
@@ -121,31 +137,34 @@ export function lineChartSvg(options: LineChartOptions): string {
     `<text x="16" y="${yMid}" text-anchor="middle" transform="rotate(-90 16 ${yMid})">${escapeXml(options.yLabel)}</text>`,
     '</g>',
     `<rect x="${plot.left}" y="${plot.top}" width="${plot.right - plot.left}" height="${plot.bottom - plot.top}" fill="none" stroke="#333333"/>`,
-    '<g class="series" clip-path="url(#plot-area)">',
   );
-  series.forEach((s, i) => {
+  return parts;
+}
+
+/** Each series as a path, with its dots when markers are on (a lone point always gets its dot: it draws no line). */
+function seriesSvg(series: LineSeries[], sx: (v: number) => number, sy: (v: number) => number, markers: boolean): string[] {
+  return series.flatMap((s, i) => {
     const style = seriesStyle(i);
     const d = s.points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${fmt(sx(x))},${fmt(sy(y))}`).join(' ');
-    parts.push(
-      `<path d="${d}" fill="none" stroke="${style.colour}" stroke-width="2" stroke-linejoin="round"${style.dash}><title>${escapeXml(s.name)}</title></path>`,
-    );
-    // A lone point draws no line, so it always gets its dot.
+    const parts = [`<path d="${d}" fill="none" stroke="${style.colour}" stroke-width="2" stroke-linejoin="round"${style.dash}><title>${escapeXml(s.name)}</title></path>`];
     if (markers || s.points.length === 1) {
       for (const [x, y] of s.points) parts.push(`<circle cx="${fmt(sx(x))}" cy="${fmt(sy(y))}" r="3" fill="${style.colour}"/>`);
     }
+    return parts;
   });
-  parts.push('</g>', '<g class="legend">');
-  series.forEach((s, i) => {
+}
+
+/** One legend row per series, beside the plot or below it; a cut name keeps its full text in the tooltip. */
+function legendSvg(series: LineSeries[], names: string[], at: 'right' | 'bottom', plot: Plot): string[] {
+  return series.flatMap((s, i) => {
     const style = seriesStyle(i);
-    const x = legendAt === 'right' ? plot.right + 14 : plot.left;
-    const y = (legendAt === 'right' ? plot.top + 8 : plot.bottom + 60) + i * LEGEND_ROW;
-    parts.push(
+    const x = at === 'right' ? plot.right + 14 : plot.left;
+    const y = (at === 'right' ? plot.top + 8 : plot.bottom + 60) + i * LEGEND_ROW;
+    return [
       `<line x1="${x}" y1="${y}" x2="${x + 20}" y2="${y}" stroke="${style.colour}" stroke-width="3"${style.dash}/>`,
-      `<text x="${x + 26}" y="${y}" dominant-baseline="middle">${escapeXml(legendNames[i])}<title>${escapeXml(s.name)}</title></text>`,
-    );
+      `<text x="${x + 26}" y="${y}" dominant-baseline="middle">${escapeXml(names[i])}<title>${escapeXml(s.name)}</title></text>`,
+    ];
   });
-  parts.push('</g>', '</svg>');
-  return `${parts.join('\n')}\n`;
 }
 
 function seriesStyle(i: number): { colour: string; dash: string } {
