@@ -75,7 +75,12 @@ describe('the review of flagged inputs (OOD_REVIEW_SIZE)', () => {
       assert.equal(page.statusCode, 200);
       assert.match(String(page.headers['content-type']), /^text\/html/);
       assert.match(page.body, /<script src="\/review\/review\.js"><\/script>/);
-      assert.equal((await app.inject({ method: 'GET', url: '/review/review.js' })).statusCode, 200);
+      const script = await app.inject({ method: 'GET', url: '/review/review.js' });
+      assert.equal(script.statusCode, 200);
+      // browser/review.ts, compiled: one IIFE, types gone, nothing left to import.
+      assert.match(script.body, /^\(\(\) => \{/);
+      assert.doesNotMatch(script.body, /^\s*(import|export)\b/m);
+      assert.match(String(script.headers['content-type']), /^text\/javascript/);
     });
   });
 

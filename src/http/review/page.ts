@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { transformSync } from 'esbuild';
+
 /**
- * The review page: static HTML and a script that reads the JSON routes and draws the flagged
- * inputs with their nearest training examples. Kept as strings in the build, so the page needs
- * no file beside the compiled code and loads nothing from another host. (The script is plain
- * browser JavaScript; it must not use backticks or template placeholders.)
+ * The review page: static HTML, and a script (browser/review.ts) that reads the JSON routes and
+ * draws the flagged inputs with their nearest training examples. Both are served from this
+ * process, so the page loads nothing from another host.
  */
 export const REVIEW_HTML = String.raw`<!doctype html>
 <html lang="en">
@@ -41,110 +43,19 @@ export const REVIEW_HTML = String.raw`<!doctype html>
 </html>
 `;
 
-export const REVIEW_JS = String.raw`'use strict';
-(function () {
-  var root = document.getElementById('models');
+let compiled: string | undefined;
 
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    (children || []).forEach(function (c) { node.append(c instanceof Node ? c : document.createTextNode(String(c))); });
-    return node;
-  }
-
-  function getJson(path) {
-    return fetch(path, { credentials: 'same-origin' }).then(function (res) {
-      return res.json().then(function (body) {
-        if (!res.ok) throw new Error(path + ': ' + (typeof body.error === 'string' ? body.error : body.error && body.error.message));
-        return body;
-      });
-    });
-  }
-
-  // Min-max scaled to grey levels (or colours), whatever the model's own input scale.
-  function picture(values, display, scale) {
-    var w = display.width, h = display.height, c = display.channels;
-    var canvas = el('canvas', { width: w, height: h });
-    canvas.style.width = (w * scale) + 'px';
-    canvas.style.height = (h * scale) + 'px';
-    var lo = Infinity, hi = -Infinity;
-    for (var i = 0; i < values.length; i++) { if (values[i] < lo) lo = values[i]; if (values[i] > hi) hi = values[i]; }
-    var span = hi > lo ? hi - lo : 1;
-    var ctx = canvas.getContext('2d');
-    var img = ctx.createImageData(w, h);
-    for (var p = 0; p < w * h; p++) {
-      for (var ch = 0; ch < 3; ch++) {
-        var k = c === 1 ? 0 : ch;
-        var v = display.layout === 'nhwc' ? values[p * c + k] : values[k * w * h + p];
-        img.data[p * 4 + ch] = Math.round(255 * (v - lo) / span);
-      }
-      img.data[p * 4 + 3] = 255;
-    }
-    ctx.putImageData(img, 0, 0);
-    return canvas;
-  }
-
-  function featureTable(features) {
-    var rows = features.filter(function (f) { return f.marked; }).concat(features.filter(function (f) { return !f.marked; }).slice(0, 7));
-    var table = el('table', {}, [el('tr', {}, [el('th', {}, ['feature']), el('th', {}, ['value']), el('th', {}, ['nearest examples']), el('th', {}, ['deviation'])])]);
-    rows.forEach(function (f) {
-      table.append(el('tr', f.marked ? { class: 'marked' } : {}, [
-        el('td', {}, [f.index]), el('td', {}, [f.value.toPrecision(4)]), el('td', {}, [f.neighbor_mean.toPrecision(4)]), el('td', {}, [f.deviation.toFixed(2)])
-      ]));
-    });
-    return table;
-  }
-
-  function reference(model, version, display, neighbor, predicted) {
-    var box = el('span', { class: 'ref' });
-    var label = el('span', { class: neighbor.label === predicted ? 'same' : 'other' }, [neighbor.label]);
-    if (display.kind === 'text') {
-      box.append(el('span', { class: 'reftext' }, [neighbor.text || '']));
-    } else if (display.kind === 'image') {
-      getJson('/v1/models/' + encodeURIComponent(model) + '/references/' + neighbor.id + '?version=' + encodeURIComponent(version))
-        .then(function (ref) { box.prepend(picture(ref.values, display, 2)); })
-        .catch(function () { box.prepend(el('span', { class: 'muted' }, ['(reloaded)'])); });
-    } else {
-      box.append(el('span', { class: 'muted' }, ['#' + neighbor.id]));
-    }
-    box.append(label);
-    return box;
-  }
-
-  function entryCard(model, display, e) {
-    var left = display.kind === 'image' ? picture(e.input, display, 4)
-      : display.kind === 'text' ? el('div', { class: 'text' }, [e.text || ''])
-      : (e.features ? featureTable(e.features) : el('span', {}, ['']));
-    var pvalues = el('div', { class: 'pvalues' }, Object.keys(e.p_values).map(function (k) { return el('span', {}, [k + ' ' + e.p_values[k].toFixed(3)]); }));
-    var layers = el('div', { class: 'layers' }, e.layers.map(function (l) {
-      return el('div', { class: 'layer' }, [el('span', { class: 'name' }, [l.name + ' (' + l.in_class_neighbors + '/' + l.k + ')'])].concat(
-        l.nearest.map(function (n) { return reference(model, e.version, display, n, e.label); })));
-    }));
-    var right = el('div', {}, [
-      el('div', { class: 'head' }, ['label ' + e.label + ', outlier score ' + e.outlier_score.toFixed(3)]),
-      el('div', { class: 'muted' }, ['#' + e.id + ' at ' + e.time + ', version ' + e.version]),
-      pvalues,
-      layers
-    ]);
-    return el('div', { class: 'entry', 'data-entry': e.id }, [left, right]);
-  }
-
-  function load() {
-    getJson('/models').then(function (list) {
-      return Promise.all(list.models.map(function (m) { return getJson('/v1/models/' + encodeURIComponent(m) + '/outliers'); }));
-    }).then(function (sections) {
-      root.replaceChildren();
-      sections.forEach(function (s) {
-        root.append(el('h2', {}, [s.model + ' (version ' + s.version + ')']));
-        root.append(el('p', { class: 'muted' }, ['the newest ' + s.entries.length + ' of the ' + s.kept + ' flagged inputs kept (at most ' + s.capacity + ')']));
-        s.entries.forEach(function (e) { root.append(entryCard(s.model, s.display, e)); });
-      });
-    }).catch(function (err) {
-      root.replaceChildren(el('p', {}, ['Could not load the flagged inputs: ' + err.message]));
-    });
-  }
-
-  document.getElementById('refresh').addEventListener('click', load);
-  load();
-})();
-`;
+/**
+ * The page's script, compiled from browser/review.ts on first use: esbuild strips the types and
+ * wraps it in one IIFE. Nothing is bundled, so an import of anything but types fails here, where
+ * a test sees it, rather than in a browser.
+ */
+export function reviewScript(): string {
+  compiled ??= transformSync(readFileSync(new URL('./browser/review.ts', import.meta.url), 'utf8'), {
+    loader: 'ts',
+    format: 'iife',
+    target: 'es2020',
+    sourcefile: 'review.ts',
+  }).code;
+  return compiled;
+}

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { OodError } from '../../errors.js';
 import { checkVersion } from '../protocols/model-version.js';
 import { inputDisplay } from '../review/display.js';
-import { REVIEW_HTML, REVIEW_JS } from '../review/page.js';
+import { REVIEW_HTML, reviewScript } from '../review/page.js';
+import { OutliersSchema, ReferenceSchema } from '../review/review-schemas.js';
 import { PlainErrorResponseSchema } from '../schemas.js';
 
 const tags = ['review'];
@@ -11,57 +12,6 @@ const tags = ['review'];
 const pageConfig = { requiresAuth: true, basicAuth: true };
 const jsonConfig = { ...pageConfig, errorBody: 'plain' as const };
 const errors = { 404: PlainErrorResponseSchema, 503: PlainErrorResponseSchema };
-
-const DisplaySchema = z.union([
-  z.object({ kind: z.literal('image'), width: z.number().int(), height: z.number().int(), channels: z.number().int(), layout: z.enum(['nchw', 'nhwc']) }),
-  z.object({ kind: z.literal('table') }),
-  z.object({ kind: z.literal('text') }),
-]);
-
-const FlaggedEntrySchema = z.object({
-  id: z.number().int(),
-  time: z.string(),
-  model: z.string(),
-  version: z.string(),
-  label: z.string(),
-  class_index: z.number().int(),
-  outlier_score: z.number(),
-  p_values: z.record(z.string(), z.number()),
-  input: z.array(z.number()),
-  /** A text model's input, as the text its tokens spell. */
-  text: z.string().optional(),
-  layers: z.array(
-    z.object({
-      name: z.string(),
-      k: z.number().int(),
-      in_class_neighbors: z.number().int(),
-      nearest: z.array(z.object({ id: z.number().int(), label: z.string(), text: z.string().optional() })),
-    }),
-  ),
-  features: z
-    .array(z.object({ index: z.number().int(), value: z.number(), neighbor_mean: z.number(), deviation: z.number(), marked: z.boolean() }))
-    .optional(),
-});
-
-const OutliersSchema = z.object({
-  model: z.string(),
-  version: z.string(),
-  capacity: z.number().int(),
-  /** Entries kept now; this answer holds the newest `limit` of them (older than `before`). */
-  kept: z.number().int(),
-  display: DisplaySchema,
-  entries: z.array(FlaggedEntrySchema),
-});
-
-const ReferenceSchema = z.object({
-  id: z.number().int(),
-  label: z.string(),
-  model: z.string(),
-  version: z.string(),
-  display: DisplaySchema,
-  values: z.array(z.number()),
-  text: z.string().optional(),
-});
 
 /**
  * The review of flagged inputs (OOD_REVIEW_SIZE > 0): the page at /review, and the JSON behind
@@ -79,7 +29,7 @@ const reviewRoutes: FastifyPluginAsyncZod = async (app) => {
   });
   app.get('/review/review.js', { schema: { hide: true }, config: pageConfig }, async (_request, reply) => {
     store();
-    return reply.type('text/javascript; charset=utf-8').send(REVIEW_JS);
+    return reply.type('text/javascript; charset=utf-8').send(reviewScript());
   });
 
   app.get(
