@@ -49,6 +49,23 @@ export interface BuildAppOptions {
 
 const DEFAULT_DRIFT_DELTA = 0.01;
 
+/** A route as the app registered it. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  requiresAuth: boolean;
+  admin: boolean;
+  shed: boolean;
+  /** Left out of the OpenAPI document (assets, the document itself). */
+  hidden: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes(): readonly RegisteredRoute[];
+  }
+}
+
 /** Builds the plugin graph; never listens (server.ts does), so tests drive it with inject(). */
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -59,6 +76,20 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     return503OnClosing: false,
     frameworkErrors: sendFrameworkError,
   });
+
+  // Every route as registered, with the flags that decide its auth and shedding, so the docs
+  // can be checked against what the app really serves (test/docs/readme-tables.test.ts).
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const config = (route.config ?? {}) as { requiresAuth?: boolean; admin?: boolean; shedUnderPressure?: boolean };
+    const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routes.push({ method, url: route.url, requiresAuth: config.requiresAuth === true, admin: config.admin === true, shed: config.shedUnderPressure === true, hidden });
+    }
+  });
+  app.decorate('registeredRoutes', () => routes);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

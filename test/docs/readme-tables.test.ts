@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { RegisteredRoute } from '../../src/http/app.js';
+import { ServedModels } from '../../src/http/served-models.js';
+import { FakeDetector, FakeHost } from '../http/fake-detector.js';
+import { buildTestApp } from '../http/helpers.js';
 import { ENV_NAMES, loadConfig, SETTINGS } from '../../src/config.js';
 import { flattenSettings, shownDefault } from '../../src/settings.js';
 import { README, SETTINGS_END, SETTINGS_START, withSettingsTable } from '../../scripts/gen-docs.js';
@@ -26,6 +31,82 @@ describe("the README's settings table", () => {
       if (setting.shown === undefined && shown !== 'unset') {
         const value = setting.env === 'OOD_MODEL' ? defaults.model : path.reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], defaults);
         assert.equal(String(value), shown, setting.env);
+      }
+    }
+  });
+});
+
+/** A registered URL in the README's notation: `:name` is `{name}`, and `::` a literal colon. */
+function readmePath(url: string): string {
+  return url.replace(/::/g, '\u0000').replace(/:(\w+)(\([^)]*\))?/g, '{$1}').replace(/\u0000/g, ':');
+}
+
+interface ReadmeRow {
+  routes: string[];
+  token: string;
+  shed: string;
+}
+
+/**
+ * The route table's rows, each with its routes spelled out: `[/versions/{v}]` is a route with and
+ * one without the version, and `.../ready` the previous route's path with /ready after it.
+ */
+function routeRows(readme: string): ReadmeRow[] {
+  const start = readme.indexOf('| route | token | shed | what |');
+  assert.ok(start >= 0, 'the README has its route table');
+  const lines = readme.slice(start).split('\n').slice(2);
+  const rows: ReadmeRow[] = [];
+  for (const line of lines) {
+    if (!line.startsWith('|')) break;
+    const [routeCell, token, shed] = line.slice(1).split(' | ').map((c) => c.trim());
+    const routes: string[] = [];
+    let previous = '';
+    for (const spec of routeCell.split(/`,\s*`/).map((r) => r.replace(/`/g, ''))) {
+      const [method, path] = spec.startsWith('.../') ? [previous.split(' ')[0], `${previous.split(' ')[1]}${spec.slice(3)}`] : spec.split(' ');
+      previous = `${method} ${path}`;
+      const versioned = path.replace('[/versions/{v}]', '/versions/{version}');
+      const plain = path.replace('[/versions/{v}]', '');
+      for (const p of new Set([plain, versioned])) routes.push(`${method} ${p}`);
+    }
+    rows.push({ routes, token, shed });
+  }
+  return rows;
+}
+
+describe("the README's route table", () => {
+  let app: FastifyInstance;
+  let registered: readonly RegisteredRoute[];
+  const rows = routeRows(readFileSync(README, 'utf8'));
+  const key = (r: RegisteredRoute) => `${r.method} ${readmePath(r.url)}`;
+
+  before(async () => {
+    // Every optional part on: tokens, the admin routes, the review, load shedding.
+    app = await buildTestApp(new FakeHost(new FakeDetector()), {
+      apiTokens: ['t'],
+      admin: { reloads: new ServedModels(['fake']) },
+      reviewSize: 5,
+      loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, retryAfterSeconds: 1 },
+    });
+    await app.ready();
+    registered = app.registeredRoutes();
+  });
+  after(() => app.close());
+
+  it('lists every route the app serves, and only those', () => {
+    const documented = new Set(rows.flatMap((r) => r.routes));
+    const served = new Set(registered.map(key));
+    for (const route of documented) assert.ok(served.has(route), `the README lists ${route}, which the app does not serve`);
+    for (const r of registered.filter((route) => !route.hidden)) assert.ok(documented.has(key(r)), `the app serves ${key(r)}, which the README does not list`);
+  });
+
+  it('says which routes need a token, which are admin routes, and which are shed under load', () => {
+    for (const row of rows) {
+      for (const route of row.routes) {
+        const r = registered.find((candidate) => key(candidate) === route);
+        if (!r) continue;
+        const token = r.admin ? 'admin' : r.requiresAuth ? 'yes' : 'no';
+        assert.equal(row.token, token, `${route}: token`);
+        assert.equal(row.shed, r.shed ? 'yes' : 'no', `${route}: shed`);
       }
     }
   });
