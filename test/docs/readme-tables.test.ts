@@ -38,7 +38,8 @@ describe("the README's settings table", () => {
 
 /** A registered URL in the README's notation: `:name` is `{name}`, and `::` a literal colon. */
 function readmePath(url: string): string {
-  return url.replace(/::/g, '\u0000').replace(/:(\w+)(\([^)]*\))?/g, '{$1}').replace(/\u0000/g, ':');
+  // A parameter is a colon after a slash; any other colon is literal (find-my-way's "::").
+  return url.replace(/\/:(\w+)(\([^)]*\))?/g, '/{$1}').replace(/::/g, ':');
 }
 
 interface ReadmeRow {
