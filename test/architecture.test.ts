@@ -18,10 +18,12 @@ const COMPOSITION = ['cli', 'onboarding', 'config', 'detector-settings'];
 
 /** What each layer must not import. */
 const FORBIDDEN: Record<string, string[]> = {
-  ...Object.fromEntries(BELOW_DETECTOR.map((layer) => [layer, ['detector', 'http', ...RESEARCH, ...COMPOSITION]])),
-  detector: ['http', ...RESEARCH, ...COMPOSITION],
+  ...Object.fromEntries(BELOW_DETECTOR.map((layer) => [layer, ['detector', 'lifecycle', 'http', ...RESEARCH, ...COMPOSITION]])),
+  detector: ['http', 'lifecycle', ...RESEARCH, ...COMPOSITION],
+  // A model's lifecycle holds detectors; it serves HTTP, and never the other way round.
+  lifecycle: ['http', ...RESEARCH, ...COMPOSITION],
   // The drift test is math over a stream of p-values: it knows no detector, only what they give.
-  drift: ['detector', 'http', ...RESEARCH, ...COMPOSITION],
+  drift: ['detector', 'lifecycle', 'http', ...RESEARCH, ...COMPOSITION],
   http: ['cli', 'onboarding', 'detector-settings', ...RESEARCH],
 };
 
@@ -59,6 +61,14 @@ describe('the layers of src/', () => {
         if (forbidden.includes(layer)) violations.push(`${relative(SRC, file)} imports ${relative(SRC, target)} (${layerOf(file)} -> ${layer})`);
       }
     }
+    assert.deepEqual(violations, []);
+  });
+
+  it('reaches the model lifecycle only through its entry point, lifecycle/index.ts', () => {
+    const entry = join(SRC, 'lifecycle', 'index.ts');
+    const violations = files
+      .filter((file) => layerOf(file) !== 'lifecycle')
+      .flatMap((file) => importsOf(file).filter((target) => layerOf(target) === 'lifecycle' && target !== entry).map((target) => `${relative(SRC, file)} imports ${relative(SRC, target)}`));
     assert.deepEqual(violations, []);
   });
 

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { DetectorHost } from './detector-host.js';
+import type { DetectorHost } from '../lifecycle/index.js';
 import detectorPlugin from './plugins/detector.js';
 import authPlugin from './plugins/auth.js';
 import closeConnectionsPlugin from './plugins/close-connections.js';

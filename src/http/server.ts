@@ -5,7 +5,7 @@ import type { Detector } from '../detector/types.js';
 import { loadApiTokens } from './api-tokens.js';
 import { buildApp } from './app.js';
 import { buildMetricsApp } from './metrics-app.js';
-import { ServedModels, type ServedModelsHandlers } from './served-models.js';
+import { HangupReloads, ServedModels, type ServedModelsHandlers } from '../lifecycle/index.js';
 
 export interface StartServerOptions {
   config: Config;
@@ -48,46 +48,6 @@ function logAccess(log: FastifyBaseLogger, tokens: number, reviewSize: number): 
   log.info({ tokens }, tokens ? 'bearer authentication on for the inference, review and admin routes' : 'authentication off; /admin answers 403');
   if (reviewSize > 0 && tokens === 0) {
     log.warn('OOD_REVIEW_SIZE is set without tokens: anyone who reaches the port can see recent flagged inputs at /review');
-  }
-}
-
-/** SIGHUP reloads every served model in the background; the server keeps running. */
-class HangupReloads {
-  private ignoring = false;
-
-  constructor(
-    private readonly models: ServedModels,
-    private readonly log: FastifyBaseLogger,
-  ) {}
-
-  // Each slot reloads the model serving in it now: after a switch over HTTP, the new one.
-  private readonly onHangup = (): void => {
-    if (this.ignoring) {
-      this.log.warn('SIGHUP ignored: the server is closing');
-      return;
-    }
-    for (const served of this.models.all()) {
-      const model = served.name();
-      const start = this.models.start(model, 'sighup');
-      if (start?.started) this.log.info({ model }, 'SIGHUP: reloading in the background');
-      else this.log.warn({ status: start?.status }, 'SIGHUP ignored: a load is already running or the server is closing');
-    }
-  };
-
-  install(): void {
-    process.on('SIGHUP', this.onHangup);
-  }
-
-  /**
-   * While the server drains, the listener stays and ignores the signal: without one, Node's
-   * default for SIGHUP ends the process, dropping the requests being finished.
-   */
-  ignore(): void {
-    this.ignoring = true;
-  }
-
-  uninstall(): void {
-    process.removeListener('SIGHUP', this.onHangup);
   }
 }
 

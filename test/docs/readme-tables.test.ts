@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { RegisteredRoute } from '../../src/http/app.js';
-import { ServedModels } from '../../src/http/served-models.js';
+import { ServedModels } from '../../src/lifecycle/served-models.js';
 import { FakeDetector, FakeHost } from '../http/fake-detector.js';
 import { buildTestApp } from '../http/helpers.js';
 import { ENV_NAMES, loadConfig, SETTINGS } from '../../src/config.js';

@@ -1,6 +1,6 @@
 import type { Detector, ModelInfo, PredictOptions, PredictResult, Prediction, ReferenceExample } from '../../src/detector/types.js';
-import type { DetectorLease } from '../../src/detector/detector-slot.js';
-import type { DetectorHost } from '../../src/http/detector-host.js';
+import type { DetectorLease } from '../../src/lifecycle/detector-slot.js';
+import type { DetectorHost } from '../../src/lifecycle/detector-host.js';
 
 export const FAKE_INFO: ModelInfo = {
   name: 'fake',

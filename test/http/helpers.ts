@@ -3,7 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import assert from 'node:assert/strict';
 import { buildApp, type BuildAppOptions } from '../../src/http/app.js';
 import { ErrorResponseSchema, type ErrorResponse } from '../../src/http/schemas.js';
-import type { DetectorHost } from '../../src/http/detector-host.js';
+import type { DetectorHost } from '../../src/lifecycle/detector-host.js';
 
 export const TEST_MAX_BATCH = 3;
 export const TEST_BODY_LIMIT_BYTES = 4096;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { ServedModels } from '../../src/http/served-models.js';
+import { ServedModels } from '../../src/lifecycle/served-models.js';
 import { FakeDetector, FakeHost } from './fake-detector.js';
 import { buildTestApp } from './helpers.js';
 

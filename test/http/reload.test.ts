@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import type { Detector } from '../../src/detector/types.js';
-import { ServedModels } from '../../src/http/served-models.js';
+import { ServedModels } from '../../src/lifecycle/served-models.js';
 import { startServer } from '../../src/http/server.js';
 import { PredictResponseSchema } from '../../src/http/schemas.js';
 import { FakeDetector, FakeHost } from './fake-detector.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { ServedModels } from '../../src/http/served-models.js';
+import { ServedModels } from '../../src/lifecycle/served-models.js';
 import { startServer } from '../../src/http/server.js';
 import { deferred, waitFor } from '../support/async.js';
 import { FakeDetector } from './fake-detector.js';

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin';
-import type { DetectorLease } from '../../detector/detector-slot.js';
+import type { DetectorLease } from '../../lifecycle/index.js';
 import type { Detector } from '../../detector/types.js';
 import { OodError } from '../../errors.js';
-import type { DetectorHost } from '../detector-host.js';
+import type { DetectorHost } from '../../lifecycle/index.js';
 
 export const DEFAULT_ALIAS = 'default';
 

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ReloadStatusSchema } from '../../detector/reloader.js';
+import { ReloadStatusSchema } from '../../lifecycle/index.js';
 import { OodError } from '../../errors.js';
 import { NAME_PATTERN } from '../../model/manifest.js';
-import type { ReloadControl } from '../served-models.js';
+import type { ReloadControl } from '../../lifecycle/index.js';
 
 export interface AdminRoutesOptions {
   reloads: ReloadControl;

@@ -1,4 +1,4 @@
-import type { Detector } from './types.js';
+import type { Detector } from '../detector/types.js';
 
 /** One request's hold on a detector: the detector stays usable until the lease is released. */
 export interface DetectorLease {

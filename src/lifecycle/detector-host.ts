@@ -1,4 +1,4 @@
-import type { DetectorLease } from '../detector/detector-slot.js';
+import type { DetectorLease } from './detector-slot.js';
 import type { Detector } from '../detector/types.js';
 
 /**

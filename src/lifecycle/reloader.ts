@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DetectorSlot } from './detector-slot.js';
-import type { Detector } from './types.js';
+import type { Detector } from '../detector/types.js';
 
 export const ReloadStatusSchema = z.object({
   state: z.enum(['idle', 'loading', 'succeeded', 'failed']),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DetectorSlot } from '../../src/detector/detector-slot.js';
+import { DetectorSlot } from '../../src/lifecycle/detector-slot.js';
 import { FakeDetector } from '../http/fake-detector.js';
 
 const version = (v: string) => new FakeDetector({ info: { version: v } });

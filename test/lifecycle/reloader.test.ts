@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DetectorSlot } from '../../src/detector/detector-slot.js';
-import { Reloader, type ReloadStatus } from '../../src/detector/reloader.js';
+import { DetectorSlot } from '../../src/lifecycle/detector-slot.js';
+import { Reloader, type ReloadStatus } from '../../src/lifecycle/reloader.js';
 import type { Detector } from '../../src/detector/types.js';
 import { FakeDetector } from '../http/fake-detector.js';
 import { deferred } from '../support/async.js';

@@ -1,6 +1,6 @@
-import type { DetectorLease } from '../detector/detector-slot.js';
-import { DetectorSlot } from '../detector/detector-slot.js';
-import { Reloader, type ReloadStatus, type ReloadTrigger } from '../detector/reloader.js';
+import type { DetectorLease } from './detector-slot.js';
+import { DetectorSlot } from './detector-slot.js';
+import { Reloader, type ReloadStatus, type ReloadTrigger } from './reloader.js';
 import type { Detector } from '../detector/types.js';
 import type { DetectorHost } from './detector-host.js';
 
