@@ -1,29 +1,14 @@
 import { z } from 'zod';
 import { BACKENDS } from './model/backend-names.js';
 import { NAME_PATTERN } from './model/manifest.js';
-import { NeighborEngineSchema } from './neighbors/graph-engine.js';
 import { OodError } from './errors.js';
-import { envAt, flattenSettings, rawValues, schemaOf, setting, type SettingsTree } from './settings.js';
+import { DETECTOR_SETTINGS } from './detector/settings.js';
+import { envAt, flattenSettings, integerSetting as integer, probabilitySetting as probability, rawValues, schemaOf, setting, type SettingsTree } from './settings.js';
 
 /**
  * Server settings, read from the environment only (per-model settings live in each model's
  * manifest). Parsing is pure so the CLI, the server and the tests share one definition.
  */
-
-// Strict digits, because Number() would also accept '0x10', '1e3' and ' 12 ' from a typo'd env.
-const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
-
-const probability = z
-  .string()
-  .regex(/^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i, 'must be a decimal number')
-  .transform(Number)
-  .pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1'));
-
 
 /** Tokens are separated by commas or new lines; blanks and surrounding spaces are dropped. */
 export function parseTokens(text: string): string[] {
@@ -65,25 +50,10 @@ export const SETTINGS = {
     integer(0, 10_000).default(0),
     'flagged inputs kept in memory per model for `GET /review` (0: the review is off). While on, the reference inputs stay in memory too (22 MB for mnist, 172 MB for fashion-mnist)',
   ),
-  k: setting('OOD_K', integer(1).default(75), "neighbours per layer (a model manifest's own `k`, set by `add-model --k`, wins)"),
-  significance: setting('OOD_SIGNIFICANCE', probability.default(0.05), 'flag when the combined p-value is at most this'),
-  labelWeight: setting(
-    'OOD_LABEL_WEIGHT',
-    probability.default(0.1),
-    'share of the significance spent on label disagreement (the rest is split between distance and density)',
-  ),
+  // k, significance, threads, folders: the detector declares its own, beside the code that uses them.
+  ...DETECTOR_SETTINGS,
   maxBatch: setting('OOD_MAX_BATCH', integer(1).default(256), 'instances per request'),
   bodyLimitBytes: setting('OOD_BODY_LIMIT_BYTES', integer(1).default(8 * 1024 * 1024), 'request body limit', '8 MiB'),
-  efSearch: setting(
-    'OOD_HNSW_EF_SEARCH',
-    integer(1).default(100),
-    "HNSW search breadth (raised to k when smaller; a model manifest's `ef_search` for a layer wins)",
-  ),
-  neighbors: setting(
-    'OOD_NEIGHBORS',
-    NeighborEngineSchema.default('usearch'),
-    'The library that holds the HNSW graphs: `usearch` (stores f16 where recall holds, builds on every core, memory-maps one copy for every scoring thread) or `hnswlib` (the optional `hnswlib-node`, f32, which compiles at install and needs python3, make and g++)',
-  ),
   batching: {
     maxRows: setting(
       'OOD_BATCH_MAX_ROWS',
@@ -96,21 +66,6 @@ export const SETTINGS = {
       'how long a lone request may wait for others to batch with; 0 adds no delay (requests that arrive while a batch is scored form the next one)',
     ),
   },
-  buildThreads: setting(
-    'OOD_BUILD_THREADS',
-    integer(1, 256).optional(),
-    'threads a cold build uses: with usearch, the native threads each graph is inserted on, one graph at a time; with hnswlib, how many graphs build side by side. Inserts racing on several threads give a slightly different graph each build; 1 gives the same graph every time, more slowly',
-    'one per core (on one core: the main thread)',
-  ),
-  scoringThreads: setting(
-    'OOD_SCORING_THREADS',
-    integer(0, 256).optional(),
-    'worker threads for the neighbour searches and density scores. With usearch they all memory-map one copy of the graphs; with hnswlib each holds its own, so memory grows with the count. 0 scores on the main thread',
-    'one per core (0 on one core)',
-  ),
-  modelsDir: setting('OOD_MODELS_DIR', z.string().default('models'), 'the folder the models are in'),
-  referenceSetsDir: setting('OOD_REFERENCE_SETS_DIR', z.string().default('reference-sets'), 'the folder the reference sets are in'),
-  cacheDir: setting('OOD_CACHE_DIR', z.string().default('.cache'), 'graphs and calibration'),
   backend: setting('OOD_BACKEND', z.enum(BACKENDS).optional(), '`tensorflow` (needs `@tensorflow/tfjs-node`), `wasm` or `cpu`', 'best available'),
   loadShedding: {
     maxEventLoopDelayMs: setting(

@@ -19,6 +19,22 @@ export function setting<S extends z.ZodType>(env: string, schema: S, meaning: st
   return { env, schema, meaning, ...(shown === undefined ? {} : { shown }) };
 }
 
+// Strict digits, because Number() would also accept '0x10', '1e3' and ' 12 ' from a typo'd env.
+/** A whole number read from a variable, within bounds. */
+export const integerSetting = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+/** A probability strictly between 0 and 1 read from a variable, as a decimal number. */
+export const probabilitySetting = z
+  .string()
+  .regex(/^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i, 'must be a decimal number')
+  .transform(Number)
+  .pipe(z.number().gt(0, 'must be greater than 0').lt(1, 'must be less than 1'));
+
 /** Settings, nested into groups as the configuration object is. */
 export interface SettingsTree {
   [key: string]: Setting | SettingsTree;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../src/config.js';
+import { detectorSettings } from '../src/detector-settings.js';
+import { DETECTOR_SETTINGS, defaultWorkerThreads } from '../src/detector/settings.js';
 import { OodError } from '../src/errors.js';
 
 describe('loadConfig', () => {
@@ -28,7 +30,25 @@ describe('loadConfig', () => {
       drainDelayMs: 500,
       reviewSize: 0,
       driftDelta: 0.01,
+      // Counted from the machine's cores when the settings are read.
+      buildThreads: defaultWorkerThreads(),
+      scoringThreads: defaultWorkerThreads(),
     });
+  });
+
+  it("hands the detector every setting it declares, as parsed, with no line per setting", () => {
+    const config = loadConfig({ OOD_K: '9', OOD_HNSW_EF_SEARCH: '33', OOD_SCORING_THREADS: '3', OOD_NEIGHBORS: 'hnswlib', OOD_CACHE_DIR: '/tmp/x' });
+    const settings = detectorSettings({ ...config, model: 'blobs' });
+    for (const key of Object.keys(DETECTOR_SETTINGS) as (keyof typeof DETECTOR_SETTINGS)[]) {
+      assert.deepEqual(settings[key], config[key], key);
+    }
+    assert.deepEqual(
+      { k: settings.k, efSearch: settings.efSearch, scoringThreads: settings.scoringThreads, neighbors: settings.neighbors, cacheDir: settings.cacheDir },
+      { k: 9, efSearch: 33, scoringThreads: 3, neighbors: 'hnswlib', cacheDir: '/tmp/x' },
+    );
+    assert.equal(settings.model, 'blobs');
+    assert.equal(settings.keepReferences, false);
+    assert.equal(detectorSettings(loadConfig({ OOD_REVIEW_SIZE: '5' })).keepReferences, true);
   });
 
   it('reads every variable and treats empty ones as unset', () => {
@@ -95,6 +115,9 @@ describe('loadConfig', () => {
     ['OOD_BODY_LIMIT_BYTES', '8MiB'],
     ['LOG_LEVEL', 'loud'],
     ['OOD_BACKEND', 'webgpu'],
+    ['OOD_SCORING_THREADS', '257'],
+    ['OOD_BUILD_THREADS', '0'],
+    ['OOD_NEIGHBORS', 'faiss'],
   ];
   for (const [name, value] of bad) {
     it(`rejects ${name}=${value}, naming the variable`, () => {

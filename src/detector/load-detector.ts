@@ -1,8 +1,7 @@
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { OodError } from '../errors.js';
-import { assertStorageFits, type GraphSpec, type NeighborEngine } from '../neighbors/graph-engine.js';
-import type { HnswParams } from '../neighbors/hnsw-params.js';
+import { assertStorageFits, type GraphSpec } from '../neighbors/graph-engine.js';
+import { HnswParamsSchema, type HnswParams } from '../neighbors/hnsw-params.js';
 import type { Log } from '../log.js';
 import { loadModel, type LoadedModel } from '../model/model-store.js';
 import { runtimeNameOf } from '../model/runtimes.js';
@@ -16,39 +15,11 @@ import type { ModelInfo } from './types.js';
 import { InlineLayerScorer, type LayerScorer } from './layer-scorer.js';
 import { assertSignalNames, prepareModels, releaseModels, type Signal } from './signals/signal.js';
 import { SIGNALS } from './signals/table.js';
+import type { DetectorSettings } from './settings.js';
 import { ThreadedLayerScorer } from './threaded-scorer.js';
 import { IdleInlineScorer } from './idle-inline-scorer.js';
 
-export interface DetectorSettings {
-  modelsDir: string;
-  referenceSetsDir: string;
-  cacheDir: string;
-  model: string;
-  k: number;
-  significance: number;
-  hnsw: HnswParams;
-  /** The library that holds the graphs (OOD_NEIGHBORS). */
-  neighbors: NeighborEngine;
-  /** Share of the significance given to label disagreement (distance and density split the rest). */
-  labelWeight: number;
-  /** Worker threads for the searches and signal measurements; 0 scores on the calling thread. */
-  scoringThreads: number;
-  /** Keep the reference inputs in memory, for the review of flagged inputs. */
-  keepReferences: boolean;
-  /** Cores that build the graphs of a cold build, off the calling thread; 0 builds on the calling thread. */
-  buildThreads: number;
-  /**
-   * The signals to combine; the table's when absent. A scoring thread finds its signals in the
-   * table by name, so one that is not in it needs scoringThreads 0.
-   */
-  signals?: readonly Signal[];
-}
-
-/** One worker thread per core (for scoring, and for building graphs), when there is more than one core. */
-export function defaultWorkerThreads(): number {
-  const cores = availableParallelism();
-  return cores > 1 ? cores : 0;
-}
+export type { DetectorSettings } from './settings.js';
 
 /**
  * Start-up as a straight chain: load the model, load its reference set, then reuse the cached
@@ -65,14 +36,19 @@ export async function loadDetector(settings: DetectorSettings, log: Log, progres
   }
 }
 
-type Settings = DetectorSettings & { signals: readonly Signal[] };
+type Settings = DetectorSettings & { signals: readonly Signal[]; hnsw: HnswParams };
 type ReferenceSet = Awaited<ReturnType<typeof loadReferenceSet>>;
 
 /** The steps of a start: the reference set, the cache entry (read or built), the scorer, the detector. */
 async function assemble(stored: LoadedModel, serverSettings: DetectorSettings, log: Log, progress?: BuildProgress): Promise<DeepKnnDetector> {
   const { manifest, model: embedder, text } = stored;
   // A model's own k (set when it was onboarded) wins over the server's default.
-  const settings: Settings = { ...serverSettings, k: manifest.k ?? serverSettings.k, signals: serverSettings.signals ?? SIGNALS };
+  const settings: Settings = {
+    ...serverSettings,
+    k: manifest.k ?? serverSettings.k,
+    signals: serverSettings.signals ?? SIGNALS,
+    hnsw: HnswParamsSchema.parse({ efSearch: serverSettings.efSearch }),
+  };
   assertSignalNames(settings.signals);
   const refset = await loadReferenceSet(settings.referenceSetsDir, manifest.reference_set, { text });
   checkPackedInputs(stored, refset);
