@@ -1,7 +1,7 @@
 /**
- * Writes the README's settings table from the settings' own declarations (src/config.ts), so the
- * two never disagree; test/docs/readme-tables.test.ts fails when the committed README differs
- * from what this writes.
+ * Writes the README's settings table from the settings' own declarations (src/config.ts and
+ * src/detector/settings.ts), so the two never disagree; test/docs/readme-tables.test.ts fails
+ * when the committed README differs from what this writes.
  *
  *   npm run gen:docs
  */
@@ -11,7 +11,7 @@ import { SETTINGS } from '../src/config.js';
 import { settingsTable } from '../src/settings.js';
 
 export const README = 'README.md';
-export const SETTINGS_START = '<!-- settings:start (npm run gen:docs writes this table from src/config.ts) -->';
+export const SETTINGS_START = '<!-- settings:start (npm run gen:docs writes this table from SETTINGS in src/config.ts, which takes in src/detector/settings.ts) -->';
 export const SETTINGS_END = '<!-- settings:end -->';
 
 /** The README with its settings table written anew between the markers. */

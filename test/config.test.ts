@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
+import { ENV_NAMES, loadConfig } from '../src/config.js';
+import { flattenSettings } from '../src/settings.js';
 import { detectorSettings } from '../src/detector-settings.js';
 import { DETECTOR_SETTINGS, defaultWorkerThreads } from '../src/detector/settings.js';
 import { OodError } from '../src/errors.js';
@@ -34,6 +35,12 @@ describe('loadConfig', () => {
       buildThreads: defaultWorkerThreads(),
       scoringThreads: defaultWorkerThreads(),
     });
+  });
+
+  it('reads every variable once, the detector\'s included: a server setting of the same key would hide one', () => {
+    const declared = flattenSettings(DETECTOR_SETTINGS).map(({ setting }) => setting.env);
+    for (const env of declared) assert.ok(ENV_NAMES.includes(env), env);
+    assert.equal(new Set(ENV_NAMES).size, ENV_NAMES.length);
   });
 
   it("hands the detector every setting it declares, as parsed, with no line per setting", () => {

@@ -145,7 +145,7 @@ async function checkedPlan(
 ): Promise<DataPlan> {
   const plan = await planData(options.data, description.classOutput.classes, preprocessing, description.inputs.map((i) => i.name));
   if (plan.source.kind === 'text' && !takesText) {
-    throw new OodError('CONFIG_INVALID', `${options.data} holds texts: give the model's tokenizer with --tokenizer tokenizer.json`);
+    throw new OodError('CONFIG_INVALID', `${options.data.data} holds texts: give the model's tokenizer with --tokenizer tokenizer.json`);
   }
   if (plan.labels.length !== description.classOutput.classes) {
     throw new OodError(

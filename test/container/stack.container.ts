@@ -58,7 +58,7 @@ describe('the ood-service image', () => {
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
     startedAt = performance.now();
-    await docker('run', '-d', '--name', name, '--network', 'host', '-e', `PORT=${port}`, '-e', `OOD_API_TOKENS=${TOKEN}`, IMAGE);
+    await docker('run', '-d', '--name', name, '--network', 'host', '-e', `PORT=${port}`, '-e', `OOD_API_TOKENS=${TOKEN}`, '-e', 'OOD_REVIEW_SIZE=5', IMAGE);
     await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200, 120_000);
     readySeconds = (performance.now() - startedAt) / 1000;
   });
@@ -127,6 +127,18 @@ describe('the ood-service image', () => {
     assert.match(openapi.body.openapi, /^3\./);
     assert.ok(openapi.body.paths['/v2/models/{name}/infer']);
     assert.equal((await fetch(`${base}/docs/static/swagger-ui-bundle.js`)).status, 200);
+  });
+
+  it("serves the review page and its script from the compiled code", async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const page = await fetch(`${base}/review`, { headers: auth });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script src="\/review\/review.js">/);
+    // The image holds dist/ only: the script must be found there, not beside the TypeScript.
+    const script = await fetch(`${base}/review/review.js`, { headers: auth });
+    assert.equal(script.status, 200, await script.clone().text());
+    assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    assert.match(await script.text(), /^\(\(\) => \{/);
   });
 
   it('exposes its metrics', async () => {

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
 
 /**
@@ -48,14 +49,15 @@ let compiled: string | undefined;
 /**
  * The page's script, compiled from browser/review.ts on first use: esbuild strips the types and
  * wraps it in one IIFE. Nothing is bundled, so an import of anything but types fails here, where
- * a test sees it, rather than in a browser.
+ * a test sees it, rather than in a browser. Run from dist/ (the image) only tsc's review.js is
+ * beside this module, so that is what is wrapped there.
  */
 export function reviewScript(): string {
-  compiled ??= transformSync(readFileSync(new URL('./browser/review.ts', import.meta.url), 'utf8'), {
-    loader: 'ts',
-    format: 'iife',
-    target: 'es2020',
-    sourcefile: 'review.ts',
-  }).code;
+  if (compiled === undefined) {
+    const source = ['ts', 'js'].map((ext) => new URL(`./browser/review.${ext}`, import.meta.url)).find((url) => existsSync(url));
+    if (!source) throw new Error(`the review page's script is missing beside ${fileURLToPath(import.meta.url)}`);
+    const loader = source.pathname.endsWith('.ts') ? 'ts' : 'js';
+    compiled = transformSync(readFileSync(source, 'utf8'), { loader, format: 'iife', target: 'es2020', sourcefile: `review.${loader}` }).code;
+  }
   return compiled;
 }

@@ -52,8 +52,11 @@ export class FeatureComputer {
         for (const t of Object.values(results)) t.dispose();
       }
     }
-    // The first chunk holds min(step, rows) rows: its length gives the output's width.
-    return new Map([...parts].map(([name, chunks]) => [name, concatRows(chunks, rows, chunks[0].length / Math.min(step, rows)).data as Float32Array]));
+    // The first chunk holds min(step, rows) rows: its length gives the output's width. No rows
+    // ran no chunk, and give empty outputs.
+    return new Map(
+      [...parts].map(([name, chunks]) => [name, rows === 0 ? new Float32Array(0) : (concatRows(chunks, rows, chunks[0].length / Math.min(step, rows)).data as Float32Array)]),
+    );
   }
 
   /** Never throws: a release that fails must not hide the error that ended the run. */
