@@ -47,13 +47,15 @@ ENV NODE_ENV=production \
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The gRPC services' definitions, read at start (and the files a client generates its code from).
+COPY proto ./proto
 COPY --from=build /app/models ./models
 COPY --from=build /app/reference-sets ./reference-sets
 # The only writable place: a reload or another k rebuilds the cache here.
 COPY --from=build --chown=10001:10001 /app/.cache ./.cache
 # A numeric user needs no passwd entry, so this works on any base image.
 USER 10001:10001
-EXPOSE 8080
+EXPOSE 8080 8081
 # /readyz, not /healthz: Docker (and compose's depends_on) should call the container healthy only
 # once the model and every graph are loaded. The start period covers a cold build.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=240s --retries=3 \

@@ -15,11 +15,12 @@ import { measureLatency, type LatencyResult } from './bench/latency.js';
 import { describeMachine } from './bench/machine.js';
 import { measureRecall } from './bench/recall.js';
 import { renderReport } from './bench/report.js';
-import { ServerProcess } from './bench/server.js';
+import { freePort, ServerProcess } from './bench/server.js';
 import { progress } from './bench/stats.js';
 import { measureThroughput, type ThroughputResult } from './bench/throughput.js';
 import { AnchorProcess, anchorUnavailable } from './bench/anchor.js';
 import { measureSideBySide } from './bench/side-by-side.js';
+import { measureProtocols } from './bench/grpc-vs-rest.js';
 import { loadWorkload, type Workload } from './bench/workload.js';
 import type { SideBySide } from './bench/report.js';
 
@@ -36,6 +37,8 @@ interface Profile {
   recallQueries?: number;
   /** Seconds per server and load in the side-by-side with the Python anchor. */
   sideBySideSeconds: number;
+  /** Seconds per protocol and load in the gRPC / REST comparison. */
+  protocolSeconds: number;
 }
 
 const FULL: Profile = {
@@ -45,6 +48,7 @@ const FULL: Profile = {
   throughputSeconds: 10,
   concurrencies: [1, 4, 16],
   sideBySideSeconds: 10,
+  protocolSeconds: 8,
 };
 const QUICK: Profile = {
   latencyRequests: 30,
@@ -54,6 +58,7 @@ const QUICK: Profile = {
   concurrencies: [1, 4, 16],
   recallQueries: 200,
   sideBySideSeconds: 2,
+  protocolSeconds: 2,
 };
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -78,8 +83,9 @@ async function run(profile: Profile, command: string, model: string): Promise<st
     await server.stop();
     server = undefined;
 
-    progress('warm start (same cache)');
-    start = await ServerProcess.start({ root: ROOT, cacheDir, model });
+    progress('warm start (same cache), gRPC on');
+    const grpcPort = await freePort();
+    start = await ServerProcess.start({ root: ROOT, cacheDir, model, env: { OOD_GRPC_PORT: String(grpcPort) } });
     server = start.server;
     const warm = start.times;
     progress(`warm start ready in ${(warm.readyMs / 1000).toFixed(1)} s`);
@@ -101,6 +107,8 @@ async function run(profile: Profile, command: string, model: string): Promise<st
       throughput.push(await measureThroughput(server.baseUrl, workload, { connections, durationS: profile.throughputSeconds }));
       server.assertAlive(`the autocannon run with ${connections} connection(s)`);
     }
+    const protocols = await measureProtocols({ baseUrl: server.baseUrl, grpcPort }, model, workload, profile.protocolSeconds);
+    server.assertAlive('the gRPC and REST runs');
     const sideBySide = await compareWithAnchor(server, workload, config, profile.sideBySideSeconds);
     await server.stop();
     server = undefined;
@@ -116,6 +124,7 @@ async function run(profile: Profile, command: string, model: string): Promise<st
       latency,
       throughput,
       sideBySide,
+      protocols,
       recall,
     });
   } finally {

@@ -30,6 +30,11 @@ const modelName = z.string().regex(NAME_PATTERN, `must match ${NAME_PATTERN}`);
 export const SETTINGS = {
   port: setting('PORT', integer(0, 65535).default(8080), 'the port to listen on'),
   host: setting('HOST', z.string().default('0.0.0.0'), 'the address to listen on'),
+  grpcPort: setting(
+    'OOD_GRPC_PORT',
+    integer(0, 65535).default(8081),
+    'the port of the Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, and `grpc.health.v1.Health` for probes); 0 turns gRPC off',
+  ),
   defaultModel: setting('OOD_MODEL', modelName.default('mnist'), 'folder under `models/`'),
   modelList: setting(
     'OOD_MODELS',
@@ -112,6 +117,9 @@ const ConfigSchema = schemaOf(SETTINGS)
   .superRefine((c, ctx) => {
     if (c.metricsPort !== undefined && c.metricsPort !== 0 && c.metricsPort === c.port) {
       ctx.addIssue({ code: 'custom', message: `OOD_METRICS_PORT (${c.metricsPort}) must differ from PORT`, path: [] });
+    }
+    if (c.grpcPort !== 0 && (c.grpcPort === c.port || c.grpcPort === c.metricsPort)) {
+      ctx.addIssue({ code: 'custom', message: `OOD_GRPC_PORT (${c.grpcPort}) must differ from PORT and OOD_METRICS_PORT`, path: [] });
     }
     if (c.drainDelayMs >= c.shutdownTimeoutMs) {
       ctx.addIssue({

@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     assert.deepEqual(loadConfig({}), {
       port: 8080,
       host: '0.0.0.0',
+      grpcPort: 8081,
       model: 'mnist',
       models: ['mnist'],
       modelsDir: 'models',
@@ -123,6 +124,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['OOD_BACKEND', 'webgpu'],
     ['OOD_SCORING_THREADS', '257'],
+    ['OOD_GRPC_PORT', '65536'],
     ['OOD_BUILD_THREADS', '0'],
     ['OOD_NEIGHBORS', 'faiss'],
   ];

@@ -6,6 +6,7 @@ import { table } from './table.js';
 import type { StartTimes } from './server.js';
 import type { ThroughputResult } from './throughput.js';
 import { ratios, type SideBySideRow } from './side-by-side.js';
+import { protocolsSection, type ProtocolRow } from './grpc-vs-rest.js';
 
 /** The side-by-side with the Python anchor, or why it was skipped. */
 export type SideBySide = { rows: SideBySideRow[]; anchor: string } | { skipped: string };
@@ -20,6 +21,7 @@ export interface Report {
   latency: LatencyResult[];
   throughput: ThroughputResult[];
   sideBySide: SideBySide;
+  protocols: ProtocolRow[];
   recall: RecallResult;
 }
 
@@ -81,6 +83,8 @@ export function renderReport(r: Report): string {
     ),
     '',
     ...sideBySideSection(r.sideBySide),
+    ...protocolsSection(r.protocols),
+    '',
     `## HNSW recall@${recall.k} (model ${recall.model}, M=${recall.params.M}, efConstruction=${recall.params.efConstruction}; ` +
       `in-process, tfjs ${recall.backend})`,
     '',

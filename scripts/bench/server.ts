@@ -134,6 +134,8 @@ export class ServerProcess {
     const env = {
       ...process.env,
       PORT: String(port),
+      // gRPC is off unless a caller gives it a port: servers started side by side would share 8081.
+      OOD_GRPC_PORT: '0',
       HOST,
       OOD_MODEL: opts.model,
       OOD_CACHE_DIR: opts.cacheDir,

@@ -27,6 +27,12 @@ export type DriftStatus = z.infer<typeof DriftStatusSchema>;
 
 /** Finished requests held back behind an unfinished earlier one, at most. */
 export const MAX_WAITING = 10_000;
+/**
+ * Their p-values, at most: whatever is held back enters in one go when the earlier request
+ * settles, on the event loop, so this bounds that pause (about 50 ms at 0.5 µs a p-value) and the
+ * memory held, whatever the batch size.
+ */
+export const MAX_WAITING_VALUES = 100_000;
 /** How long a finished request is held back behind an unfinished earlier one, at most. */
 export const MAX_WAIT_MS = 60_000;
 
@@ -58,24 +64,30 @@ export interface DriftMonitorOptions extends DriftStatisticOptions {
 export class DriftMonitor {
   private readonly statistic: DriftStatistic;
   private readonly now: () => Date;
+  /** The same clock in ms, without a Date per request where no test sets one. */
+  private readonly nowMs: () => number;
   readonly since: Date;
   private alarmedAt: { time: Date; predictions: number } | undefined;
   private issued = 0;
   private nextToApply = 0;
   /** Results that finished before an earlier ticket: undefined for a cancelled one. */
   private readonly waiting = new Map<number, readonly number[] | undefined>();
+  /** The p-values in `waiting`. */
+  private waitingValues = 0;
   /** When each unsettled ticket was admitted (ms). */
   private readonly admittedAt = new Map<number, number>();
 
   constructor(private readonly options: DriftMonitorOptions) {
     this.statistic = new DriftStatistic(options);
-    this.now = options.now ?? (() => new Date());
+    const now = options.now;
+    this.now = now ?? (() => new Date());
+    this.nowMs = now ? () => now().getTime() : Date.now;
     this.since = this.now();
   }
 
   admit(): DriftTicket {
     const seq = this.issued++;
-    this.admittedAt.set(seq, this.now().getTime());
+    this.admittedAt.set(seq, this.nowMs());
     let settled = false;
     const settle = (values: readonly number[] | undefined) => {
       if (settled) return;
@@ -83,7 +95,15 @@ export class DriftMonitor {
       this.admittedAt.delete(seq);
       // A ticket given up while it hung (see MAX_WAITING) comes too late to enter.
       if (seq < this.nextToApply) return;
+      if (seq === this.nextToApply) {
+        // The common case, nothing before it outstanding: it enters at once.
+        this.nextToApply++;
+        this.apply(values);
+        if (this.waiting.size > 0) this.applyReady();
+        return;
+      }
       this.waiting.set(seq, values);
+      this.waitingValues += values?.length ?? 0;
       this.applyReady();
     };
     return { record: (pValues) => settle(pValues), cancel: () => settle(undefined) };
@@ -94,33 +114,38 @@ export class DriftMonitor {
     return this.issued - this.nextToApply;
   }
 
-  private applyReady(): void {
+  private apply(values: readonly number[] | undefined): void {
+    if (!values) return;
     const threshold = this.threshold();
-    const now = this.now().getTime();
+    for (const p of values) {
+      // Combined p-values are (c+1)/(n+1); anything else is a detector's bug, and must not fail the request that carried it.
+      if (!(p > 0 && p <= 1)) continue;
+      this.statistic.update(p);
+      if (!this.alarmedAt && this.statistic.log10() >= threshold) this.alarmedAt = { time: this.now(), predictions: this.statistic.count };
+    }
+  }
+
+  private applyReady(): void {
     for (;;) {
       const next = this.nextToApply;
       if (this.waiting.has(next)) {
         const values = this.waiting.get(next);
         this.waiting.delete(next);
+        this.waitingValues -= values?.length ?? 0;
         this.nextToApply++;
-        for (const p of values ?? []) {
-          // Combined p-values are (c+1)/(n+1); anything else is a detector's bug, and must not fail the request that carried it.
-          if (!(p > 0 && p <= 1)) continue;
-          this.statistic.update(p);
-          if (!this.alarmedAt && this.statistic.log10() >= threshold) this.alarmedAt = { time: this.now(), predictions: this.statistic.count };
-        }
+        this.apply(values);
         continue;
       }
-      // A request that never finishes would hold every later result back for ever. Past
-      // MAX_WAITING results held, or MAX_WAIT_MS, the earliest unsettled ticket is given up, as
-      // if its request had failed.
+      if (this.waiting.size === 0) return;
+      // A request that never finishes would hold every later result back for ever. Once
+      // MAX_WAITING results (or MAX_WAITING_VALUES p-values) are held, or after MAX_WAIT_MS, the
+      // earliest unsettled ticket is given up, as if its request had failed.
+      const now = this.nowMs();
       const overdue = now - (this.admittedAt.get(next) ?? now) > MAX_WAIT_MS;
-      if (this.waiting.size > 0 && (this.waiting.size > MAX_WAITING || overdue)) {
-        this.admittedAt.delete(next);
-        this.nextToApply++;
-        continue;
-      }
-      return;
+      const full = this.waiting.size >= MAX_WAITING || this.waitingValues >= MAX_WAITING_VALUES;
+      if (!full && !overdue) return;
+      this.admittedAt.delete(next);
+      this.nextToApply++;
     }
   }
 

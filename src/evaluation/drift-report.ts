@@ -229,8 +229,8 @@ export function renderDriftReport(models: DriftModel[], draws: CalibrationDraws[
       'The drift test\'s delays are where its statistic crossed; its alert (`OodDriftDetected`) follows within a scrape and an evaluation, 30 s or 300 predictions at that rate.',
     '',
     `Run: \`npm run drift:eval\`, ${options.streams} streams per scenario, delta = ${options.delta} (OOD_DRIFT_DELTA), ` +
-      `tfjs backend ${options.backend}, ${Math.round(options.seconds)} s. One update of the statistic, what each prediction adds to the ` +
-      `scoring path, took ${options.updateMicros.toFixed(2)} µs on average over a million.`,
+      `tfjs backend ${options.backend}, ${Math.round(options.seconds)} s. What the drift test adds to the scoring path per prediction ` +
+      `(a ticket, the update and the alarm check, with one-row requests) took ${options.updateMicros.toFixed(2)} µs on average over a million.`,
     '',
     '![log10 of the drift statistic around each shift](drift.svg)',
     '',

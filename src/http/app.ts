@@ -8,6 +8,7 @@ import drainPlugin from './plugins/drain.js';
 import errorHandlerPlugin, { sendFrameworkError } from './plugins/error-handler.js';
 import loadSheddingPlugin, { type LoadSheddingOptions } from './plugins/load-shedding.js';
 import driftPlugin from './plugins/drift.js';
+import grpcPlugin from './plugins/grpc.js';
 import metricsPlugin from './plugins/metrics.js';
 import openApiPlugin from './plugins/openapi.js';
 import adminRoutes, { type AdminRoutesOptions } from './routes/admin.js';
@@ -43,6 +44,8 @@ export interface BuildAppOptions {
   reviewSize?: number;
   /** The drift alarm's false-alarm bound (OOD_DRIFT_DELTA); 0.01 when absent. */
   driftDelta?: number;
+  /** gRPC beside REST (server.ts makes it listen); absent: off. */
+  grpc?: { maxMessageBytes: number };
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
 }
@@ -101,6 +104,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(closeConnectionsPlugin);
   await app.register(drainPlugin, { delayMs: opts.drainDelayMs ?? 0 });
   if (opts.loadShedding) await app.register(loadSheddingPlugin, opts.loadShedding);
+  else app.decorate('shedIfOverloaded', () => undefined);
   await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);
@@ -119,6 +123,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(reviewRoutes);
   await app.register(driftRoutes);
   if (opts.admin) await app.register(adminRoutes, opts.admin);
+  if (opts.grpc) await app.register(grpcPlugin, { ...opts.grpc, serverVersion: SERVICE_VERSION });
+  else app.decorate('grpc', undefined);
 
   return app;
 }

@@ -37,6 +37,7 @@ async function buildApps(config: Config, models: ServedModels, apiTokens: string
     drainDelayMs: config.drainDelayMs,
     reviewSize: config.reviewSize,
     driftDelta: config.driftDelta,
+    ...(config.grpcPort !== 0 ? { grpc: { maxMessageBytes: config.bodyLimitBytes } } : {}),
     logger,
   });
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(app.metrics.registry, logger);
@@ -181,6 +182,10 @@ function loadOutcomeHandler(app: FastifyInstance, shutdown: Shutdown): ServedMod
 async function listen(config: Config, app: FastifyInstance, metricsApp: FastifyInstance | undefined, shutdown: Shutdown): Promise<void> {
   try {
     await app.listen({ port: config.port, host: config.host });
+    if (app.grpc) {
+      const port = await app.grpc.listen(config.grpcPort, config.host);
+      app.log.info({ port }, 'gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) listening');
+    }
     if (metricsApp) await metricsApp.listen({ port: config.metricsPort, host: config.host });
   } catch (err) {
     await shutdown.closeAll();

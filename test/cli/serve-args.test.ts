@@ -14,10 +14,10 @@ describe('npm run ood -- serve, its arguments', () => {
     await writeFile(join(tmp.dir, 'seed', 'models', 'm', 'entry.json'), '{"seeded":true}');
     await mkdir(join(tmp.dir, 'models'));
     // The child inherits these: an empty models folder, and a cache of its own.
-    Object.assign(process.env, { OOD_MODELS_DIR: join(tmp.dir, 'models'), OOD_CACHE_DIR: join(tmp.dir, 'cache'), LOG_LEVEL: 'info', PORT: '0' });
+    Object.assign(process.env, { OOD_MODELS_DIR: join(tmp.dir, 'models'), OOD_CACHE_DIR: join(tmp.dir, 'cache'), LOG_LEVEL: 'info', PORT: '0', OOD_GRPC_PORT: '0' });
   });
   after(async () => {
-    for (const key of ['OOD_MODELS_DIR', 'OOD_CACHE_DIR', 'LOG_LEVEL', 'PORT']) {
+    for (const key of ['OOD_MODELS_DIR', 'OOD_CACHE_DIR', 'LOG_LEVEL', 'PORT', 'OOD_GRPC_PORT']) {
       if (saved[key] === undefined) delete process.env[key];
       else process.env[key] = saved[key];
     }

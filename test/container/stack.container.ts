@@ -14,6 +14,7 @@ import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 import { uniformNoise } from '../../src/reference/synthetic.js';
 import { freePort } from '../../scripts/bench/server.js';
 import { waitFor } from '../support/async.js';
+import { bearer, grpcStatus, oipClient } from '../http/grpc-client.js';
 
 const run = promisify(execFile);
 const IMAGE = process.env.OOD_TEST_IMAGE ?? 'ood-service:test';
@@ -35,6 +36,7 @@ interface PromResponse {
 describe('the ood-service image', () => {
   const name = `ood-container-test-${process.pid}`;
   let port: number;
+  let grpcPort: number;
   let base: string;
   let startedAt: number;
   let readySeconds: number;
@@ -56,9 +58,10 @@ describe('the ood-service image', () => {
     digits = Array.from({ length: 20 }, (_, i) => Array.from(data.subarray(i * cols, (i + 1) * cols)));
 
     port = await freePort();
+    grpcPort = await freePort();
     base = `http://127.0.0.1:${port}`;
     startedAt = performance.now();
-    await docker('run', '-d', '--name', name, '--network', 'host', '-e', `PORT=${port}`, '-e', `OOD_API_TOKENS=${TOKEN}`, '-e', 'OOD_REVIEW_SIZE=5', IMAGE);
+    await docker('run', '-d', '--name', name, '--network', 'host', '-e', `PORT=${port}`, '-e', `OOD_GRPC_PORT=${grpcPort}`, '-e', `OOD_API_TOKENS=${TOKEN}`, '-e', 'OOD_REVIEW_SIZE=5', IMAGE);
     await waitFor(async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200, 120_000);
     readySeconds = (performance.now() - startedAt) / 1000;
   });
@@ -127,6 +130,25 @@ describe('the ood-service image', () => {
     assert.match(openapi.body.openapi, /^3\./);
     assert.ok(openapi.body.paths['/v2/models/{name}/infer']);
     assert.equal((await fetch(`${base}/docs/static/swagger-ui-bundle.js`)).status, 200);
+  });
+
+  it('speaks the Open Inference Protocol over gRPC, with health for probes, from the shipped .proto files', async () => {
+    const client = oipClient(grpcPort);
+    try {
+      assert.equal(await client.health(), 'SERVING');
+      const v2 = await fetch(`${base}/v2/models/mnist/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ inputs: [{ name: 'pixels', shape: [1, 784], datatype: 'FP32', data: digits[0] }], outputs: [{ name: 'outlier_score' }] }),
+      });
+      const rest = ((await v2.json()) as { outputs: { data: number[] }[] }).outputs[0].data;
+      const request = { modelName: 'mnist', inputs: [{ name: 'pixels', datatype: 'FP32', shape: [1, 784], contents: { fp32Contents: digits[0] } }], outputs: [{ name: 'outlier_score' }] };
+      await assert.rejects(client.call('ModelInfer', request), grpcStatus('UNAUTHENTICATED'));
+      const answer = await client.call('ModelInfer', request, bearer(TOKEN));
+      assert.deepEqual((answer.outputs as { contents: { fp64Contents: number[] } }[])[0].contents.fp64Contents, rest);
+    } finally {
+      client.close();
+    }
   });
 
   it("serves the review page and its script from the compiled code", async () => {

@@ -88,6 +88,15 @@ for (const dir of ['deploy/kubernetes/base', 'deploy/kubernetes/overlays/example
       assert.doesNotThrow(() => loadConfig(env));
     });
 
+    it('names the gRPC port the service listens on, in the Deployment, the Service and the network policy', () => {
+      const { env } = config();
+      const port = server().ports.find((p: any) => p.name === 'grpc');
+      assert.equal(port?.containerPort, loadConfig(env).grpcPort);
+      assert.notEqual(loadConfig(env).grpcPort, 0, 'gRPC is on');
+      assert.ok(one(objects, 'Service').spec.ports.some((p: any) => p.name === 'grpc' && p.targetPort === 'grpc'));
+      assert.ok(one(objects, 'NetworkPolicy').spec.ingress.some((rule: any) => rule.ports.some((p: any) => p.port === 'grpc')));
+    });
+
     it("probes the service's own routes on the port it listens on, and they answer", async () => {
       const { env } = config();
       const port = server().ports.find((p: any) => p.name === 'http');

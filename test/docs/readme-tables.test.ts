@@ -7,6 +7,8 @@ import { ServedModels } from '../../src/lifecycle/served-models.js';
 import { FakeDetector, FakeHost } from '../http/fake-detector.js';
 import { buildTestApp } from '../http/helpers.js';
 import { ENV_NAMES, loadConfig, SETTINGS } from '../../src/config.js';
+import { AUTHORIZED_METHODS, inferenceHandlers, SHED_METHODS } from '../../src/http/grpc/inference-service.js';
+import { services } from '../../src/http/grpc/proto.js';
 import { flattenSettings, shownDefault } from '../../src/settings.js';
 import { README, SETTINGS_END, SETTINGS_START, withSettingsTable } from '../../scripts/gen-docs.js';
 
@@ -110,5 +112,35 @@ describe("the README's route table", () => {
         assert.equal(row.shed, r.shed ? 'yes' : 'no', `${route}: shed`);
       }
     }
+  });
+});
+
+describe("the README's gRPC table", () => {
+  /** Method name -> [token, shed] cells, each row's methods spelled out. */
+  const rows = (readme: string) => {
+    const start = readme.indexOf('| method | token | shed | what |');
+    assert.ok(start >= 0, 'the README has its gRPC table');
+    const out = new Map<string, [string, string]>();
+    for (const line of readme.slice(start).split('\n').slice(2)) {
+      if (!line.startsWith('|')) break;
+      const [methods, token, shed] = line.slice(1).split(' | ').map((c) => c.trim());
+      for (const m of methods.split(/`,\s*`/)) out.set(m.replace(/`/g, '').replace(/^.*\//, ''), [token, shed]);
+    }
+    return out;
+  };
+
+  it('lists every method of the service definition, with the token and shedding the server applies', () => {
+    const table = rows(readFileSync('README.md', 'utf8'));
+    const implemented = new Set(Object.keys(inferenceHandlers({} as never, '0')));
+    for (const method of Object.keys(services().inference)) {
+      const row = table.get(method);
+      assert.ok(row, `${method} is in the table`);
+      if (!implemented.has(method)) {
+        assert.deepEqual(row, ['-', '-'], `${method} is not implemented, and the table says so with - cells`);
+        continue;
+      }
+      assert.deepEqual(row, [AUTHORIZED_METHODS.has(method) ? 'yes' : 'no', SHED_METHODS.has(method) ? 'yes' : 'no'], method);
+    }
+    for (const method of Object.keys(services().health)) assert.ok(table.has(method), `health ${method} is in the table`);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DriftMonitor, DriftStatusSchema, MAX_WAIT_MS, MAX_WAITING } from '../../src/drift/drift-monitor.js';
+import { DriftMonitor, DriftStatusSchema, MAX_WAIT_MS, MAX_WAITING, MAX_WAITING_VALUES } from '../../src/drift/drift-monitor.js';
 import { DriftStatistic } from '../../src/drift/drift-statistic.js';
 import { createRng } from '../../src/math/random.js';
 
@@ -67,16 +67,28 @@ test('p-values that are not in (0, 1] are left out, not thrown at the request', 
   assert.equal(monitor.status().predictions, 1);
 });
 
-test('a request that never finishes holds later results back only up to MAX_WAITING', () => {
+test('a request that never finishes holds later results back only until MAX_WAITING of them wait', () => {
   const monitor = new DriftMonitor(options());
   const hung = monitor.admit();
-  for (let i = 0; i < MAX_WAITING; i++) monitor.admit().record([0.5]);
+  for (let i = 0; i < MAX_WAITING - 1; i++) monitor.admit().record([0.5]);
   assert.equal(monitor.status().predictions, 0, 'held back behind the hung request');
   monitor.admit().record([0.5]);
-  assert.equal(monitor.status().predictions, MAX_WAITING + 1);
+  assert.equal(monitor.status().predictions, MAX_WAITING);
   assert.equal(monitor.pending, 0);
   hung.record([0.01]);
-  assert.equal(monitor.status().predictions, MAX_WAITING + 1, 'the given-up ticket does not enter late');
+  assert.equal(monitor.status().predictions, MAX_WAITING, 'the given-up ticket does not enter late');
+});
+
+test('or until MAX_WAITING_VALUES p-values wait, however few requests carry them', () => {
+  const monitor = new DriftMonitor(options());
+  monitor.admit();
+  const batch = Array.from({ length: 256 }, () => 0.5);
+  const requests = Math.ceil(MAX_WAITING_VALUES / batch.length);
+  for (let i = 0; i < requests - 1; i++) monitor.admit().record(batch);
+  assert.equal(monitor.status().predictions, 0);
+  monitor.admit().record(batch);
+  assert.equal(monitor.status().predictions, requests * batch.length);
+  assert.equal(monitor.pending, 0);
 });
 
 test('a request that hangs is given up after MAX_WAIT_MS, and later results enter', () => {

@@ -7,11 +7,13 @@ import { Gauge } from 'prom-client';
 import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/http/server.js';
 import { waitFor } from '../support/async.js';
+import { freePort } from '../../scripts/bench/server.js';
 import { FakeDetector } from './fake-detector.js';
+import { grpcStatus, oipClient } from './grpc-client.js';
 
 describe('draining on shutdown', () => {
   it('turns unready at once, keeps serving with Connection: close for the drain delay, then stops listening', async () => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '600' });
+    const config = loadConfig({ PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '600' });
     const detector = new FakeDetector();
     const { app, close } = await startServer({ config, loadDetector: async () => detector });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -36,12 +38,46 @@ describe('draining on shutdown', () => {
   });
 });
 
+describe('draining gRPC on shutdown', () => {
+  it('says NOT_SERVING at once, finishes a call in flight, ends health watches, then takes no more calls', async () => {
+    const grpcPort = await freePort();
+    const config = loadConfig({ PORT: '0', OOD_GRPC_PORT: String(grpcPort), HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '300' });
+    // Each prediction takes 800 ms: the call below is still running when the close begins.
+    const detector = new FakeDetector({ delayMs: 800 });
+    const { app, close } = await startServer({ config, loadDetector: async () => detector });
+    const client = oipClient(grpcPort);
+    try {
+      await waitFor(async () => (await client.health()) === 'SERVING');
+      const watched: string[] = [];
+      const watch = client.watch('');
+      watch.on('data', (m: { status: string }) => watched.push(m.status));
+      const watchEnded = new Promise<string>((resolve) => watch.on('end', () => resolve('end')).on('error', (err) => resolve(`error: ${err.message}`)));
+      await waitFor(async () => watched.length === 1);
+
+      const inFlight = client.call('ModelInfer', { modelName: 'fake', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], contents: { fp32Contents: [1, 0, 0, 0] } }] });
+      await waitFor(async () => detector.calls.length === 1);
+      const closed = close();
+      assert.equal(await client.health(), 'NOT_SERVING', 'unready as soon as the close begins');
+      const answer = await inFlight;
+      assert.equal((answer.outputs as unknown[]).length > 0, true, 'the call in flight is answered');
+      assert.equal(await watchEnded, 'end', 'the watch is ended by the server, not cut');
+      assert.deepEqual(watched, ['SERVING', 'NOT_SERVING'], 'the watch hears the drain once, then ends');
+      await closed;
+      assert.equal(detector.disposed, true);
+      await assert.rejects(client.call('ServerLive'), grpcStatus('UNAVAILABLE'));
+    } finally {
+      client.close();
+      await app.close().catch(() => undefined);
+    }
+  });
+});
+
 describe('closing the metrics port', () => {
   // A scrape in flight when close began used to get a keep-alive answer, and Node's
   // server.close() then waited on that socket until Prometheus or the keep-alive timeout (72 s)
   // ended it: long past the shutdown grace period, so the process exited 1.
   it('answers a scrape in flight with Connection: close, so the close does not wait on its socket', async () => {
-    const config = loadConfig({ PORT: '0', OOD_METRICS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '0' });
+    const config = loadConfig({ PORT: '0', OOD_METRICS_PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '0' });
     const { app, metricsApp, close } = await startServer({ config, loadDetector: async () => new FakeDetector() });
     assert.ok(metricsApp);
     let releaseScrape = () => {};
@@ -82,7 +118,7 @@ describe('closing the metrics port', () => {
 describe('closing with a connection that never sent a request', () => {
   // Node counts such a socket as busy, so server.close() alone would wait for the client.
   it('destroys it once the listener has closed, and the close completes', async () => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '100' });
+    const config = loadConfig({ PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_DRAIN_DELAY_MS: '100' });
     const { app, close } = await startServer({ config, loadDetector: async () => new FakeDetector() });
     const port = (app.server.address() as AddressInfo).port;
     const socket = net.connect(port, '127.0.0.1');

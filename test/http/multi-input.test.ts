@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ModelInput } from '../../src/model/model-inputs.js';
 import { FakeDetector, FakeHost } from './fake-detector.js';
 import { assertPlainError, buildTestApp } from './helpers.js';
+import { oipClient } from './grpc-client.js';
 
 const INPUTS: ModelInput[] = [
   { name: 'input_ids', dtype: 'int64', shape: [4] },
@@ -31,12 +32,38 @@ describe('a model with several named inputs, on every protocol', () => {
   let app: FastifyInstance;
 
   before(async () => {
-    app = await buildTestApp(new FakeHost(detector), { maxBatch: 3, bodyLimitBytes: 100_000 });
+    app = await buildTestApp(new FakeHost(detector), { maxBatch: 3, bodyLimitBytes: 100_000, grpc: { maxMessageBytes: 100_000 } });
   });
   after(() => app.close());
 
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url, payload: payload as object, headers });
+
+  it('packs the same rows from gRPC tensors by name, typed (in another order) and raw', async () => {
+    const client = oipClient(await (app.grpc as NonNullable<typeof app.grpc>).listen(0, '127.0.0.1'));
+    try {
+      const before = detector.calls.length;
+      await client.call('ModelInfer', {
+        modelName: 'tokens',
+        inputs: [
+          { name: 'attention_mask', datatype: 'INT64', shape: [2, 4], contents: { int64Contents: MASK.flat() } },
+          { name: 'input_ids', datatype: 'INT64', shape: [2, 4], contents: { int64Contents: IDS.flat() } },
+        ],
+      });
+      await client.call('ModelInfer', {
+        modelName: 'tokens',
+        inputs: [
+          { name: 'input_ids', datatype: 'INT64', shape: [2, 4] },
+          { name: 'attention_mask', datatype: 'INT64', shape: [2, 4] },
+        ],
+        rawInputContents: [int64Bytes(IDS), int64Bytes(MASK)],
+      });
+      for (const call of detector.calls.slice(before)) assert.deepEqual(Array.from(call.inputs), PACKED);
+      assert.equal(detector.calls.length, before + 2);
+    } finally {
+      client.close();
+    }
+  });
 
   it('packs the same rows from /predict objects, v2 INT64 tensors (JSON and binary) and TF Serving rows and columns', async () => {
     const bodies: [string, () => ReturnType<typeof post>][] = [

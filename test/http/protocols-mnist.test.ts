@@ -13,6 +13,7 @@ import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
 import { uniformNoise } from '../../src/reference/synthetic.js';
 import { FakeHost } from './fake-detector.js';
 import { buildTestApp } from './helpers.js';
+import { fp32Bytes, oipClient } from './grpc-client.js';
 
 /**
  * The protocols on the embedded mnist model: a held-out digit and a noise image, sent the way a
@@ -30,7 +31,7 @@ describe('v2 infer and TF Serving :predict on the mnist model', () => {
     cacheDir = await mkdtemp(join(tmpdir(), 'ood-protocols-'));
     const config = loadConfig({ OOD_CACHE_DIR: cacheDir, OOD_SCORING_THREADS: '0' });
     detector = await loadDetector(detectorSettings(config), { info() {}, warn() {}, error() {}, debug() {} } as never);
-    app = await buildTestApp(new FakeHost(detector), { bodyLimitBytes: 1_000_000 });
+    app = await buildTestApp(new FakeHost(detector), { bodyLimitBytes: 1_000_000, grpc: { maxMessageBytes: 1_000_000 } });
     const refset = await loadReferenceSet(config.referenceSetsDir, 'mnist');
     rows = [Array.from(refset.test.x.data.subarray(0, 784)), Array.from(uniformNoise(1, 3).data)];
   });
@@ -67,5 +68,29 @@ describe('v2 infer and TF Serving :predict on the mnist model', () => {
     assert.deepEqual(predictions.map((p) => p.label), own.predictions.map((p) => p.label));
     assert.deepEqual(predictions.map((p) => p.is_outlier), [false, true]);
     assert.equal(predictions[0].probabilities.length, 10);
+  });
+
+  it('gives a gRPC client the same outlier scores as REST v2, with typed and with raw contents', async () => {
+    const v2 = await app.inject({
+      method: 'POST',
+      url: '/v2/models/mnist/infer',
+      payload: { inputs: [{ name: 'pixels', shape: [2, 28, 28], datatype: 'FP32', data: rows.flat() }], outputs: [{ name: 'outlier_score' }, { name: 'label' }] },
+    });
+    const rest = Object.fromEntries((v2.json() as { outputs: { name: string; data: unknown[] }[] }).outputs.map((o) => [o.name, o.data]));
+    const client = oipClient(await (app.grpc as NonNullable<typeof app.grpc>).listen(0, '127.0.0.1'));
+    try {
+      const outputs = [{ name: 'outlier_score' }, { name: 'label' }];
+      const input = { name: 'pixels', datatype: 'FP32', shape: [2, 28, 28] };
+      const typed = await client.call('ModelInfer', { modelName: 'mnist', inputs: [{ ...input, contents: { fp32Contents: rows.flat() } }], outputs });
+      const [score, label] = typed.outputs as { contents: { fp64Contents: number[]; bytesContents: Buffer[] } }[];
+      assert.deepEqual(score.contents.fp64Contents, rest.outlier_score);
+      assert.deepEqual(label.contents.bytesContents.map(String), rest.label);
+
+      const raw = await client.call('ModelInfer', { modelName: 'mnist', inputs: [input], outputs, rawInputContents: [fp32Bytes(rows.flat())] });
+      const [scores] = raw.rawOutputContents as Buffer[];
+      assert.deepEqual([scores.readDoubleLE(0), scores.readDoubleLE(8)], rest.outlier_score);
+    } finally {
+      client.close();
+    }
   });
 });

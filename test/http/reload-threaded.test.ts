@@ -23,7 +23,7 @@ describe('reload of the served detector (scoring threads and dynamic batching)',
   it('answers every request during a reload, with none failed or lost', async () => {
     const cacheDir = await mkdtemp(join(tmpdir(), 'ood-reload-threaded-'));
     const config = loadConfig({
-      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_API_TOKENS: TOKEN, OOD_CACHE_DIR: cacheDir, OOD_SCORING_THREADS: '2',
+      PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_API_TOKENS: TOKEN, OOD_CACHE_DIR: cacheDir, OOD_SCORING_THREADS: '2',
     });
     const { app, close } = await startServer({ config, loadDetector: serviceDetectorLoader(config) });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

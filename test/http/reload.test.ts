@@ -11,7 +11,7 @@ import { assertError, buildTestApp } from './helpers.js';
 import { waitFor } from '../support/async.js';
 
 const TOKEN = 'reload-test-token';
-const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_API_TOKENS: TOKEN });
+const config = loadConfig({ PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_API_TOKENS: TOKEN });
 const auth = { authorization: `Bearer ${TOKEN}` };
 
 /** Each version answers with labels of its own, so an answer that mixed two would show it. */

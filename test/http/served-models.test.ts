@@ -12,7 +12,7 @@ const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/js
 
 describe('several models in one process (OOD_MODELS)', () => {
   it('serves each model on its own routes, metrics and reloads, the first also on /predict', async () => {
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_API_TOKENS: TOKEN, OOD_MODELS: 'alpha,beta' });
+    const config = loadConfig({ PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_API_TOKENS: TOKEN, OOD_MODELS: 'alpha,beta' });
     assert.deepEqual(config.models, ['alpha', 'beta']);
     assert.equal(config.model, 'alpha');
     const loads: string[] = [];
@@ -83,7 +83,7 @@ describe('several models in one process (OOD_MODELS)', () => {
   });
 
   it('closes cleanly, exit code untouched, when a model finishes loading during the drain', async () => {
-    const config = { ...loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_MODELS: 'alpha,beta' }), drainDelayMs: 400 };
+    const config = { ...loadConfig({ PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', OOD_MODELS: 'alpha,beta' }), drainDelayMs: 400 };
     const exits: number[] = [];
     const { app, close } = await startServer({
       config,

@@ -10,7 +10,7 @@ import { PredictResponseSchema } from '../../src/http/schemas.js';
 import { FakeDetector } from './fake-detector.js';
 import { deferred, waitFor } from '../support/async.js';
 
-const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+const config = loadConfig({ PORT: '0', OOD_GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
 
 describe('startServer over a real socket', () => {
   it('listens before the detector loads, then becomes ready and serves predictions', async () => {

@@ -48,3 +48,42 @@ test('levels outside 1..levels are refused', () => {
   assert.throws(() => ranks.next(2.5), /not an integer/);
   assert.throws(() => new OnlineRanks(0, createRng(1)), /positive integer/);
 });
+
+/**
+ * Exact, not sampled: for every sequence of t levels drawn i.i.d. (many ties), the p-value given
+ * the sequence is uniform between its values at draw 0 and draw 1, so P(p_t <= a) and the joint
+ * P(p_{t-1} <= a, p_t <= b) can be summed over all sequences. Uniformity and independence must
+ * then hold to rounding, at every t, the first included.
+ */
+test('with ties, each online p-value is exactly uniform, and independent of the one before', () => {
+  const probabilities = [0.2, 0.5, 0.3];
+  const bounds = (levels: readonly number[], draw: number) => {
+    const ranks = new OnlineRanks(probabilities.length, () => draw);
+    return levels.map((level) => ranks.next(level));
+  };
+  /** P(p <= a) for p uniform on [lo, hi] (a point mass when they meet). */
+  const below = (a: number, lo: number, hi: number) => (hi === lo ? (lo <= a ? 1 : 0) : Math.min(1, Math.max(0, (a - lo) / (hi - lo))));
+  const grid = [0.05, 0.2, 1 / 3, 0.5, 0.77, 0.95];
+  for (let t = 1; t <= 6; t++) {
+    const marginal = new Map<number, number>();
+    const joint = new Map<string, number>();
+    for (let code = 0; code < probabilities.length ** t; code++) {
+      const levels = Array.from({ length: t }, (_, i) => (Math.floor(code / probabilities.length ** i) % probabilities.length) + 1);
+      const weight = levels.reduce((w, level) => w * probabilities[level - 1], 1);
+      const lo = bounds(levels, 0);
+      const hi = bounds(levels, 1);
+      for (const a of grid) {
+        marginal.set(a, (marginal.get(a) ?? 0) + weight * below(a, lo[t - 1], hi[t - 1]));
+        if (t < 2) continue;
+        for (const b of grid) {
+          const key = `${a} ${b}`;
+          joint.set(key, (joint.get(key) ?? 0) + weight * below(a, lo[t - 2], hi[t - 2]) * below(b, lo[t - 1], hi[t - 1]));
+        }
+      }
+    }
+    for (const a of grid) {
+      assert.ok(Math.abs((marginal.get(a) as number) - a) < 1e-12, `t=${t}: P(p <= ${a}) = ${marginal.get(a)}`);
+      for (const b of t < 2 ? [] : grid) assert.ok(Math.abs((joint.get(`${a} ${b}`) as number) - a * b) < 1e-12, `t=${t}: P(p' <= ${a}, p <= ${b}) = ${joint.get(`${a} ${b}`)}`);
+    }
+  }
+});

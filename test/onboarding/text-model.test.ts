@@ -14,6 +14,7 @@ import { oracleIds, textData, writeTextFixture, type TextFixture } from '../fixt
 import { makeTmp } from '../fixtures/tiny-model.js';
 import { FakeHost } from '../http/fake-detector.js';
 import { buildTestApp } from '../http/helpers.js';
+import { oipClient } from '../http/grpc-client.js';
 
 const log = pino({ level: 'silent' });
 const T = 6;
@@ -57,7 +58,7 @@ describe('a text classifier: onboarded from labelled texts with its tokenizer, a
 
   it('gives identical answers for the same texts from /predict strings, v2 BYTES (JSON and binary), v2 INT64 ids, and TF Serving strings', async () => {
     detector = await loadDetector(detectorSettings({ ...config, model: 'texts' }), log);
-    app = await buildTestApp(new FakeHost(detector), { bodyLimitBytes: 100_000 });
+    app = await buildTestApp(new FakeHost(detector), { bodyLimitBytes: 100_000, grpc: { maxMessageBytes: 100_000 } });
     const texts = [fixture.texts[0], 'Alpha BRAVO zulu', 'kilo lima mike november oscar papa quebec romeo alpha'];
     const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => (app as FastifyInstance).inject({ method: 'POST', url, payload: payload as object, headers });
     const predict = await post('/predict', { instances: texts });
@@ -85,6 +86,19 @@ describe('a text classifier: onboarded from labelled texts with its tokenizer, a
       ],
     });
     assert.deepEqual(v2PValues(ids), expected);
+
+    // gRPC: the texts as typed bytes_contents, and as raw contents laid out as the binary body above.
+    const client = oipClient(await ((app as FastifyInstance).grpc as NonNullable<FastifyInstance['grpc']>).listen(0, '127.0.0.1'));
+    try {
+      const outputs = [{ name: 'p_value' }];
+      const typed = await client.call('ModelInfer', { modelName: 'texts', inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], contents: { bytesContents: texts.map((t) => Buffer.from(t)) } }], outputs });
+      assert.deepEqual((typed.outputs as { contents: { fp64Contents: number[] } }[])[0].contents.fp64Contents, expected);
+      const raw = await client.call('ModelInfer', { modelName: 'texts', inputs: [{ name: 'text', datatype: 'BYTES', shape: [3, 1] }], outputs, rawInputContents: [encoded] });
+      const pValues = (raw.rawOutputContents as Buffer[])[0];
+      assert.deepEqual([0, 1, 2].map((i) => pValues.readDoubleLE(i * 8)), expected);
+    } finally {
+      client.close();
+    }
     for (const body of [{ instances: texts }, { inputs: texts }, { inputs: { text: texts } }]) {
       const tf = await post('/v1/models/texts:predict', body);
       assert.equal(tf.statusCode, 200, tf.body);

@@ -17,6 +17,16 @@ declare module 'fastify' {
   }
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * For a transport that is not a fastify route (gRPC): throws UNAUTHORIZED unless the
+     * `authorization` value carries a valid bearer token, whenever tokens are configured.
+     */
+    checkBearer(authorization: string | undefined): void;
+  }
+}
+
 export interface AuthPluginOptions {
   /** Accepted bearer tokens; none means authentication is off. */
   tokens: string[];
@@ -37,8 +47,7 @@ export function tokenMatches(presented: string, digests: Buffer[]): boolean {
   return matched;
 }
 
-function bearerToken(request: FastifyRequest, basic: boolean): string | undefined {
-  const header = request.headers.authorization;
+function bearerToken(header: unknown, basic: boolean): string | undefined {
   if (typeof header !== 'string') return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (match) return match[1];
@@ -56,24 +65,33 @@ export const BASIC_REALM = 'Basic realm="ood-service", charset="UTF-8"';
 export default fp<AuthPluginOptions>(
   async (app, { tokens }) => {
     const digests = tokens.map(digest);
-    app.addHook('onRequest', async (request, reply) => {
+    /** Undefined when the token is good; otherwise why not, for the 401. */
+    const refusal = (token: string | undefined, missing: string): string | undefined => {
+      if (token === undefined) return missing;
+      return tokenMatches(token, digests) ? undefined : 'The token is not valid';
+    };
+    app.decorate('checkBearer', (authorization: string | undefined) => {
+      if (tokens.length === 0) return;
+      const why = refusal(bearerToken(authorization, false), 'This call needs an authorization: Bearer <token> metadata entry');
+      if (why) throw new OodError('UNAUTHORIZED', why);
+    });
+    app.addHook('onRequest', async (request: FastifyRequest, reply) => {
       const config = request.routeOptions.config;
       if (tokens.length === 0) {
         if (config?.admin) throw new OodError('ADMIN_DISABLED', `${ERRORS.ADMIN_DISABLED.message}; SIGHUP reloads every model (and starts its drift test afresh) without them`);
         return;
       }
       if (!config?.requiresAuth && !config?.admin) return;
-      const token = bearerToken(request, config.basicAuth === true);
-      if (token === undefined || !tokenMatches(token, digests)) {
-        reply.header('www-authenticate', config.basicAuth ? BASIC_REALM : 'Bearer');
-        throw new OodError(
-          'UNAUTHORIZED',
-          token !== undefined
-            ? 'The token is not valid'
-            : config.basicAuth
-              ? 'This page needs a token: an Authorization: Bearer <token> header, or the token as the password a browser asks for'
-              : 'This route needs an Authorization: Bearer <token> header',
-        );
+      const basic = config.basicAuth === true;
+      const why = refusal(
+        bearerToken(request.headers.authorization, basic),
+        basic
+          ? 'This page needs a token: an Authorization: Bearer <token> header, or the token as the password a browser asks for'
+          : 'This route needs an Authorization: Bearer <token> header',
+      );
+      if (why) {
+        reply.header('www-authenticate', basic ? BASIC_REALM : 'Bearer');
+        throw new OodError('UNAUTHORIZED', why);
       }
     });
   },

@@ -29,8 +29,9 @@ export interface DriftPluginOptions {
 
 /**
  * A drift monitor per loaded model version (docs/design.md §4). Each belongs to its detector, so
- * a reload, which brings a new detector and a new calibration set, starts a new statistic, and
- * requests still finishing on the old detector feed the old one, never the new.
+ * a reload, which brings a new detector, starts a new statistic (on the same calibration set
+ * unless the model or its data changed), and requests still finishing on the old detector feed
+ * the old one, never the new.
  */
 export default fp<DriftPluginOptions>(
   async (app, { delta }) => {

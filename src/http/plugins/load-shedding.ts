@@ -9,6 +9,16 @@ declare module 'fastify' {
   }
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * For a transport that is not a fastify route (gRPC): throws OVERLOADED, counted as shed,
+     * while the process is under pressure; nothing when shedding is off.
+     */
+    shedIfOverloaded(): void;
+  }
+}
+
 export interface LoadSheddingOptions {
   /** Event-loop delay (ms) past which work is shed; 0 turns the check off. */
   maxEventLoopDelayMs: number;
@@ -48,13 +58,24 @@ export default fp<LoadSheddingOptions>(
       return undefined;
     };
 
+    /** The 503 for the pressure there is, counted; undefined when there is none. */
+    const shed = (): OodError | undefined => {
+      const over = pressure();
+      if (!over) return undefined;
+      app.metrics.recordShed(over.reason);
+      return new OodError('OVERLOADED', `The server is overloaded (${over.reason.replaceAll('_', ' ')} at ${over.value}); retry after ${opts.retryAfterSeconds} s`);
+    };
+    app.decorate('shedIfOverloaded', () => {
+      const error = shed();
+      if (error) throw error;
+    });
+
     app.addHook('onRequest', async (request, reply) => {
       if (!request.routeOptions.config?.shedUnderPressure) return;
-      const over = pressure();
-      if (!over) return;
-      request.server.metrics.recordShed(over.reason);
+      const error = shed();
+      if (!error) return;
       reply.header('retry-after', String(opts.retryAfterSeconds));
-      throw new OodError('OVERLOADED', `The server is overloaded (${over.reason.replaceAll('_', ' ')} at ${over.value}); retry after ${opts.retryAfterSeconds} s`);
+      throw error;
     });
   },
   { name: 'ood-load-shedding', fastify: '5.x', dependencies: ['ood-error-handler'] },

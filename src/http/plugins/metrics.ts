@@ -5,14 +5,20 @@ import type { ModelInfo, PredictResult } from '../../detector/types.js';
 import { liveTensors } from '../../model/backend.js';
 import type { ShedReason } from './load-shedding.js';
 
+/** The transports a request reaches the scoring path by. */
+export const PROTOCOLS = ['rest', 'grpc'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
 /**
  * Prometheus metrics for one app instance. The registry is per app, never prom-client's global
  * one, so tests (and any embedding) can build many apps in one process.
  */
 export interface OodMetrics {
   readonly registry: Registry;
-  /** The one place every answered inference is counted, whichever route served it. */
-  recordPrediction(result: PredictResult, model: string): void;
+  /** The one place every answered inference is counted, whichever route or transport served it. */
+  recordPrediction(result: PredictResult, model: string, protocol: Protocol): void;
+  /** One finished gRPC call: its method, its status code's name, and how long it took. */
+  recordGrpcCall(method: string, code: string, seconds: number): void;
   recordReload(outcome: 'success' | 'failure', model: string): void;
   recordShed(reason: ShedReason): void;
 }
@@ -83,6 +89,11 @@ const HISTOGRAMS = {
     labelNames: ['model', 'layer'],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
   },
+  grpcDuration: {
+    name: 'ood_grpc_request_duration_seconds',
+    help: 'gRPC call latency, by method and status code',
+    labelNames: ['method', 'code'],
+  },
   batchRows: {
     name: 'ood_scored_batch_rows',
     help: 'Rows scored in one pass with each request: its own, plus those of requests batched with it; by model',
@@ -101,6 +112,12 @@ const COUNTERS = {
     help: 'Instances scored, by model and by whether they were flagged as out of distribution',
     labelNames: ['model', 'outcome'],
     zeroes: (models: string[]) => models.flatMap((model) => [{ model, outcome: 'inlier' }, { model, outcome: 'outlier' }]),
+  },
+  inferenceRequests: {
+    name: 'ood_inference_requests_total',
+    help: 'Inference requests scored, by model and by the protocol they came by (rest or grpc)',
+    labelNames: ['model', 'protocol'],
+    zeroes: (models: string[]) => models.flatMap((model) => PROTOCOLS.map((protocol) => ({ model, protocol }))),
   },
   reloads: {
     name: 'ood_model_reloads_total',
@@ -198,7 +215,9 @@ export default fp(
       registry,
       recordShed: (reason) => c.shed.inc({ reason }),
       recordReload: (outcome, model) => c.reloads.inc({ model, outcome }),
-      recordPrediction({ predictions: scored, searchSeconds, batchRows: rows }, model) {
+      recordGrpcCall: (method, code, seconds) => h.grpcDuration.observe({ method, code }, seconds),
+      recordPrediction({ predictions: scored, searchSeconds, batchRows: rows }, model, protocol) {
+        c.inferenceRequests.inc({ model, protocol });
         h.batchRows.observe({ model }, rows ?? scored.length);
         let outliers = 0;
         for (const prediction of scored) {

@@ -4,6 +4,7 @@ import { OodError } from '../../errors.js';
 import { firstImprobableRow, inputLayout } from '../../model/model-inputs.js';
 import type { DriftTicket } from '../../drift/drift-monitor.js';
 import type { ReviewStore } from '../review/review-store.js';
+import type { Protocol } from './metrics.js';
 
 /** A request's rows, decoded for the model that will score them. */
 export interface DecodedBatch {
@@ -22,6 +23,8 @@ export interface ScoreCall {
    */
   decode(info: ModelInfo, maxRows: number, text: TextCodec | undefined): DecodedBatch | Promise<DecodedBatch>;
   includeNeighbors?: boolean;
+  /** How the request came, for the metrics; REST when absent. */
+  protocol?: Protocol;
 }
 
 export interface ScoredRequest {
@@ -76,7 +79,7 @@ export default fp<ScoringPluginOptions>(
         const asked = call.includeNeighbors ?? false;
         // The review shows a flagged input's neighbours, so it needs their ids for every row.
         const result = await detector.predict(inputs, rows, { includeNeighbors: asked || review !== undefined });
-        app.metrics.recordPrediction(result, detector.info.name);
+        app.metrics.recordPrediction(result, detector.info.name, call.protocol ?? 'rest');
         ticket.record(result.predictions.map((p) => p.p_values.combined));
         if (review) {
           review.record(detector, inputs, result.predictions);

@@ -1,4 +1,6 @@
 import type { ModelInfo, Prediction } from '../../detector/types.js';
+import { OodError } from '../../errors.js';
+import { clientName, clientNames } from '../client-names.js';
 
 /** Open Inference Protocol v2 data types of the outputs (TensorFlow Serving's are derived). */
 export type OutputDatatype = 'FP32' | 'FP64' | 'INT64' | 'BOOL' | 'BYTES';
@@ -68,6 +70,17 @@ export function outputTensors(predictions: readonly Prediction[], info: ModelInf
 export function unknownOutputs(info: ModelInfo, names: readonly string[]): string[] {
   const known = new Set(outputDefs(info).map((d) => d.name));
   return names.filter((name) => !known.has(name));
+}
+
+/** The outputs a request selected, checked against the model's: each known, none twice. */
+export function checkSelectedOutputs(info: ModelInfo, names: readonly string[] | undefined): void {
+  if (!names) return;
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated) throw new OodError('BAD_REQUEST', `outputs names ${clientName(repeated)} twice`);
+  const unknown = unknownOutputs(info, names);
+  if (unknown.length > 0) {
+    throw new OodError('BAD_REQUEST', `outputs names ${clientNames(unknown)}; model ${info.name} has ${outputSpecs(info).map((o) => o.name).join(', ')}`);
+  }
 }
 
 /** One instance's value of a tensor: a scalar for per-instance shape [], else a (nested) array. */

@@ -76,8 +76,10 @@ export function decodeV2Inputs(
   text?: TextCodec,
   /** How errors name tensor t: `inputs[t]`, or where a forwarded response held it. */
   fieldOf: (t: number) => string = (t) => `inputs[${t}]`,
+  /** How errors name tensor t's values (gRPC holds them in a typed contents field). */
+  dataOf: (t: number) => string = (t) => `${fieldOf(t)}.data`,
 ): DecodedBatch {
-  if (tensors.length === 1 && tensors[0].datatype === 'BYTES' && text) return decodeV2Text(tensors[0], info, maxRows, binaryAt(0), text);
+  if (tensors.length === 1 && tensors[0].datatype === 'BYTES' && text) return decodeV2Text(tensors[0], info, maxRows, binaryAt(0), text, fieldOf(0), dataOf(0));
   const names = info.inputs.map((i) => i.name);
   const order = tensorOrder(tensors, info);
   const layout = inputLayout(info.inputs);
@@ -98,7 +100,7 @@ export function decodeV2Inputs(
     const values = new Float32Array(n * inputWidth(input));
     const wire = NUMERIC_TYPES[tensor.datatype];
     if (binary) readBinary(binary, wire, input.dtype, values, at, tensor.datatype);
-    else readJson(tensor.data, tensor.shape, { dtype: input.dtype, wire: wireCheck(wire, tensor.datatype) }, values, at);
+    else readJson(tensor.data, tensor.shape, { dtype: input.dtype, wire: wireCheck(wire, tensor.datatype) }, values, dataOf(t));
     if (layout.inputs.length === 1) {
       packed = values;
       return;
@@ -110,8 +112,7 @@ export function decodeV2Inputs(
 }
 
 /** Texts as a BYTES tensor [N] or [N, 1]: JSON strings, or in binary each one's UTF-8 bytes after its length (4 bytes, little-endian). */
-function decodeV2Text(tensor: V2Input, info: ModelInfo, maxRows: number, binary: Buffer | undefined, text: TextCodec): DecodedBatch {
-  const at = 'inputs[0]';
+function decodeV2Text(tensor: V2Input, info: ModelInfo, maxRows: number, binary: Buffer | undefined, text: TextCodec, at: string, dataAt: string): DecodedBatch {
   const { shape } = tensor;
   if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
     throw new OodError('INVALID_INSTANCE', `${at}.shape [${shape.join(', ')}] does not hold texts: send [N] or [N, 1] for N texts`);
@@ -119,18 +120,18 @@ function decodeV2Text(tensor: V2Input, info: ModelInfo, maxRows: number, binary:
   const rows = shape[0];
   if (rows === 0) throw new OodError('INVALID_INSTANCE', `${at}.shape [${shape.join(', ')}] holds no instance`);
   if (rows > maxRows) throw batchTooLarge(rows, maxRows, at);
-  const texts = binary ? bytesElements(binary, rows, at) : jsonStrings(tensor.data, rows, at);
+  const texts = binary ? bytesElements(binary, rows, at) : jsonStrings(tensor.data, rows, dataAt);
   const out = new Float32Array(rows * inputLayout(info.inputs).width);
-  texts.forEach((value, row) => text.encodeInto(value, out, row, `${at}.data[${row}]`));
+  texts.forEach((value, row) => text.encodeInto(value, out, row, `${dataAt}[${row}]`));
   return { inputs: out, rows };
 }
 
 function jsonStrings(data: unknown, rows: number, at: string): string[] {
-  if (!Array.isArray(data)) throw new OodError('INVALID_INSTANCE', `${at}.data must be a list of strings`);
+  if (!Array.isArray(data)) throw new OodError('INVALID_INSTANCE', `${at} must be a list of strings`);
   const flat = data.map((v) => (Array.isArray(v) && v.length === 1 ? v[0] : v));
-  if (flat.length !== rows) throw new OodError('INVALID_INSTANCE', `${at}.data holds ${flat.length} values; its shape gives ${rows}`);
+  if (flat.length !== rows) throw new OodError('INVALID_INSTANCE', `${at} holds ${flat.length} values; its shape gives ${rows}`);
   flat.forEach((v, i) => {
-    if (typeof v !== 'string') throw new OodError('INVALID_INSTANCE', `${at}.data[${i}] must be a string, got ${describeValue(v)}`);
+    if (typeof v !== 'string') throw new OodError('INVALID_INSTANCE', `${at}[${i}] must be a string, got ${describeValue(v)}`);
   });
   return flat as string[];
 }
@@ -229,11 +230,11 @@ function readBinary(bytes: Buffer, type: NumericType, dtype: InputDtype, out: Fl
  * taken in row-major order, as the spec allows.
  */
 function readJson(data: unknown, shape: readonly number[], rule: ElementRule, out: Float32Array, at: string): void {
-  if (!Array.isArray(data)) throw new OodError('INVALID_INSTANCE', `${at}.data must be an array of numbers, flat or nested`);
+  if (!Array.isArray(data)) throw new OodError('INVALID_INSTANCE', `${at} must be an array of numbers, flat or nested`);
   if (!data.some(Array.isArray)) {
-    if (data.length !== out.length) throw new OodError('INVALID_INSTANCE', `${at}.data holds ${data.length} values; its shape gives ${out.length}`);
-    copyNested(data, [data.length], rule, out, 0, `${at}.data`);
+    if (data.length !== out.length) throw new OodError('INVALID_INSTANCE', `${at} holds ${data.length} values; its shape gives ${out.length}`);
+    copyNested(data, [data.length], rule, out, 0, at);
     return;
   }
-  copyNested(data, shape, rule, out, 0, `${at}.data`, true);
+  copyNested(data, shape, rule, out, 0, at, true);
 }

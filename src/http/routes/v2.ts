@@ -1,13 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ModelInfo } from '../../detector/types.js';
-import { OodError } from '../../errors.js';
-import { clientName, clientNames } from '../client-names.js';
 import { BINARY_CONTENT_TYPE, binaryInput, splitBinaryBody, treatAsBinary } from '../protocols/binary-tensors.js';
 import { checkVersion, modelPaths } from '../protocols/model-version.js';
-import { outputSpecs, outputTensors, unknownOutputs } from '../protocols/output-tensors.js';
+import { checkSelectedOutputs, outputTensors } from '../protocols/output-tensors.js';
+import { ModelMetadataSchema, TensorMetadataSchema, v2Metadata as metadata } from '../protocols/v2-metadata.js';
 import { asRequest, isForwardedResponse, takenTensors } from '../protocols/forwarded-response.js';
-import { decodeV2Inputs, V2_INPUT_DATATYPES } from '../protocols/v2-tensors.js';
+import { decodeV2Inputs } from '../protocols/v2-tensors.js';
 import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS, PlainErrorResponseSchema } from '../schemas.js';
 
 /**
@@ -17,7 +15,6 @@ import { PLAIN_ERROR_RESPONSES, PLAIN_ERRORS, PlainErrorResponseSchema } from '.
  */
 
 const Parameters = z.record(z.string(), z.unknown());
-const TensorMetadataSchema = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) });
 
 export const V2InferRequestSchema = z.object({
   id: z.string().optional(),
@@ -47,25 +44,7 @@ export const V2InferResponseSchema = z.object({
   ),
 });
 
-const ModelMetadataSchema = z.object({
-  name: z.string(),
-  versions: z.array(z.string()),
-  platform: z.string(),
-  inputs: z.array(TensorMetadataSchema),
-  outputs: z.array(TensorMetadataSchema),
-});
-
 const tags = ['Open Inference Protocol v2'];
-
-function metadata(info: ModelInfo): z.infer<typeof ModelMetadataSchema> {
-  return {
-    name: info.name,
-    versions: [info.version],
-    platform: `ood-service (${info.backend})`,
-    inputs: info.inputs.map((i) => ({ name: i.name, datatype: V2_INPUT_DATATYPES[i.dtype], shape: [-1, ...i.shape] })),
-    outputs: outputSpecs(info).map(({ name, datatype, shape }) => ({ name, datatype, shape: [-1, ...shape] })),
-  };
-}
 
 export interface V2RoutesOptions {
   serverVersion: string;
@@ -147,12 +126,7 @@ const modelRoutes: FastifyPluginAsyncZod = async (app) => {
           model: request.params.name,
           decode: (model, maxRows, text) => {
             checkVersion(model, versionOf(request.params));
-            const repeated = selected?.find((name, i) => selected.indexOf(name) !== i);
-            if (repeated) throw new OodError('BAD_REQUEST', `outputs names ${clientName(repeated)} twice`);
-            const unknown = selected ? unknownOutputs(model, selected) : [];
-            if (unknown.length > 0) {
-              throw new OodError('BAD_REQUEST', `outputs names ${clientNames(unknown)}; model ${model.name} has ${outputSpecs(model).map((o) => o.name).join(', ')}`);
-            }
+            checkSelectedOutputs(model, selected);
             const taken = takenTensors(request, inputs, model.inputs.map((i) => i.name));
             const field = isForwardedResponse(request) ? 'outputs' : 'inputs';
             return decodeV2Inputs(taken.map((i) => inputs[i]), model, maxRows, (index) => binaryInput(request, taken[index]), text, (t) => `${field}[${taken[t]}]`);
