@@ -21,6 +21,7 @@ import { measureThroughput, type ThroughputResult } from './bench/throughput.js'
 import { AnchorProcess, anchorUnavailable } from './bench/anchor.js';
 import { measureSideBySide } from './bench/side-by-side.js';
 import { measureProtocols } from './bench/grpc-vs-rest.js';
+import { measureTracingCost, otlpSink, type TracingRow } from './bench/tracing-cost.js';
 import { loadWorkload, type Workload } from './bench/workload.js';
 import type { SideBySide } from './bench/report.js';
 
@@ -109,6 +110,7 @@ async function run(profile: Profile, command: string, model: string): Promise<st
     }
     const protocols = await measureProtocols({ baseUrl: server.baseUrl, grpcPort }, model, workload, profile.protocolSeconds);
     server.assertAlive('the gRPC and REST runs');
+    const tracing = await compareTracing(server, cacheDir, model, workload, profile.protocolSeconds);
     const sideBySide = await compareWithAnchor(server, workload, config, profile.sideBySideSeconds);
     await server.stop();
     server = undefined;
@@ -125,12 +127,28 @@ async function run(profile: Profile, command: string, model: string): Promise<st
       throughput,
       sideBySide,
       protocols,
+      tracing,
       recall,
     });
   } finally {
     await server?.stop();
     await rm(cacheDir, { recursive: true, force: true });
     releaseDir();
+  }
+}
+
+/** The same REST load against this server (tracing off) and a second one tracing to an OTLP sink. */
+async function compareTracing(off: ServerProcess, cacheDir: string, model: string, workload: Workload, seconds: number): Promise<{ rows: TracingRow[]; exports: number }> {
+  const sink = await otlpSink();
+  progress('a second server, tracing over OTLP to a sink');
+  const { server: on } = await ServerProcess.start({ root: ROOT, cacheDir, model, env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } });
+  try {
+    const rows = await measureTracingCost({ off: off.baseUrl, on: on.baseUrl }, model, workload, seconds);
+    on.assertAlive('the tracing runs');
+    return { rows, exports: sink.exports() };
+  } finally {
+    await on.stop();
+    await sink.close();
   }
 }
 

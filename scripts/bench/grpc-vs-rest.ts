@@ -29,13 +29,13 @@ export const PROTOCOL_LOADS = [
   { batch: 32, callers: 4 },
 ] as const;
 
-interface Sender {
+export interface Sender {
   send(i: number): Promise<void>;
   close(): void;
   bytes: number;
 }
 
-function restSender(baseUrl: string, model: string, input: { name: string; shape: number[] }, batches: number[][][], callers: number): Sender {
+export function restSender(baseUrl: string, model: string, input: { name: string; shape: number[] }, batches: number[][][], callers: number): Sender {
   const agent = new http.Agent({ keepAlive: true, maxSockets: callers });
   const url = `${baseUrl}/v2/models/${model}/infer`;
   const bodies = batches.map((rows) => JSON.stringify({ inputs: [{ name: input.name, shape: [rows.length, ...input.shape], datatype: 'FP32', data: rows.flat() }] }));
@@ -65,7 +65,7 @@ function grpcSender(port: number, model: string, input: { name: string; shape: n
 }
 
 /** C callers in a closed loop for `seconds`: each answer's latency. */
-async function closedLoop(sender: Sender, callers: number, seconds: number): Promise<number[]> {
+export async function closedLoop(sender: Sender, callers: number, seconds: number): Promise<number[]> {
   const until = performance.now() + seconds * 1000;
   const samples: number[] = [];
   let next = 0;

@@ -7,6 +7,7 @@ import type { StartTimes } from './server.js';
 import type { ThroughputResult } from './throughput.js';
 import { ratios, type SideBySideRow } from './side-by-side.js';
 import { protocolsSection, type ProtocolRow } from './grpc-vs-rest.js';
+import { tracingSection, type TracingRow } from './tracing-cost.js';
 
 /** The side-by-side with the Python anchor, or why it was skipped. */
 export type SideBySide = { rows: SideBySideRow[]; anchor: string } | { skipped: string };
@@ -22,6 +23,7 @@ export interface Report {
   throughput: ThroughputResult[];
   sideBySide: SideBySide;
   protocols: ProtocolRow[];
+  tracing: { rows: TracingRow[]; exports: number };
   recall: RecallResult;
 }
 
@@ -84,6 +86,8 @@ export function renderReport(r: Report): string {
     '',
     ...sideBySideSection(r.sideBySide),
     ...protocolsSection(r.protocols),
+    '',
+    ...tracingSection(r.tracing.rows, r.tracing.exports),
     '',
     `## HNSW recall@${recall.k} (model ${recall.model}, M=${recall.params.M}, efConstruction=${recall.params.efConstruction}; ` +
       `in-process, tfjs ${recall.backend})`,

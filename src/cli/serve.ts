@@ -9,6 +9,7 @@ import { detectorSettings } from '../detector-settings.js';
 import type { Detector } from '../detector/types.js';
 import { createCliLogger, type Log } from '../log.js';
 import { startServer } from '../http/server.js';
+import { startTracing, tracingWanted } from '../http/tracing/start-tracing.js';
 import { initBackend, type BackendChoice } from '../model/backend.js';
 
 /**
@@ -56,7 +57,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       log.warn({ from: seed }, 'no cache to seed from: the graphs are built at start');
     }
   }
-  await startServer({ config, loadDetector: serviceDetectorLoader(config) });
+  // Tracing is on only when OTEL_TRACES_EXPORTER asks for it; the SDK reads the other OTEL_* itself.
+  const tracing = tracingWanted(process.env) ? startTracing() : undefined;
+  await startServer({ config, loadDetector: serviceDetectorLoader(config), ...(tracing ? { tracing } : {}) });
   // The server keeps the process alive; close-with-grace ends it on a signal.
   return 0;
 }

@@ -154,7 +154,7 @@ export class BatchingDetector implements Detector {
       // Each request is charged its share of the search time, so the metric's sums stay true.
       const share = p.rows / rows;
       const searchSeconds = Object.fromEntries(Object.entries(result.searchSeconds).map(([layer, s]) => [layer, s * share]));
-      p.resolve({ predictions: result.predictions.slice(offset, offset + p.rows), searchSeconds, batchRows: rows });
+      p.resolve({ predictions: result.predictions.slice(offset, offset + p.rows), searchSeconds, batchRows: rows, ...(result.phases ? { phases: result.phases } : {}) });
       offset += p.rows;
     }
   }

@@ -7,6 +7,7 @@ import { neighborsFound, type LayerScorer, type ScoredLayers } from './layer-sco
 import { columnStd } from '../math/feature-deviation.js';
 import { densitySignal } from './signals/density.js';
 import type { Detector, ModelInfo, Prediction, PredictOptions, PredictResult, ReferenceExample, TextCodec } from './types.js';
+import { epochMs, timed, type WorkPhase } from './work-phases.js';
 
 /** Rows embedded between pauses for the event loop: about 50 ms of work on the default model. */
 const PREDICT_SLICE_ROWS = 32;
@@ -75,17 +76,22 @@ export class DeepKnnDetector implements Detector {
     const sliceRows = Math.min(PREDICT_SLICE_ROWS, Math.max(MIN_SLICE_ROWS, Math.ceil(rows / this.parts.parallelism)));
     const pending: Promise<Prediction[]>[] = [];
     const searchSeconds: Record<string, number> = {};
+    const phases: WorkPhase[] = [];
     try {
       for (let start = 0; start < rows; start += sliceRows) {
         if (start > 0) await yieldToEventLoop();
         const n = Math.min(sliceRows, rows - start);
         const slice = inputs.subarray(start * cols, (start + n) * cols);
-        const { probabilities, activations } = await this.parts.embedder.embed(slice, n);
+        const { probabilities, activations } = await timed(phases, { name: 'embed', rows: n }, () => this.parts.embedder.embed(slice, n));
         assertFinite(probabilities, 'the class probabilities', start);
         activations.forEach((layer, l) => assertFinite(layer, `layer ${this.info.layers[l]}`, start));
         const scored = this.parts.scorer.score(activations, n, options.includeNeighbors ?? false).then((layers) => {
           for (const [layer, seconds] of Object.entries(layers.searchSeconds)) searchSeconds[layer] = (searchSeconds[layer] ?? 0) + seconds;
-          return this.predictions(probabilities, layers);
+          phases.push(...layers.phases);
+          const startMs = epochMs();
+          const predictions = this.predictions(probabilities, layers);
+          phases.push({ name: 'score', rows: n, startMs, endMs: epochMs() });
+          return predictions;
         });
         // Settled at once too, so a slice that fails while an earlier throw is on its way out
         // is never an unhandled rejection.
@@ -97,7 +103,7 @@ export class DeepKnnDetector implements Detector {
       throw err;
     }
     const predictions = (await Promise.all(pending)).flat();
-    return { predictions, searchSeconds };
+    return { predictions, searchSeconds, phases };
   }
 
   private predictions(probabilities: Matrix, scored: ScoredLayers): Prediction[] {

@@ -1,5 +1,6 @@
 import type { ScoredLayers } from './layer-scorer.js';
 import type { Evidence } from './signals/signal.js';
+import type { WorkPhase } from './work-phases.js';
 
 /**
  * ScoredLayers as a few flat typed arrays, the form in which a scoring thread hands its results
@@ -19,6 +20,7 @@ export interface PackedScores {
   /** Every row's neighbour ids, layer after layer; each run is as long as its counts' sum. */
   ids?: Int32Array;
   searchSeconds: Record<string, number>;
+  phases: WorkPhase[];
 }
 
 export function packScores(scored: ScoredLayers, layers: number, classes: number): PackedScores {
@@ -45,7 +47,7 @@ export function packScores(scored: ScoredLayers, layers: number, classes: number
       }
     }
   }
-  return { rows, layers, classes, counts, nearest, mean, measured, ...(ids ? { ids } : {}), searchSeconds: scored.searchSeconds };
+  return { rows, layers, classes, counts, nearest, mean, measured, ...(ids ? { ids } : {}), searchSeconds: scored.searchSeconds, phases: scored.phases };
 }
 
 /** The inverse of packScores; the evidence views the packed arrays rather than copying them. */
@@ -77,7 +79,7 @@ export function unpackScores(packed: PackedScores): ScoredLayers {
     });
     neighborIds.push(rowIds);
   }
-  return { evidence, searchSeconds: packed.searchSeconds, ...(ids ? { neighborIds } : {}) };
+  return { evidence, searchSeconds: packed.searchSeconds, phases: packed.phases, ...(ids ? { neighborIds } : {}) };
 }
 
 /** The buffers a packed result can hand over to the receiving thread instead of copying. */

@@ -2,6 +2,7 @@ import type { NeighborIndex } from '../neighbors/neighbor-index.js';
 import type { Matrix } from '../math/matrix.js';
 import { evidenceFor, measureLayers, searchLayers } from './search.js';
 import { releaseModels, type Evidence, type Signal, type SignalModels } from './signals/signal.js';
+import { timed, type WorkPhase } from './work-phases.js';
 
 /** What the indexed layers say about a batch of rows, before calibration. */
 export interface ScoredLayers {
@@ -11,6 +12,8 @@ export interface ScoredLayers {
   neighborIds?: Int32Array[][];
   /** Seconds spent searching each layer, by layer name. */
   searchSeconds: Record<string, number>;
+  /** When each layer's search and the signal measurements ran. */
+  phases: WorkPhase[];
 }
 
 /**
@@ -41,11 +44,12 @@ export class InlineLayerScorer implements LayerScorer {
   async score(activations: Matrix[], rows: number, withNeighbors: boolean): Promise<ScoredLayers> {
     const { indexes, signals, models, referenceLabels, classes, k, layerNames } = this.parts;
     const searchSeconds: Record<string, number> = {};
-    const neighbors = searchLayers(indexes, activations, k, layerNames, searchSeconds);
-    const measured = await measureLayers(signals, models, activations);
+    const phases: WorkPhase[] = [];
+    const neighbors = searchLayers(indexes, activations, k, layerNames, searchSeconds, phases);
+    const measured = await timed(phases, { name: 'signals', rows }, () => measureLayers(signals, models, activations));
     const evidence = evidenceFor(neighbors, measured, rows, referenceLabels, classes);
     const neighborIds = withNeighbors ? evidence.map((_, i) => neighbors.map((layer) => layer[i].ids)) : undefined;
-    return { evidence, searchSeconds, ...(neighborIds ? { neighborIds } : {}) };
+    return { evidence, searchSeconds, phases, ...(neighborIds ? { neighborIds } : {}) };
   }
 
   dispose(): void {

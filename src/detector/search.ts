@@ -3,6 +3,7 @@ import { l2NormalizeRows } from '../math/normalize.js';
 import type { NeighborIndex, Neighbors } from '../neighbors/neighbor-index.js';
 import { gatherEvidence } from './signals/evidence.js';
 import { withReference, type Evidence, type Signal, type SignalModels } from './signals/signal.js';
+import type { WorkPhase } from './work-phases.js';
 
 /**
  * Neighbours of each row in each layer. Serving and calibration both come through here, so a
@@ -14,6 +15,7 @@ export function searchLayers(
   k: number,
   layerNames: string[],
   timings?: Record<string, number>,
+  phases?: WorkPhase[],
 ): Neighbors[][] {
   return activations.map((layer, l) => {
     // On the unit sphere distances compare directions, and no layer's activation scale can
@@ -21,7 +23,9 @@ export function searchLayers(
     const normalized = l2NormalizeRows(layer);
     const started = performance.now();
     const found = indexes[l].searchBatch(normalized.data as Float32Array, normalized.rows, k);
-    if (timings) timings[layerNames[l]] = (performance.now() - started) / 1000;
+    const ended = performance.now();
+    if (timings) timings[layerNames[l]] = (ended - started) / 1000;
+    phases?.push({ name: 'search', layer: layerNames[l], rows: normalized.rows, startMs: performance.timeOrigin + started, endMs: performance.timeOrigin + ended });
     return found;
   });
 }

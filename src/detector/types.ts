@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ImagePreprocessingSchema } from '../model/image-input.js';
 import { ModelInputSchema } from '../model/model-inputs.js';
 import type { TextCodec } from '../model/text/text-codec.js';
+import type { WorkPhase } from './work-phases.js';
 
 /**
  * The shapes the detector hands to its transports. They are zod schemas so the HTTP layer can
@@ -76,6 +77,8 @@ export interface PredictResult {
   searchSeconds: Record<string, number>;
   /** Rows scored together with these, when requests were batched together (they included). */
   batchRows?: number;
+  /** When each part of the work ran (shared by the requests of one batch), for traces. */
+  phases?: WorkPhase[];
 }
 
 /** One training example the neighbours are searched among, by its id in the graphs. */
@@ -86,7 +89,7 @@ export interface ReferenceExample {
   values: Float32Array;
 }
 
-export type { TextCodec };
+export type { TextCodec, WorkPhase };
 
 /** What a transport needs from a loaded detector; it knows nothing of HTTP. */
 export interface Detector {

@@ -24,6 +24,7 @@ import reviewRoutes from './routes/review.js';
 import driftRoutes from './routes/drift.js';
 import { ReviewStore } from './review/review-store.js';
 import { SERVICE_VERSION } from '../service-version.js';
+import type { Tracing } from './tracing/start-tracing.js';
 
 export interface BuildAppOptions {
   host: DetectorHost;
@@ -46,6 +47,8 @@ export interface BuildAppOptions {
   driftDelta?: number;
   /** gRPC beside REST (server.ts makes it listen); absent: off. */
   grpc?: { maxMessageBytes: number };
+  /** OpenTelemetry, when OTEL_TRACES_EXPORTER asks for it (http/tracing/start-tracing.ts); absent: no spans, no cost. */
+  tracing?: Tracing;
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
 }
@@ -94,6 +97,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   });
   app.decorate('registeredRoutes', () => routes);
 
+  // First, so that every route and hook registered after it is traced.
+  if (opts.tracing) {
+    await app.register(opts.tracing.fastifyPlugin);
+    app.addHook('onClose', async () => opts.tracing?.shutdown());
+  }
+
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // The API speaks JSON only; without this, text/plain bodies would reach validation as strings
@@ -123,7 +132,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(reviewRoutes);
   await app.register(driftRoutes);
   if (opts.admin) await app.register(adminRoutes, opts.admin);
-  if (opts.grpc) await app.register(grpcPlugin, { ...opts.grpc, serverVersion: SERVICE_VERSION });
+  if (opts.grpc) await app.register(grpcPlugin, { ...opts.grpc, serverVersion: SERVICE_VERSION, traced: opts.tracing !== undefined });
   else app.decorate('grpc', undefined);
 
   return app;

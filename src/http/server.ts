@@ -5,6 +5,7 @@ import type { Detector } from '../detector/types.js';
 import { loadApiTokens } from './api-tokens.js';
 import { buildApp } from './app.js';
 import { buildMetricsApp } from './metrics-app.js';
+import type { Tracing } from './tracing/start-tracing.js';
 import { HangupReloads, ServedModels, type ServedModelsHandlers } from '../lifecycle/index.js';
 
 export interface StartServerOptions {
@@ -13,6 +14,8 @@ export interface StartServerOptions {
   loadDetector: (model: string, log: FastifyBaseLogger) => Promise<Detector>;
   /** Called with 1 when the detector fails to load at start-up; defaults to process.exit. */
   exit?: (code: number) => void;
+  /** OpenTelemetry, started by the caller; absent: no tracing. */
+  tracing?: Tracing;
 }
 
 export interface RunningServer {
@@ -24,7 +27,7 @@ export interface RunningServer {
 }
 
 /** The API app and, when /metrics has a port of its own, the metrics app; neither listens yet. */
-async function buildApps(config: Config, models: ServedModels, apiTokens: string[]) {
+async function buildApps(config: Config, models: ServedModels, apiTokens: string[], tracing: Tracing | undefined) {
   const logger = { level: config.logLevel };
   const app = await buildApp({
     host: models,
@@ -38,6 +41,7 @@ async function buildApps(config: Config, models: ServedModels, apiTokens: string
     reviewSize: config.reviewSize,
     driftDelta: config.driftDelta,
     ...(config.grpcPort !== 0 ? { grpc: { maxMessageBytes: config.bodyLimitBytes } } : {}),
+    ...(tracing ? { tracing } : {}),
     logger,
   });
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(app.metrics.registry, logger);
@@ -213,7 +217,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
 
   const models = new ServedModels(config.models);
   const apiTokens = await loadApiTokens(config.apiTokens, config.apiTokensFile);
-  const { app, metricsApp } = await buildApps(config, models, apiTokens);
+  const { app, metricsApp } = await buildApps(config, models, apiTokens, opts.tracing);
   logAccess(app.log, apiTokens.length, config.reviewSize);
 
   const hangup = new HangupReloads(models, app.log);

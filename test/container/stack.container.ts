@@ -174,6 +174,11 @@ describe('the ood-service image', () => {
     await run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q']);
     const services = (await run('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'])).stdout.split('\n').filter(Boolean);
     assert.deepEqual(services.sort(), ['grafana', 'ood-service', 'prometheus']);
+    // With the tracing override: a collector, and the service pointed at it.
+    const traced = ['-f', 'docker-compose.yml', '-f', 'docker-compose.tracing.yml', 'config'];
+    await run('docker-compose', [...traced, '-q']);
+    assert.deepEqual((await run('docker-compose', [...traced, '--services'])).stdout.split('\n').filter(Boolean).sort(), ['grafana', 'ood-service', 'otel-collector', 'prometheus']);
+    assert.match((await run('docker-compose', traced)).stdout, /OTEL_TRACES_EXPORTER: otlp/);
   });
 
   describe('under a real Prometheus with the shipped config and rules', () => {

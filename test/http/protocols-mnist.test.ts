@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '../../src/config.js';
 import type { Detector } from '../../src/detector/types.js';
-import { loadDetector } from '../../src/detector/load-detector.js';
-import { detectorSettings } from '../../src/detector-settings.js';
-import { initBackend } from '../../src/model/backend.js';
-import { loadReferenceSet } from '../../src/reference/load-reference-set.js';
-import { uniformNoise } from '../../src/reference/synthetic.js';
 import { FakeHost } from './fake-detector.js';
 import { buildTestApp } from './helpers.js';
+import { mnistFixture, type MnistFixture } from './mnist-fixture.js';
 import { fp32Bytes, oipClient } from './grpc-client.js';
 
 /**
@@ -21,24 +13,19 @@ import { fp32Bytes, oipClient } from './grpc-client.js';
  * agree with POST /predict.
  */
 describe('v2 infer and TF Serving :predict on the mnist model', () => {
-  let cacheDir: string;
+  let mnist: MnistFixture;
   let detector: Detector;
   let app: FastifyInstance;
   let rows: number[][];
 
   before(async () => {
-    await initBackend('wasm');
-    cacheDir = await mkdtemp(join(tmpdir(), 'ood-protocols-'));
-    const config = loadConfig({ OOD_CACHE_DIR: cacheDir, OOD_SCORING_THREADS: '0' });
-    detector = await loadDetector(detectorSettings(config), { info() {}, warn() {}, error() {}, debug() {} } as never);
+    mnist = await mnistFixture();
+    ({ detector, rows } = mnist);
     app = await buildTestApp(new FakeHost(detector), { bodyLimitBytes: 1_000_000, grpc: { maxMessageBytes: 1_000_000 } });
-    const refset = await loadReferenceSet(config.referenceSetsDir, 'mnist');
-    rows = [Array.from(refset.test.x.data.subarray(0, 784)), Array.from(uniformNoise(1, 3).data)];
   });
   after(async () => {
     await app?.close();
-    detector?.dispose?.();
-    await rm(cacheDir, { recursive: true, force: true });
+    await mnist?.dispose();
   });
 
   it('answers the same classes and outlier decisions over all three routes', async () => {

@@ -4,11 +4,16 @@ import { grpcError } from './grpc-status.js';
 import { HealthService } from './health-service.js';
 import { AUTHORIZED_METHODS, inferenceHandlers, SHED_METHODS, type UnaryCall } from './inference-service.js';
 import { services } from './proto.js';
+import { grpcServerSpan } from '../tracing/spans.js';
+
+const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
 
 export interface GrpcServerOptions {
   /** The largest request message accepted, as REST's body limit. */
   maxMessageBytes: number;
   serverVersion: string;
+  /** Each call gets a SERVER span, continuing the trace in its metadata. */
+  traced?: boolean;
 }
 
 type Handler = (call: UnaryCall<never>) => unknown;
@@ -23,18 +28,20 @@ export class GrpcServer {
   private readonly server: grpc.Server;
   readonly health: HealthService;
   private port: number | undefined;
+  private readonly traced: boolean;
 
   constructor(
     private readonly app: FastifyInstance,
     options: GrpcServerOptions,
   ) {
+    this.traced = options.traced ?? false;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxMessageBytes, 'grpc.max_send_message_length': -1 });
     this.health = new HealthService(app);
     const { inference, health } = services();
     const handlers = inferenceHandlers(app, options.serverVersion) as Record<string, Handler>;
-    this.server.addService(inference, Object.fromEntries(Object.entries(handlers).map(([method, handler]) => [method, this.unary(method, handler)])));
+    this.server.addService(inference, Object.fromEntries(Object.entries(handlers).map(([method, handler]) => [method, this.unary(INFERENCE_SERVICE, method, handler)])));
     this.server.addService(health, {
-      Check: this.unary('Check', (({ request }: UnaryCall<{ service: string }>) => this.health.check(request.service)) as Handler),
+      Check: this.unary('grpc.health.v1.Health', 'Check', (({ request }: UnaryCall<{ service: string }>) => this.health.check(request.service)) as Handler),
       Watch: (call: grpc.ServerWritableStream<{ service: string }, never>) => this.health.watch(call),
     });
   }
@@ -71,17 +78,17 @@ export class GrpcServer {
     this.port = undefined;
   }
 
-  private unary(method: string, handler: Handler): grpc.handleUnaryCall<unknown, unknown> {
+  private unary(service: string, method: string, handler: Handler): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       const started = performance.now();
       const finish = (code: grpc.status) => this.app.metrics.recordGrpcCall(method, grpc.status[code], (performance.now() - started) / 1000);
       const authorization = call.metadata.get('authorization')[0];
-      Promise.resolve()
-        .then(() => {
-          if (AUTHORIZED_METHODS.has(method)) this.app.checkBearer(typeof authorization === 'string' ? authorization : undefined);
-          if (SHED_METHODS.has(method)) this.app.shedIfOverloaded();
-          return handler({ request: call.request as never });
-        })
+      const work = async () => {
+        if (AUTHORIZED_METHODS.has(method)) this.app.checkBearer(typeof authorization === 'string' ? authorization : undefined);
+        if (SHED_METHODS.has(method)) this.app.shedIfOverloaded();
+        return handler({ request: call.request as never });
+      };
+      (this.traced ? grpcServerSpan(service, method, call.metadata.getMap(), work) : work())
         .then(
           (response) => {
             finish(grpc.status.OK);

@@ -5,6 +5,8 @@ import { firstImprobableRow, inputLayout } from '../../model/model-inputs.js';
 import type { DriftTicket } from '../../drift/drift-monitor.js';
 import type { ReviewStore } from '../review/review-store.js';
 import type { Protocol } from './metrics.js';
+import type { Span } from '@opentelemetry/api';
+import { inSpan, phaseSpans } from '../tracing/spans.js';
 
 /** A request's rows, decoded for the model that will score them. */
 export interface DecodedBatch {
@@ -61,14 +63,14 @@ export function batchTooLarge(rows: number, maxBatch: number, what = 'The reques
 export default fp<ScoringPluginOptions>(
   async (app, { maxBatch, review }) => {
     app.decorate('review', review);
-    app.decorate('score', async (call: ScoreCall): Promise<ScoredRequest> => {
+    const score = async (call: ScoreCall, span: Span | undefined): Promise<ScoredRequest> => {
       const lease = app.leaseDetector(call.model);
       let ticket: DriftTicket | undefined;
       try {
         const { detector } = lease;
         // The drift statistic takes requests in the order they got here, not the order they finish.
         ticket = app.drift.admit(detector);
-        const { inputs, rows } = await call.decode(detector.info, maxBatch, detector.text);
+        const { inputs, rows } = await inSpan('decode', () => call.decode(detector.info, maxBatch, detector.text));
         if (rows > maxBatch) throw batchTooLarge(rows, maxBatch);
         // Every protocol decodes to packed rows, so the one check that spans a whole instance's
         // values (class scores given as probabilities) is made here, for all of them.
@@ -79,19 +81,29 @@ export default fp<ScoringPluginOptions>(
         const asked = call.includeNeighbors ?? false;
         // The review shows a flagged input's neighbours, so it needs their ids for every row.
         const result = await detector.predict(inputs, rows, { includeNeighbors: asked || review !== undefined });
+        phaseSpans(span, result.phases, result.batchRows);
         app.metrics.recordPrediction(result, detector.info.name, call.protocol ?? 'rest');
         ticket.record(result.predictions.map((p) => p.p_values.combined));
         if (review) {
-          review.record(detector, inputs, result.predictions);
+          await inSpan('review', () => review.record(detector, inputs, result.predictions));
           if (!asked) result.predictions = withoutNeighborIds(result.predictions);
         }
+        span?.setAttributes({
+          'ood.model': detector.info.name,
+          'ood.model_version': detector.info.version,
+          'ood.batch_size': rows,
+          'ood.flagged': result.predictions.filter((p) => p.is_outlier).length,
+        });
         return { info: detector.info, result };
       } finally {
         // After record() this does nothing; after a failure it gives the request's place up.
         ticket?.cancel();
         lease.release();
       }
-    });
+    };
+    // A span per request (when tracing is on), whose children are the request's decode, the
+    // detector's phases and the review.
+    app.decorate('score', (call: ScoreCall): Promise<ScoredRequest> => inSpan('ood.inference', (span) => score(call, span)));
   },
   { name: 'ood-scoring', fastify: '5.x', dependencies: ['ood-detector', 'ood-metrics', 'ood-drift'] },
 );
