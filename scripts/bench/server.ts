@@ -136,6 +136,8 @@ export class ServerProcess {
       PORT: String(port),
       // gRPC is off unless a caller gives it a port: servers started side by side would share 8081.
       OOD_GRPC_PORT: '0',
+      // So is tracing, whatever the shell has set: a benchmark's servers run as configured here.
+      OTEL_TRACES_EXPORTER: 'none',
       HOST,
       OOD_MODEL: opts.model,
       OOD_CACHE_DIR: opts.cacheDir,

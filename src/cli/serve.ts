@@ -58,7 +58,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
   }
   // Tracing is on only when OTEL_TRACES_EXPORTER asks for it; the SDK reads the other OTEL_* itself.
-  const tracing = tracingWanted(process.env) ? startTracing() : undefined;
+  const tracing = tracingWanted(process.env) ? await startTracing({ log: createCliLogger(config.logLevel) }) : undefined;
   await startServer({ config, loadDetector: serviceDetectorLoader(config), ...(tracing ? { tracing } : {}) });
   // The server keeps the process alive; close-with-grace ends it on a signal.
   return 0;

@@ -47,7 +47,7 @@ export interface BuildAppOptions {
   driftDelta?: number;
   /** gRPC beside REST (server.ts makes it listen); absent: off. */
   grpc?: { maxMessageBytes: number };
-  /** OpenTelemetry, when OTEL_TRACES_EXPORTER asks for it (http/tracing/start-tracing.ts); absent: no spans, no cost. */
+  /** OpenTelemetry, when OTEL_TRACES_EXPORTER asks for it (http/tracing/start-tracing.ts); absent: no spans, and no SDK loaded. */
   tracing?: Tracing;
   /** Fastify logger options; off by default so tests stay quiet. */
   logger?: FastifyServerOptions['logger'] | boolean;
@@ -100,7 +100,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   // First, so that every route and hook registered after it is traced.
   if (opts.tracing) {
     await app.register(opts.tracing.fastifyPlugin);
-    app.addHook('onClose', async () => opts.tracing?.shutdown());
+    // Last of all (fastify runs onClose hooks in reverse), and bounded: a collector that is down
+    // costs the spans still buffered, never the shutdown.
+    app.addHook('onClose', async () => {
+      await opts.tracing?.shutdown().catch((err: unknown) => app.log.warn({ err }, 'tracing: the last spans were not sent'));
+    });
   }
 
   app.setValidatorCompiler(validatorCompiler);

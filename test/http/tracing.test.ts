@@ -6,7 +6,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../../src/config.js';
 import type { Detector } from '../../src/detector/types.js';
-import { startTracing, tracingWanted, type Tracing } from '../../src/http/tracing/start-tracing.js';
+import { startTracing, TRACING_SHUTDOWN_MS, tracingWanted, type Tracing } from '../../src/http/tracing/start-tracing.js';
 import { ServerProcess } from '../../scripts/bench/server.js';
 import { waitFor } from '../support/async.js';
 import { isOodError } from '../fixtures/assertions.js';
@@ -40,7 +40,7 @@ describe('OpenTelemetry spans, on the mnist model', () => {
   let layers: string[];
 
   before(async () => {
-    tracing = startTracing({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    tracing = await startTracing({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
     mnist = await mnistFixture({ keepReferences: true });
     ({ detector, rows } = mnist);
     layers = detector.info.layers;
@@ -91,11 +91,17 @@ describe('OpenTelemetry spans, on the mnist model', () => {
       const metadata = new grpc.Metadata();
       metadata.set('traceparent', TRACEPARENT);
       await client.call('ModelInfer', { modelName: 'mnist', inputs: [{ name: 'pixels', datatype: 'FP32', shape: [1, 784], contents: { fp32Contents: rows[0] } }] }, metadata);
+      await assert.rejects(client.call('ModelInfer', { modelName: 'absent', inputs: [{ name: 'pixels', datatype: 'FP32', shape: [1, 784], contents: { fp32Contents: rows[0] } }] }, metadata));
     } finally {
       client.close();
     }
-    const server = exporter.getFinishedSpans().find((s) => s.name === 'inference.GRPCInferenceService/ModelInfer');
+    const calls = exporter.getFinishedSpans().filter((s) => s.name === 'inference.GRPCInferenceService/ModelInfer');
+    const server = calls.find((s) => s.attributes['rpc.grpc.status_code'] === 0);
     assert.ok(server);
+    // The client's own mistake is a status on the span, not an error of the server's.
+    const refused = calls.find((s) => s.attributes['rpc.grpc.status_code'] === grpc.status.NOT_FOUND);
+    assert.ok(refused, 'the unknown model call has its span');
+    assert.notEqual(refused.status.code, 2, 'NOT_FOUND is not marked an error');
     assert.equal(server.spanContext().traceId, TRACE_ID);
     assert.equal(server.parentSpanContext?.spanId, PARENT_ID);
     assert.equal(server.attributes['rpc.system'], 'grpc');
@@ -112,6 +118,15 @@ describe('tracing is asked for by the standard variables only', () => {
     assert.equal(tracingWanted({ OTEL_TRACES_EXPORTER: 'console' }), true);
     assert.equal(tracingWanted({ OTEL_TRACES_EXPORTER: 'otlp,console' }), true);
     assert.throws(() => tracingWanted({ OTEL_TRACES_EXPORTER: 'jaeger' }), isOodError('CONFIG_INVALID', 'OTEL_TRACES_EXPORTER="jaeger"'));
+    assert.throws(() => tracingWanted({ OTEL_TRACES_EXPORTER: 'console,none' }), isOodError('CONFIG_INVALID', 'none cannot be listed'));
+  });
+
+  it('gives up on the last spans after a bound, so a collector that is down cannot hold a shutdown', async () => {
+    const stuck = { onStart() {}, onEnd() {}, forceFlush: async () => {}, shutdown: () => new Promise<void>(() => {}) };
+    const tracing = await startTracing({ spanProcessors: [stuck] });
+    const started = performance.now();
+    await assert.rejects(tracing.shutdown(), new RegExp(`unsent after ${TRACING_SHUTDOWN_MS} ms`));
+    assert.ok(performance.now() - started < TRACING_SHUTDOWN_MS + 1000);
   });
 
   it('prints a prediction\'s spans with OTEL_TRACES_EXPORTER=console', async () => {
@@ -125,7 +140,9 @@ describe('tracing is asked for by the standard variables only', () => {
       assert.equal(res.status, 200);
       const printed = () => lines.join('\n');
       await waitFor(async () => /name: 'ood\.inference'/.test(printed()) && /name: 'request'/.test(printed()), 15_000);
-      for (const name of ['decode', 'embed', 'score']) assert.match(printed(), new RegExp(`name: '${name}'`));
+      // This server scores on worker threads behind the batcher: the searches and signals ran there.
+      for (const name of ['decode', 'embed', 'search hidden1', 'signals', 'score']) assert.match(printed(), new RegExp(`name: '${name}'`));
+      assert.doesNotMatch(printed(), /url\.path': '\/readyz'/, 'the readiness polls are not traced');
       assert.match(printed(), /'service\.name': 'ood-test'/);
     } finally {
       await server.stop();

@@ -88,7 +88,8 @@ export class GrpcServer {
         if (SHED_METHODS.has(method)) this.app.shedIfOverloaded();
         return handler({ request: call.request as never });
       };
-      (this.traced ? grpcServerSpan(service, method, call.metadata.getMap(), work) : work())
+      // Health checks are probes, many a minute: they are not traced.
+      (this.traced && method !== 'Check' ? grpcServerSpan(service, method, call.metadata.getMap(), work, (err) => grpcError(err).code) : work())
         .then(
           (response) => {
             finish(grpc.status.OK);

@@ -1,10 +1,11 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type TextMapGetter } from '@opentelemetry/api';
-import type { WorkPhase } from '../../detector/work-phases.js';
+import { epochMs, type WorkPhase } from '../../detector/work-phases.js';
 
 /**
  * The service's own spans, through the OpenTelemetry API only: without an SDK (OTEL_* unset)
  * the API is a no-op, and every helper here first asks whether the active span records, so a
- * request pays a function call or two and nothing else.
+ * request pays those checks and nothing else here (the detector's phase timestamps, a handful
+ * per request, are taken either way).
  */
 export const tracer = trace.getTracer('ood-service');
 
@@ -32,14 +33,20 @@ export async function inSpan<T>(name: string, work: (span: Span | undefined) => 
 
 const PHASE_NAMES: Record<WorkPhase['name'], string> = { embed: 'embed', search: 'search', signals: 'signals', score: 'score' };
 
-/** The detector's work phases as children of `parent`, at the times they ran. */
+/**
+ * The detector's work phases as children of `parent`, at the times they ran. The phases are on
+ * the monotonic clock (performance.timeOrigin + now, the same in every thread); the SDK anchors
+ * spans on the wall clock, and the two drift apart over a long uptime, so the phases are moved
+ * onto the wall clock as it reads now.
+ */
 export function phaseSpans(parent: Span | undefined, phases: readonly WorkPhase[] | undefined, batchRows: number | undefined): void {
   if (!parent || !phases) return;
   const ctx = trace.setSpan(context.active(), parent);
+  const toWallClock = Date.now() - epochMs();
   for (const phase of phases) {
     const name = phase.layer ? `${PHASE_NAMES[phase.name]} ${phase.layer}` : PHASE_NAMES[phase.name];
     const attributes: Attributes = { 'ood.rows': phase.rows, ...(phase.layer ? { 'ood.layer': phase.layer } : {}), ...(batchRows ? { 'ood.batch_rows': batchRows } : {}) };
-    tracer.startSpan(name, { startTime: phase.startMs, attributes }, ctx).end(phase.endMs);
+    tracer.startSpan(name, { startTime: phase.startMs + toWallClock, attributes }, ctx).end(phase.endMs + toWallClock);
   }
 }
 
@@ -52,18 +59,29 @@ const metadataGetter: TextMapGetter<Record<string, unknown>> = {
   },
 };
 
+/** The gRPC codes that are the server's fault, which the semantic conventions mark as errors on a server span. */
+const SERVER_FAULTS = new Set([2, 4, 12, 13, 14, 15]); // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS
+
 /**
  * A SERVER span for one gRPC call, continuing the trace its metadata carries (W3C
- * `traceparent`), with `work` run inside it.
+ * `traceparent`), with `work` run inside it. `codeOf` gives the status code a failure answers
+ * with, for `rpc.grpc.status_code`.
  */
-export function grpcServerSpan<T>(service: string, method: string, metadata: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
+export function grpcServerSpan<T>(service: string, method: string, metadata: Record<string, unknown>, work: () => Promise<T>, codeOf: (err: unknown) => number): Promise<T> {
   const parent = propagation.extract(context.active(), metadata, metadataGetter);
   const attributes = { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method };
   return tracer.startActiveSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes }, parent, async (span) => {
     try {
-      return await work();
+      const result = await work();
+      span.setAttribute('rpc.grpc.status_code', 0);
+      return result;
     } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      const code = codeOf(err);
+      span.setAttribute('rpc.grpc.status_code', code);
+      if (SERVER_FAULTS.has(code)) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      }
       throw err;
     } finally {
       span.end();
