@@ -14,10 +14,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atExit } from './bench/cleanup.js';
 import { numberOption, parseScriptArgs, runMain } from './bench/cli.js';
-import { closedLoop, restSender } from './bench/grpc-vs-rest.js';
-import { httpRequest } from './bench/http.js';
 import { freePort, ServerProcess } from './bench/server.js';
-import { percentile, progress } from './bench/stats.js';
+import { progress } from './bench/stats.js';
+import { instanceBatches, restSender, takeTurns, v2InputOf } from './bench/take-turns.js';
 import { loadWorkload } from './bench/workload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,26 +58,14 @@ async function main(): Promise<number> {
     };
     try {
       const workload = await loadWorkload(join(ROOT, 'reference-sets'), model);
-      const meta = JSON.parse((await httpRequest(`${servers.tree.baseUrl}/v2/models/${model}`)).body) as { inputs: { name: string; shape: number[] }[] };
-      const input = { name: meta.inputs[0].name, shape: meta.inputs[0].shape.slice(1) };
+      const input = await v2InputOf(servers.tree.baseUrl, model);
       const lines = [`\`npm run bench:ab -- --base ${values.base}\`, ${new Date().toISOString()}: ${base} against this tree (${head}), model ${model}, REST v2, one caller, ${ROUNDS} rounds each.`, '', '| batch | server | requests/s | p50 ms | p99 ms | ratio requests/s | ratio p50 |', '| --- | --- | --- | --- | --- | --- | --- |'];
       for (const batch of [1, 32]) {
-        const batches = workload.bodies(batch, batch === 1 ? 200 : 20).map((b) => (JSON.parse(b) as { instances: number[][] }).instances);
+        const batches = instanceBatches(workload, batch);
         const senders = { base: restSender(servers.base.baseUrl, model, input, batches, 1), tree: restSender(servers.tree.baseUrl, model, input, batches, 1) };
-        const samples = { base: [] as number[], tree: [] as number[] };
-        try {
-          for (const sender of Object.values(senders)) await closedLoop(sender, 1, 1);
-          progress(`batch ${batch}: ${ROUNDS} rounds of ${(seconds / ROUNDS).toFixed(1)} s each, taking turns`);
-          for (let round = 0; round < ROUNDS; round++) {
-            for (const which of ['base', 'tree'] as const) samples[which].push(...(await closedLoop(senders[which], 1, seconds / ROUNDS)));
-          }
-        } finally {
-          for (const sender of Object.values(senders)) sender.close();
-        }
-        const stats = (s: number[]) => ({ rps: s.length / seconds, p50: percentile(s, 50), p99: percentile(s, 99) });
-        const [b, t] = [stats(samples.base), stats(samples.tree)];
-        lines.push(`| ${batch} | ${base} | ${b.rps.toFixed(0)} | ${b.p50.toFixed(2)} | ${b.p99.toFixed(2)} |  |  |`);
-        lines.push(`| ${batch} | this tree | ${t.rps.toFixed(0)} | ${t.p50.toFixed(2)} | ${t.p99.toFixed(2)} | ${(t.rps / b.rps).toFixed(2)}x | ${(t.p50 / b.p50).toFixed(2)}x |`);
+        const { base: b, tree: t } = await takeTurns(senders, 1, seconds, ROUNDS, `batch ${batch}`);
+        lines.push(`| ${batch} | ${base} | ${b.requestsPerSecond.toFixed(0)} | ${b.p50Ms.toFixed(2)} | ${b.p99Ms.toFixed(2)} |  |  |`);
+        lines.push(`| ${batch} | this tree | ${t.requestsPerSecond.toFixed(0)} | ${t.p50Ms.toFixed(2)} | ${t.p99Ms.toFixed(2)} | ${(t.requestsPerSecond / b.requestsPerSecond).toFixed(2)}x | ${(t.p50Ms / b.p50Ms).toFixed(2)}x |`);
       }
       process.stdout.write(`${lines.join('\n')}\n`);
       return 0;

@@ -1,15 +1,11 @@
-import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { services } from '../../src/http/grpc/proto.js';
-import { httpRequest } from './http.js';
-import { percentile, progress } from './stats.js';
+import { instanceBatches, restSender, takeTurns, v2InputOf, type Sender, type V2InputSpec } from './take-turns.js';
 import type { Workload } from './workload.js';
 
 /**
- * gRPC with raw contents against REST v2 JSON, on one server, with one load generator: the same
- * closed loop of C callers, each sending its next request when its last answer is read, over one
- * keep-alive connection per caller (REST) or one HTTP/2 channel (gRPC). The protocols take turns
- * in short rounds (A B A B ...), so a noisy neighbour on a shared machine hits both alike.
+ * gRPC with raw contents against REST v2 JSON, on one server, with one load generator
+ * (take-turns.ts): one keep-alive connection per caller (REST) or one HTTP/2 channel (gRPC).
  */
 export interface ProtocolRow {
   protocol: 'REST v2 JSON' | 'gRPC raw';
@@ -29,27 +25,7 @@ export const PROTOCOL_LOADS = [
   { batch: 32, callers: 4 },
 ] as const;
 
-export interface Sender {
-  send(i: number): Promise<void>;
-  close(): void;
-  bytes: number;
-}
-
-export function restSender(baseUrl: string, model: string, input: { name: string; shape: number[] }, batches: number[][][], callers: number): Sender {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: callers });
-  const url = `${baseUrl}/v2/models/${model}/infer`;
-  const bodies = batches.map((rows) => JSON.stringify({ inputs: [{ name: input.name, shape: [rows.length, ...input.shape], datatype: 'FP32', data: rows.flat() }] }));
-  return {
-    bytes: bodies.reduce((s, b) => s + Buffer.byteLength(b), 0) / bodies.length,
-    async send(i) {
-      const res = await httpRequest(url, { method: 'POST', body: bodies[i % bodies.length], agent });
-      if (res.status !== 200) throw new Error(`REST v2 infer answered ${res.status}: ${res.body.slice(0, 200)}`);
-    },
-    close: () => agent.destroy(),
-  };
-}
-
-function grpcSender(port: number, model: string, input: { name: string; shape: number[] }, batches: number[][][]): Sender {
+function grpcSender(port: number, model: string, input: V2InputSpec, batches: number[][][]): Sender {
   const Client = grpc.makeGenericClientConstructor(services().inference, 'GRPCInferenceService');
   const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 }) as unknown as Record<string, (r: object, cb: (err: Error | null) => void) => void> & grpc.Client;
   const requests = batches.map((rows) => {
@@ -64,23 +40,6 @@ function grpcSender(port: number, model: string, input: { name: string; shape: n
   };
 }
 
-/** C callers in a closed loop for `seconds`: each answer's latency. */
-export async function closedLoop(sender: Sender, callers: number, seconds: number): Promise<number[]> {
-  const until = performance.now() + seconds * 1000;
-  const samples: number[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (performance.now() < until) {
-        const started = performance.now();
-        await sender.send(next++);
-        samples.push(performance.now() - started);
-      }
-    }),
-  );
-  return samples;
-}
-
 export async function measureProtocols(
   server: { baseUrl: string; grpcPort: number },
   model: string,
@@ -88,27 +47,14 @@ export async function measureProtocols(
   seconds: number,
   rounds = 4,
 ): Promise<ProtocolRow[]> {
-  const meta = JSON.parse((await httpRequest(`${server.baseUrl}/v2/models/${model}`)).body) as { inputs: { name: string; shape: number[] }[] };
-  const input = { name: meta.inputs[0].name, shape: meta.inputs[0].shape.slice(1) };
+  const input = await v2InputOf(server.baseUrl, model);
   const rows: ProtocolRow[] = [];
   for (const load of PROTOCOL_LOADS) {
-    const batches = workload.bodies(load.batch, load.batch === 1 ? 200 : 20).map((b) => (JSON.parse(b) as { instances: number[][] }).instances);
-    const senders = { 'REST v2 JSON': restSender(server.baseUrl, model, input, batches, load.callers), 'gRPC raw': grpcSender(server.grpcPort, model, input, batches) } as const;
-    const samples: Record<keyof typeof senders, number[]> = { 'REST v2 JSON': [], 'gRPC raw': [] };
-    try {
-      // Untimed: warms both connections and the JIT on each path.
-      for (const sender of Object.values(senders)) await closedLoop(sender, load.callers, 1);
-      progress(`protocols: batch ${load.batch}, ${load.callers} caller(s), ${rounds} rounds of ${seconds / rounds} s each`);
-      for (let round = 0; round < rounds; round++) {
-        for (const protocol of Object.keys(senders) as (keyof typeof senders)[]) samples[protocol].push(...(await closedLoop(senders[protocol], load.callers, seconds / rounds)));
-      }
-    } finally {
-      for (const sender of Object.values(senders)) sender.close();
-    }
-    for (const protocol of Object.keys(senders) as (keyof typeof senders)[]) {
-      const s = samples[protocol];
-      rows.push({ protocol, batch: load.batch, callers: load.callers, requestsPerSecond: s.length / seconds, p50Ms: percentile(s, 50), p99Ms: percentile(s, 99), requestBytes: senders[protocol].bytes });
-    }
+    const batches = instanceBatches(workload, load.batch);
+    const senders = { 'REST v2 JSON': restSender(server.baseUrl, model, input, batches, load.callers), 'gRPC raw': grpcSender(server.grpcPort, model, input, batches) };
+    const bytes = { 'REST v2 JSON': senders['REST v2 JSON'].bytes, 'gRPC raw': senders['gRPC raw'].bytes };
+    const stats = await takeTurns(senders, load.callers, seconds, rounds, `protocols: batch ${load.batch}, ${load.callers} caller(s)`);
+    for (const protocol of Object.keys(stats) as (keyof typeof stats)[]) rows.push({ protocol, batch: load.batch, callers: load.callers, ...stats[protocol], requestBytes: bytes[protocol] });
   }
   return rows;
 }

@@ -1,8 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closedLoop, restSender } from './grpc-vs-rest.js';
-import { httpRequest } from './http.js';
-import { percentile, progress } from './stats.js';
+import { instanceBatches, restSender, takeTurns, v2InputOf } from './take-turns.js';
 import type { Workload } from './workload.js';
 
 /**
@@ -39,26 +37,13 @@ export async function otlpSink(): Promise<{ url: string; exports(): number; clos
 }
 
 export async function measureTracingCost(servers: { off: string; on: string }, model: string, workload: Workload, seconds: number, rounds = 4): Promise<TracingRow[]> {
-  const meta = JSON.parse((await httpRequest(`${servers.off}/v2/models/${model}`)).body) as { inputs: { name: string; shape: number[] }[] };
-  const input = { name: meta.inputs[0].name, shape: meta.inputs[0].shape.slice(1) };
+  const input = await v2InputOf(servers.off, model);
   const rows: TracingRow[] = [];
   for (const { batch } of TRACING_LOADS) {
-    const batches = workload.bodies(batch, batch === 1 ? 200 : 20).map((b) => (JSON.parse(b) as { instances: number[][] }).instances);
-    const senders = { off: restSender(servers.off, model, input, batches, 1), 'on (OTLP)': restSender(servers.on, model, input, batches, 1) } as const;
-    const samples: Record<keyof typeof senders, number[]> = { off: [], 'on (OTLP)': [] };
-    try {
-      for (const sender of Object.values(senders)) await closedLoop(sender, 1, 1);
-      progress(`tracing: batch ${batch}, ${rounds} rounds of ${seconds / rounds} s each, off and on`);
-      for (let round = 0; round < rounds; round++) {
-        for (const tracing of Object.keys(senders) as (keyof typeof senders)[]) samples[tracing].push(...(await closedLoop(senders[tracing], 1, seconds / rounds)));
-      }
-    } finally {
-      for (const sender of Object.values(senders)) sender.close();
-    }
-    for (const tracing of Object.keys(senders) as (keyof typeof senders)[]) {
-      const s = samples[tracing];
-      rows.push({ tracing, batch, requestsPerSecond: s.length / seconds, p50Ms: percentile(s, 50), p99Ms: percentile(s, 99) });
-    }
+    const batches = instanceBatches(workload, batch);
+    const senders = { off: restSender(servers.off, model, input, batches, 1), 'on (OTLP)': restSender(servers.on, model, input, batches, 1) };
+    const stats = await takeTurns(senders, 1, seconds, rounds, `tracing: batch ${batch}, off and on`);
+    for (const tracing of Object.keys(stats) as (keyof typeof stats)[]) rows.push({ tracing, batch, ...stats[tracing] });
   }
   return rows;
 }

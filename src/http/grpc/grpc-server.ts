@@ -46,11 +46,6 @@ export class GrpcServer {
     });
   }
 
-  /** The bound port once listening. */
-  get boundPort(): number | undefined {
-    return this.port;
-  }
-
   async listen(port: number, host: string): Promise<number> {
     // IPv6 literals go in brackets, as in any URI authority.
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

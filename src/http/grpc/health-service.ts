@@ -25,8 +25,7 @@ export class HealthService {
   constructor(private readonly app: FastifyInstance) {}
 
   private status(): 'SERVING' | 'NOT_SERVING' {
-    const ready = !this.app.isDraining() && this.app.servedModels().every((name) => this.app.readyDetector(name) !== undefined);
-    return ready ? 'SERVING' : 'NOT_SERVING';
+    return this.app.allReady() ? 'SERVING' : 'NOT_SERVING';
   }
 
   check(service: string): { status: ServingStatus } {

@@ -27,8 +27,6 @@ export interface GrpcInputs {
   tensors: V2Input[];
   binaryAt(t: number): Buffer | undefined;
   dataOf(t: number): string;
-  /** The request sent raw_input_contents. */
-  raw: boolean;
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -57,7 +55,6 @@ export function grpcInputs(request: ModelInferRequest): GrpcInputs {
   });
   return {
     tensors,
-    raw,
     binaryAt: (t) => (raw ? rawContents[t] : undefined),
     dataOf: (t) => (raw ? `raw_input_contents[${t}]` : `inputs[${t}].contents.${CONTENTS_FIELD[inputs[t].datatype] ?? 'contents'}`),
   };

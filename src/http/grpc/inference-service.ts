@@ -77,7 +77,7 @@ export function inferenceHandlers(app: FastifyInstance, serverVersion: string) {
 
   return {
     ServerLive: () => ({ live: true }),
-    ServerReady: () => ({ ready: app.servedModels().every((name) => app.readyDetector(name) !== undefined) }),
+    ServerReady: () => ({ ready: app.allReady() }),
     ModelReady: modelReady,
     ServerMetadata: () => ({ name: 'ood-service', version: serverVersion, extensions: [] }),
     ModelMetadata: ({ request }: UnaryCall<NameVersion>) => {

@@ -12,6 +12,8 @@ declare module 'fastify' {
     servedModels(): string[];
     /** The detector when the server is ready for it: loaded, and not shutting down. */
     readyDetector(model?: string): Detector | undefined;
+    /** Whether the server is ready for every model it serves (so never while shutting down). */
+    allReady(): boolean;
     /** Throws NOT_READY, saying why, unless the server is ready for every model (or this one). */
     requireReady(model?: string): void;
     /** The detector, or a NOT_READY error saying why there is none. */
@@ -52,6 +54,8 @@ export default fp<DetectorPluginOptions>(
     app.decorate('servedModels', () => host.names());
 
     app.decorate('readyDetector', (model?: string) => (app.isDraining() ? undefined : host.detector(served(model))));
+
+    app.decorate('allReady', () => host.names().every((name) => app.readyDetector(name) !== undefined));
 
     app.decorate('requireReady', (model?: string) => {
       for (const name of model === undefined ? host.names() : [served(model) as string]) {

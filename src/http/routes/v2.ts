@@ -66,7 +66,7 @@ const serverRoutes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serve
     '/v2/health/ready',
     { schema: { tags, summary: 'Server readiness: every model loaded', response: { 200: z.object({ ready: z.boolean() }), 503: z.object({ ready: z.boolean() }) } }, config: PLAIN_ERRORS },
     async (_request, reply) => {
-      const ready = app.servedModels().every((name) => app.readyDetector(name) !== undefined);
+      const ready = app.allReady();
       return reply.code(ready ? 200 : 503).send({ ready });
     },
   );
