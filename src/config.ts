@@ -35,6 +35,7 @@ export const SETTINGS = {
     integer(0, 65535).default(8081),
     'the port of the Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, and `grpc.health.v1.Health` for probes); 0 turns gRPC off',
   ),
+  grpcHost: setting('OOD_GRPC_HOST', z.string().min(1).optional(), 'the address gRPC listens on: `127.0.0.1` keeps it inside the pod (as the Seldon example does)', '`HOST`'),
   defaultModel: setting('OOD_MODEL', modelName.default('mnist'), 'folder under `models/`'),
   modelList: setting(
     'OOD_MODELS',
@@ -44,6 +45,17 @@ export const SETTINGS = {
       .pipe(z.array(z.string().regex(NAME_PATTERN, `each name must match ${NAME_PATTERN}`)).refine((names) => new Set(names).size === names.length, 'names a model twice'))
       .optional(),
     'several models in one process, comma-separated (`mnist,fashion-mnist`); the first is the default model and answers `/predict`. Each has its own detector, cache entry, reload and `model` label on the metrics; it wins over `OOD_MODEL`',
+  ),
+  modelRepository: setting(
+    'OOD_MODEL_REPOSITORY',
+    z.string().min(1).optional(),
+    'a model repository: the server starts with no model, and the Open Inference Protocol\'s gRPC `RepositoryModelLoad` serves the bundle `<folder>/<name>/<version>/` under `<name>` (as Seldon Core v2\'s agent asks), `RepositoryModelUnload` stops it ([docs/grpc.md](docs/grpc.md#a-model-repository)). Not with `OOD_MODEL` or `OOD_MODELS`',
+    '(none)',
+  ),
+  repositoryTrustLoopback: setting(
+    'OOD_REPOSITORY_TRUST_LOOPBACK',
+    z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    'take repository loads and unloads without a token from `127.0.0.1` or `::1`, for a model server agent beside the service in its pod that sends none (Seldon Core v2). Not behind a mesh proxy that delivers from loopback (Linkerd); pair it with `OOD_GRPC_HOST=127.0.0.1`',
   ),
   driftDelta: setting(
     'OOD_DRIFT_DELTA',
@@ -112,7 +124,8 @@ const ConfigSchema = schemaOf(SETTINGS)
     ...(Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as typeof values),
     // OOD_MODELS wins over OOD_MODEL: its first name is the default model, which also answers POST /predict.
     model: modelList?.[0] ?? defaultModel,
-    models: modelList ?? [defaultModel],
+    // A repository's models are loaded by name later, never at start.
+    models: values.modelRepository === undefined ? (modelList ?? [defaultModel]) : [],
   }))
   .superRefine((c, ctx) => {
     if (c.metricsPort !== undefined && c.metricsPort !== 0 && c.metricsPort === c.port) {
@@ -133,6 +146,14 @@ const ConfigSchema = schemaOf(SETTINGS)
 export type Config = z.output<typeof ConfigSchema>;
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Checked on the environment itself, since OOD_MODEL's default cannot be told from its value.
+  const named = ['OOD_MODEL', 'OOD_MODELS'].filter((name) => env[name] !== undefined && env[name] !== '');
+  if (env.OOD_MODEL_REPOSITORY && named.length > 0) {
+    throw new OodError(
+      'CONFIG_INVALID',
+      `Invalid configuration: OOD_MODEL_REPOSITORY starts the server with no model and loads each by name through the repository API, while ${named.join(' and ')} names models to serve from OOD_MODELS_DIR at start: set one or the other`,
+    );
+  }
   const raw = rawValues(SETTINGS, env);
   const parsed = ConfigSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

@@ -18,6 +18,8 @@ export const ERRORS = {
   NOT_READY: { statusCode: 503, message: 'The model or its indexes are not loaded yet' },
   OVERLOADED: { statusCode: 503, message: 'The server is overloaded, retry later' },
   INTERNAL: { statusCode: 500, message: 'Internal error' },
+  NOT_IMPLEMENTED: { statusCode: 501, message: 'This server does not offer that operation' },
+  MODEL_LOAD_FAILED: { statusCode: 500, message: 'The model could not be loaded' },
   // Start-up and CLI failures: never sent over HTTP, but kept here so every failure has a code.
   CONFIG_INVALID: { statusCode: 500, message: 'Invalid configuration' },
   MODEL_INVALID: { statusCode: 500, message: 'The model folder is invalid' },

@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       drainDelayMs: 500,
       reviewSize: 0,
       driftDelta: 0.01,
+      repositoryTrustLoopback: false,
       // Counted from the machine's cores when the settings are read.
       buildThreads: defaultWorkerThreads(),
       scoringThreads: defaultWorkerThreads(),
@@ -149,6 +150,15 @@ describe('loadConfig', () => {
       /OOD_DRAIN_DELAY_MS \(10000\) must be below OOD_SHUTDOWN_TIMEOUT_MS \(5000\)/,
     );
     assert.equal(loadConfig({ OOD_DRAIN_DELAY_MS: '0', OOD_SHUTDOWN_TIMEOUT_MS: '1' }).drainDelayMs, 0);
+  });
+
+  it('starts a model repository with no model, and refuses one beside models named at start', () => {
+    const config = loadConfig({ OOD_MODEL_REPOSITORY: '/mnt/agent/models' });
+    assert.equal(config.modelRepository, '/mnt/agent/models');
+    assert.deepEqual(config.models, []);
+    assert.throws(() => loadConfig({ OOD_MODEL_REPOSITORY: '/r', OOD_MODEL: 'mnist' }), /OOD_MODEL_REPOSITORY .* while OOD_MODEL names models/);
+    assert.throws(() => loadConfig({ OOD_MODEL_REPOSITORY: '/r', OOD_MODELS: 'a,b' }), /while OOD_MODELS names models .*set one or the other/);
+    assert.equal(loadConfig({ OOD_MODEL_REPOSITORY: '', OOD_MODEL: 'mnist' }).modelRepository, undefined, 'empty is unset');
   });
 
   it('lists the valid backends when the backend is unknown', () => {

@@ -8,6 +8,7 @@ const COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>
   evaluate: async () => (await import('./evaluate.js')).evaluateCommand,
   entanglement: async () => (await import('./entanglement.js')).entanglementCommand,
   warm: async () => (await import('./warm.js')).warmCommand,
+  bundle: async () => (await import('./bundle.js')).bundleCommand,
   inspect: async () => (await import('./inspect.js')).inspectCommand,
   'add-model': async () => (await import('./add-model.js')).addModelCommand,
   'export-features': async () => (await import('./export-features.js')).exportFeaturesCommand,

@@ -4,13 +4,20 @@ import { parseArgs } from 'node:util';
 import { collectGarbage } from '../collect-garbage.js';
 import { loadConfig, type Config } from '../config.js';
 import { BatchingDetector } from '../detector/batching-detector.js';
-import { loadDetector } from '../detector/load-detector.js';
+import { loadDetector, type DetectorSettings } from '../detector/load-detector.js';
+import { findBundle } from '../model/model-bundle.js';
 import { detectorSettings } from '../detector-settings.js';
 import type { Detector } from '../detector/types.js';
 import { createCliLogger, type Log } from '../log.js';
 import { startServer } from '../http/server.js';
 import { startTracing, tracingWanted } from '../http/tracing/start-tracing.js';
 import { initBackend, type BackendChoice } from '../model/backend.js';
+
+/** A repository's bundle, served under the name it was loaded by: its own models/ and reference-sets/. */
+async function bundleSettings(repository: string, name: string, config: Config): Promise<DetectorSettings> {
+  const bundle = await findBundle(repository, name);
+  return { ...detectorSettings({ ...config, model: bundle.model }), modelsDir: bundle.modelsDir, referenceSetsDir: bundle.referenceSetsDir, servedAs: name };
+}
 
 /**
  * How the service loads a model, at start and at every reload: the detector on its scoring
@@ -26,7 +33,7 @@ export function serviceDetectorLoader(config: Config): (model: string, log: Log)
       log.info({ backend: choice.backend, skipped: choice.skipped }, 'tfjs backend ready');
     }
     await backend;
-    const settings = detectorSettings({ ...config, model });
+    const settings = config.modelRepository === undefined ? detectorSettings({ ...config, model }) : await bundleSettings(config.modelRepository, model, config);
     const detector = await loadDetector(settings, log);
     // What the load read or built and no longer needs goes now, not at the heap's next squeeze.
     const ms = collectGarbage();

@@ -150,7 +150,9 @@ async function cachedOrBuiltEntry(place: EntryPlace, log: Log, progress?: BuildP
   let pruned: string[];
   try {
     await writeCacheEntry(entryDir, key, layers, built, settings.signals);
-    pruned = await pruneOtherEntries(entryDir);
+    // A repository may serve two versions of one model side by side, each from its own entry:
+    // neither may prune the other's.
+    pruned = settings.servedAs === undefined ? await pruneOtherEntries(entryDir) : [];
   } catch (err) {
     await freeEntry(built, settings.signals);
     throw err;
@@ -204,7 +206,7 @@ async function startScorer(entry: CacheEntry, plan: ScorerPlan, log: Log): Promi
 function modelInfo(stored: LoadedModel, settings: Settings, entry: CacheEntry, calibration: CalibrationState): ModelInfo {
   const { manifest, model: embedder } = stored;
   return {
-    name: manifest.name,
+    name: settings.servedAs ?? manifest.name,
     version: manifest.version,
     input_shape: manifest.input_shape,
     input_name: embedder.inputs[0].name,

@@ -57,6 +57,13 @@ export const DETECTOR_SETTINGS = {
 export type DetectorSettings = ValuesOf<typeof DETECTOR_SETTINGS> & {
   /** The folder under `modelsDir`. */
   model: string;
+  /**
+   * The name the detector answers to, when not its manifest's: a repository serves a bundle under
+   * the name it was loaded by. Its cache entries stay under the manifest's name, keyed by content,
+   * so a new version with the same files starts from the same entry; and a build then prunes no
+   * other entry, since another version may be serving from it.
+   */
+  servedAs?: string;
   /** Keep the reference inputs in memory, for the review of flagged inputs. */
   keepReferences: boolean;
   /**

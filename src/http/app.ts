@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { DetectorHost } from '../lifecycle/index.js';
+import type { DetectorHost, ModelRepository } from '../lifecycle/index.js';
 import detectorPlugin from './plugins/detector.js';
 import authPlugin from './plugins/auth.js';
 import closeConnectionsPlugin from './plugins/close-connections.js';
@@ -18,6 +18,7 @@ import modelsRoute from './routes/models.js';
 import predictRoute from './routes/predict.js';
 import readyzRoute from './routes/readyz.js';
 import scoringPlugin from './plugins/scoring.js';
+import repositoryPlugin from './plugins/repository.js';
 import tfServingRoutes from './routes/tf-serving.js';
 import v2Routes from './routes/v2.js';
 import reviewRoutes from './routes/review.js';
@@ -45,6 +46,10 @@ export interface BuildAppOptions {
   reviewSize?: number;
   /** The drift alarm's false-alarm bound (OOD_DRIFT_DELTA); 0.01 when absent. */
   driftDelta?: number;
+  /** Models loaded and unloaded by name (OOD_MODEL_REPOSITORY), through gRPC's repository methods; absent: off. */
+  repository?: ModelRepository;
+  /** Repository calls from this host's loopback need no token (OOD_REPOSITORY_TRUST_LOOPBACK). */
+  repositoryTrustLoopback?: boolean;
   /** gRPC beside REST (server.ts makes it listen); absent: off. */
   grpc?: { maxMessageBytes: number };
   /** OpenTelemetry, when OTEL_TRACES_EXPORTER asks for it (http/tracing/start-tracing.ts); absent: no spans, and no SDK loaded. */
@@ -118,7 +123,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(drainPlugin, { delayMs: opts.drainDelayMs ?? 0 });
   if (opts.loadShedding) await app.register(loadSheddingPlugin, opts.loadShedding);
   else app.decorate('shedIfOverloaded', () => undefined);
-  await app.register(authPlugin, { tokens: opts.apiTokens ?? [] });
+  await app.register(authPlugin, { tokens: opts.apiTokens ?? [], trustLoopback: opts.repositoryTrustLoopback ?? false });
   await app.register(detectorPlugin, { host: opts.host });
   await app.register(metricsPlugin);
   await app.register(driftPlugin, { delta: opts.driftDelta ?? DEFAULT_DRIFT_DELTA });
@@ -136,6 +141,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(reviewRoutes);
   await app.register(driftRoutes);
   if (opts.admin) await app.register(adminRoutes, opts.admin);
+  await app.register(repositoryPlugin, opts.repository ? { repository: opts.repository } : {});
   if (opts.grpc) await app.register(grpcPlugin, { ...opts.grpc, serverVersion: SERVICE_VERSION, traced: opts.tracing !== undefined });
   else app.decorate('grpc', undefined);
 

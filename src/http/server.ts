@@ -6,7 +6,8 @@ import { loadApiTokens } from './api-tokens.js';
 import { buildApp } from './app.js';
 import { buildMetricsApp } from './metrics-app.js';
 import type { Tracing } from './tracing/start-tracing.js';
-import { HangupReloads, ServedModels, type ServedModelsHandlers } from '../lifecycle/index.js';
+import { HangupReloads, ModelRepository, ServedModels, type ServedModelsHandlers } from '../lifecycle/index.js';
+import { findBundle } from '../model/model-bundle.js';
 
 export interface StartServerOptions {
   config: Config;
@@ -29,8 +30,11 @@ export interface RunningServer {
 /** The API app and, when /metrics has a port of its own, the metrics app; neither listens yet. */
 async function buildApps(config: Config, models: ServedModels, apiTokens: string[], tracing: Tracing | undefined) {
   const logger = { level: config.logLevel };
+  const repository = config.modelRepository;
   const app = await buildApp({
     host: models,
+    ...(repository !== undefined ? { repository: new ModelRepository(models, { locate: (name) => findBundle(repository, name) }) } : {}),
+    repositoryTrustLoopback: config.repositoryTrustLoopback,
     maxBatch: config.maxBatch,
     bodyLimitBytes: config.bodyLimitBytes,
     apiTokens,
@@ -159,13 +163,14 @@ class Shutdown {
 function loadOutcomeHandler(app: FastifyInstance, shutdown: Shutdown): ServedModelsHandlers['onOutcome'] {
   return (served, outcome, status, loadSeconds) => {
     const { trigger, model, version, error } = status;
-    if (trigger !== 'startup') app.metrics.recordReload(outcome, served.name());
+    // A repository's load is its caller's to count (ood_grpc_request_duration_seconds by code).
+    if (trigger !== 'startup' && trigger !== 'repository') app.metrics.recordReload(outcome, served.name());
     if (outcome === 'success') {
       served.loadError = undefined;
       const info = served.slot.detector()?.info;
       app.log.info(
         { trigger, model, version, backend: info?.backend, referenceSize: info?.reference_size, loadSeconds },
-        trigger === 'startup' ? 'model ready' : 'reload done: serving the new model',
+        trigger === 'startup' || trigger === 'repository' ? 'model ready' : 'reload done: serving the new model',
       );
       return;
     }
@@ -173,6 +178,12 @@ function loadOutcomeHandler(app: FastifyInstance, shutdown: Shutdown): ServedMod
     if (shutdown.closing) return;
     if (served.slot.detector()) {
       app.log.error({ trigger, model, error }, 'reload failed: the previous model keeps serving');
+      return;
+    }
+    // A repository's model that fails is the load call's failure, answered to its caller; the
+    // server goes on serving the others.
+    if (served.origin === 'repository') {
+      app.log.error({ trigger, model, error }, 'repository load failed: the model is not served');
       return;
     }
     // Nothing serves this model, whichever load this was (a SIGHUP can beat the start-up load to it).
@@ -187,8 +198,8 @@ async function listen(config: Config, app: FastifyInstance, metricsApp: FastifyI
   try {
     await app.listen({ port: config.port, host: config.host });
     if (app.grpc) {
-      const port = await app.grpc.listen(config.grpcPort, config.host);
-      app.log.info({ port }, 'gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) listening');
+      const port = await app.grpc.listen(config.grpcPort, config.grpcHost ?? config.host);
+      app.log.info({ port, host: config.grpcHost ?? config.host }, 'gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) listening');
     }
     if (metricsApp) await metricsApp.listen({ port: config.metricsPort, host: config.host });
   } catch (err) {

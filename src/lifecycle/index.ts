@@ -10,3 +10,4 @@ export type { DetectorHost } from './detector-host.js';
 export { ReloadStatusSchema, type ReloadStatus, type ReloadTrigger } from './reloader.js';
 export { ServedModels, type ReloadControl, type ReloadStart, type ServedModel, type ServedModelsHandlers } from './served-models.js';
 export { HangupReloads } from './hangup-reloads.js';
+export { ModelRepository, type ModelRepositoryOptions } from './model-repository.js';

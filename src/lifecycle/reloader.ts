@@ -4,8 +4,8 @@ import type { Detector } from '../detector/types.js';
 
 export const ReloadStatusSchema = z.object({
   state: z.enum(['idle', 'loading', 'succeeded', 'failed']),
-  /** What started it: the server's own start, SIGHUP, or POST /admin/reload. */
-  trigger: z.enum(['startup', 'sighup', 'http']).optional(),
+  /** What started it: the server's own start, SIGHUP, POST /admin/reload, or the repository API's load. */
+  trigger: z.enum(['startup', 'sighup', 'http', 'repository']).optional(),
   /** The model being loaded, or last loaded by a reload. */
   model: z.string().optional(),
   /** The version a successful reload now serves. */

@@ -6,8 +6,10 @@ import type { DetectorHost } from './detector-host.js';
 
 /** One served model: the slot its detector serves from, and the reloader that fills it. */
 export interface ServedModel {
-  /** The name it was configured with; `name()` follows a switch to another model. */
+  /** The name it was configured (or loaded through the repository) with; `name()` follows a switch to another model. */
   readonly configured: string;
+  /** Named at start (OOD_MODEL, OOD_MODELS), or loaded later by name through the model repository. */
+  readonly origin: 'config' | 'repository';
   readonly slot: DetectorSlot;
   readonly reloader: Reloader;
   /** Why its last load failed while nothing served, for /readyz. */
@@ -46,25 +48,55 @@ export interface ReloadControl {
  * failure) never touches another's requests. Serves as the HTTP layer's DetectorHost.
  */
 export class ServedModels implements DetectorHost, ReloadControl {
-  private readonly served: ServedModel[];
+  private served: ServedModel[];
   private attached: ServedModelsHandlers | undefined;
+  private reloadsClosed = false;
 
   /** `models`: the names to serve, the default first. Nothing loads before `attach`. */
   constructor(models: readonly string[]) {
-    this.served = models.map((configured) => {
-      const slot = new DetectorSlot((err) => this.handlers().onDisposeError(err));
-      const model: ServedModel = {
-        configured,
+    this.served = models.map((configured) => this.create(configured, 'config'));
+  }
+
+  private create(configured: string, origin: ServedModel['origin']): ServedModel {
+    const slot = new DetectorSlot((err) => this.handlers().onDisposeError(err));
+    const model: ServedModel = {
+      configured,
+      origin,
+      slot,
+      reloader: new Reloader({
         slot,
-        reloader: new Reloader({
-          slot,
-          load: (name) => this.handlers().load(name),
-          onOutcome: (outcome, status, seconds) => this.handlers().onOutcome(model, outcome, status, seconds),
-        }),
-        name: () => slot.detector()?.info.name ?? configured,
-      };
-      return model;
-    });
+        load: (name) => this.handlers().load(name),
+        onOutcome: (outcome, status, seconds) => this.handlers().onOutcome(model, outcome, status, seconds),
+      }),
+      name: origin === 'repository' ? () => configured : () => slot.detector()?.info.name ?? configured,
+    };
+    return model;
+  }
+
+  /**
+   * Serves one more model, loaded through the repository: listed (as loading) from now on, last.
+   * Its load is started by the caller, with `start`.
+   */
+  add(name: string): ServedModel {
+    if (this.find(name)) throw new Error(`ServedModels: ${name} is served already`);
+    // Its reloader would be open, and what it built would serve after the models retired.
+    if (this.reloadsClosed) throw new Error(`ServedModels: ${name} cannot be added once reloads are closed`);
+    const model = this.create(name, 'repository');
+    this.served = [...this.served, model];
+    return model;
+  }
+
+  /**
+   * Stops serving `model`: it is unlisted at once, so a new request for it is a 404, while the
+   * requests that hold its detector finish on it; it is disposed when the last one is done. A
+   * load still running disposes what it builds. False when no such model is served.
+   */
+  remove(model: ServedModel): boolean {
+    if (!this.served.includes(model)) return false;
+    this.served = this.served.filter((m) => m !== model);
+    model.reloader.close();
+    model.slot.swap(undefined);
+    return true;
   }
 
   /**
@@ -104,7 +136,9 @@ export class ServedModels implements DetectorHost, ReloadControl {
   start(model: string | undefined, trigger: ReloadTrigger): ReloadStart | undefined {
     // Fails here, where the caller is, rather than inside the background load.
     this.handlers();
-    const target = this.find(model) ?? (this.served.length === 1 ? this.served[0] : undefined);
+    // A model loaded through the repository is always its own name: it never switches to another.
+    const sole = this.served.length === 1 && this.served[0].origin === 'config' ? this.served[0] : undefined;
+    const target = this.find(model) ?? sole;
     if (!target) return undefined;
     const started = target.reloader.start(model ?? target.name(), trigger);
     return { started, status: target.reloader.status() };
@@ -116,7 +150,13 @@ export class ServedModels implements DetectorHost, ReloadControl {
 
   /** No reload starts from now on; one running disposes what it built. */
   closeReloads(): void {
+    this.reloadsClosed = true;
     for (const m of this.served) m.reloader.close();
+  }
+
+  /** Whether reloads are closed (the server is shutting down): no model is added then. */
+  get closed(): boolean {
+    return this.reloadsClosed;
   }
 
   /** Retires every detector; each is disposed once its last request is done. */

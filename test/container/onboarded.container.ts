@@ -17,6 +17,7 @@ import { runOod } from '../cli/run-cli.js';
 import { onnxMlp } from '../fixtures/onnx-model.js';
 import { npyBytes } from '../reference/fixtures.js';
 import { waitFor } from '../support/async.js';
+import { oipClient } from '../http/grpc-client.js';
 
 const run = promisify(execFile);
 const IMAGE = process.env.OOD_TEST_IMAGE ?? 'ood-service:test';
@@ -35,9 +36,11 @@ async function openToAll(dir: string): Promise<void> {
 
 describe('the image with an onboarded ONNX model mounted', () => {
   const name = `ood-onboarded-test-${process.pid}`;
+  const repositoryName = `ood-repository-test-${process.pid}`;
   let tmp = '';
   let base = '';
   let png = '';
+  let repositoryGrpcPort = 0;
 
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'ood-onboarded-'));
@@ -55,6 +58,9 @@ describe('the image with an onboarded ONNX model mounted', () => {
     process.env.OOD_CACHE_DIR = join(tmp, 'cache');
     const added = await runOod(['add-model', '--name', MODEL, '--onnx', join(tmp, 'model.onnx'), '--data', join(tmp, 'x.npy'), '--labels', join(tmp, 'y.npy')]);
     assert.equal(added.code, 0, added.stderr);
+    // The same model as a bundle in a repository, laid out as Seldon's agent copies a Model.
+    const bundled = await runOod(['bundle', MODEL, '--out', join(tmp, 'repository', `${MODEL}_1`, '1')]);
+    assert.equal(bundled.code, 0, bundled.stderr);
     await openToAll(tmp);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -69,6 +75,7 @@ describe('the image with an onboarded ONNX model mounted', () => {
 
   after(async () => {
     await docker('rm', '-f', name).catch(() => undefined);
+    await docker('rm', '-f', repositoryName).catch(() => undefined);
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
@@ -87,5 +94,33 @@ describe('the image with an onboarded ONNX model mounted', () => {
     assert.equal(predictions.length, 2);
     // The PNG of grey 128 is the numeric row of 128/255: one answer.
     assert.deepEqual(predictions[0], predictions[1]);
+  });
+
+  it('loads it from a read-only model repository over gRPC, serves it under the loaded name, and unloads it', async () => {
+    repositoryGrpcPort = await freePort();
+    const port = await freePort();
+    await docker(
+      'run', '-d', '--name', repositoryName, '--network', 'host', '-e', `PORT=${port}`, '-e', `OOD_GRPC_PORT=${repositoryGrpcPort}`,
+      '-e', 'OOD_MODEL_REPOSITORY=/mnt/agent/models', '-e', 'OOD_REPOSITORY_TRUST_LOOPBACK=true', '-e', 'OOD_GRPC_HOST=127.0.0.1', '-v', `${join(tmp, 'repository')}:/mnt/agent/models:ro`,
+      IMAGE,
+    );
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 120_000);
+    const client = oipClient(repositoryGrpcPort);
+    try {
+      assert.deepEqual((await client.call('RepositoryIndex', {})).models, []);
+      // Over --network host the call comes from the host's loopback, as the agent's in a pod: no token.
+      await client.call('RepositoryModelLoad', { modelName: `${MODEL}_1` });
+      const answer = await client.call('ModelInfer', {
+        modelName: `${MODEL}_1`,
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 4, 4], contents: { fp32Contents: Array(16).fill(128 / 255) } }],
+        outputs: [{ name: 'is_outlier' }],
+      });
+      assert.equal(answer.modelName, `${MODEL}_1`);
+      assert.equal((answer.outputs as { contents: { boolContents: boolean[] } }[])[0].contents.boolContents.length, 1);
+      await client.call('RepositoryModelUnload', { modelName: `${MODEL}_1` });
+      assert.deepEqual((await client.call('RepositoryIndex', {})).models, []);
+    } finally {
+      client.close();
+    }
   });
 });

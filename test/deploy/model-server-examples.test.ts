@@ -28,7 +28,7 @@ describe('the model-server examples (deploy/kubernetes/examples)', { skip: kubec
 
   it('render to objects that pass their custom resources\' schemas', () => {
     assert.deepEqual(kserve.map((o) => o.kind).sort(), ['InferenceGraph', 'InferenceService', 'InferenceService', 'ServingRuntime']);
-    assert.deepEqual(seldon.map((o) => o.kind).sort(), ['Model', 'Model', 'Pipeline']);
+    assert.deepEqual(seldon.map((o) => o.kind).sort(), ['Model', 'Model', 'Pipeline', 'Server', 'ServerConfig']);
     for (const object of [...kserve, ...seldon]) assert.deepEqual(validate(object), [], `${object.kind}/${object.metadata.name}`);
   });
 
@@ -77,5 +77,39 @@ describe('the model-server examples (deploy/kubernetes/examples)', { skip: kubec
     assert.deepEqual(Object.keys(scoring.tensorMap).sort(), [...scoring.inputs].sort());
     for (const [from, to] of Object.entries(scoring.tensorMap)) assert.equal(from, `fashion-cnn.outputs.${to}`);
     assert.deepEqual(pipeline.spec.output.steps, [scoring.name]);
+  });
+
+  it('Seldon: the ood-service Server takes the features model, and its agent reaches the service where it listens and loads from where it copies', () => {
+    const config = only(seldon, 'ServerConfig');
+    assert.equal(only(seldon, 'Server').spec.serverConfig, config.metadata.name);
+    const containers = config.spec.podSpec.containers as any[];
+    const byName = (name: string) => containers.find((c) => c.name === name);
+    const envOf = (container: any) => Object.fromEntries((container.env as any[]).filter((e) => 'value' in e).map((e) => [e.name, e.value as string]));
+    const agent = envOf(byName('agent'));
+    const ood = byName('ood-service');
+    const env = envOf(ood);
+    const known = new Set<string>(ENV_NAMES);
+    for (const e of ood.env) assert.ok(known.has(e.name), `${e.name} is not a setting of the service`);
+    assert.equal(ood.command, undefined, "the image's own command starts the service");
+
+    const model = only(seldon, 'Model', 'fashion-cnn-features');
+    for (const requirement of model.spec.requirements) assert.ok(agent.SELDON_SERVER_CAPABILITIES.split(',').includes(requirement), requirement);
+    assert.equal(env.PORT, agent.SELDON_SERVER_HTTP_PORT);
+    // The agent sends no token: it is trusted on loopback, and gRPC listens there only.
+    assert.equal(env.OOD_REPOSITORY_TRUST_LOOPBACK, 'true');
+    assert.equal(env.OOD_GRPC_HOST, '127.0.0.1');
+    assert.equal(env.OOD_GRPC_PORT, agent.SELDON_SERVER_GRPC_PORT);
+    // The agent's repository layout: a bundle with model-settings.json, copied whole.
+    assert.equal(agent.SELDON_SERVER_TYPE, 'mlserver');
+    const mountOf = (container: any, volume: string) => (container.volumeMounts as any[]).find((m) => m.name === volume);
+    const shared = mountOf(byName('agent'), 'ood-models');
+    assert.equal(env.OOD_MODEL_REPOSITORY, `${shared.mountPath}/models`, 'the service reads where the agent copies Models');
+    assert.equal(mountOf(ood, 'ood-models').mountPath, shared.mountPath);
+    assert.equal(mountOf(ood, 'ood-models').readOnly, true);
+    assert.ok(!env.OOD_CACHE_DIR.startsWith(shared.mountPath), 'the cache is written outside the read-only repository');
+    assert.ok(mountOf(ood, 'ood-cache') && env.OOD_CACHE_DIR === mountOf(ood, 'ood-cache').mountPath);
+    assert.ok(config.spec.volumeClaimTemplates.some((t: any) => t.name === 'ood-models'));
+    const ports = (ood.ports as any[]).map((p) => String(p.containerPort));
+    for (const port of [env.PORT, env.OOD_GRPC_PORT, env.OOD_METRICS_PORT]) assert.ok(ports.includes(port), `port ${port} is declared`);
   });
 });

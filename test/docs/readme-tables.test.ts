@@ -7,7 +7,7 @@ import { ServedModels } from '../../src/lifecycle/served-models.js';
 import { FakeDetector, FakeHost } from '../http/fake-detector.js';
 import { buildTestApp } from '../http/helpers.js';
 import { ENV_NAMES, loadConfig, SETTINGS } from '../../src/config.js';
-import { AUTHORIZED_METHODS, inferenceHandlers, SHED_METHODS } from '../../src/http/grpc/inference-service.js';
+import { AUTHORIZED_METHODS, inferenceHandlers, REPOSITORY_METHODS, SHED_METHODS } from '../../src/http/grpc/inference-service.js';
 import { services } from '../../src/http/grpc/proto.js';
 import { flattenSettings, shownDefault } from '../../src/settings.js';
 import { README, SETTINGS_END, SETTINGS_START, withSettingsTable } from '../../scripts/gen-docs.js';
@@ -139,7 +139,9 @@ describe("the README's gRPC table", () => {
         assert.deepEqual(row, ['-', '-'], `${method} is not implemented, and the table says so with - cells`);
         continue;
       }
-      assert.deepEqual(row, [AUTHORIZED_METHODS.has(method) ? 'yes' : 'no', SHED_METHODS.has(method) ? 'yes' : 'no'], method);
+      // A load or unload from this host (the agent in the pod) needs no token; from elsewhere, one.
+      const token = REPOSITORY_METHODS.has(method) ? 'this host or yes' : AUTHORIZED_METHODS.has(method) ? 'yes' : 'no';
+      assert.deepEqual(row, [token, SHED_METHODS.has(method) ? 'yes' : 'no'], method);
     }
     for (const method of Object.keys(services().health)) assert.ok(table.has(method), `health ${method} is in the table`);
   });

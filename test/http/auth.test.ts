@@ -68,6 +68,39 @@ describe('without tokens', () => {
       await app.close();
     }
   });
+
+  it('refuses repository loads and unloads, unless loopback is trusted and the call comes from it', async () => {
+    const refused = (message: RegExp) => (err: unknown) => err instanceof OodError && err.code === 'ADMIN_DISABLED' && message.test(err.message);
+    const closed = await buildTestApp(new FakeHost(new FakeDetector()));
+    const trusting = await buildTestApp(new FakeHost(new FakeDetector()), { repositoryTrustLoopback: true });
+    try {
+      for (const fromLoopback of [false, true]) assert.throws(() => closed.checkRepositoryCaller(undefined, fromLoopback), refused(/needs bearer tokens .* or OOD_REPOSITORY_TRUST_LOOPBACK=true/));
+      trusting.checkRepositoryCaller(undefined, true);
+      assert.throws(() => trusting.checkRepositoryCaller('Bearer anything', false), refused(/only from this host's loopback/));
+    } finally {
+      await closed.close();
+      await trusting.close();
+    }
+  });
+});
+
+describe('repository callers with tokens', () => {
+  it('need a valid token, but none from loopback when it is trusted', async () => {
+    const app = await buildTestApp(new FakeHost(new FakeDetector()), { apiTokens: ['alpha-token'], repositoryTrustLoopback: true });
+    const untrusting = await buildTestApp(new FakeHost(new FakeDetector()), { apiTokens: ['alpha-token'] });
+    try {
+      app.checkRepositoryCaller(undefined, true);
+      app.checkRepositoryCaller('Bearer alpha-token', false);
+      untrusting.checkRepositoryCaller('Bearer alpha-token', true);
+      assert.throws(() => untrusting.checkRepositoryCaller(undefined, true), (err: unknown) => err instanceof OodError && err.code === 'UNAUTHORIZED');
+      for (const authorization of [undefined, 'Bearer wrong']) {
+        assert.throws(() => app.checkRepositoryCaller(authorization, false), (err: unknown) => err instanceof OodError && err.code === 'UNAUTHORIZED');
+      }
+    } finally {
+      await app.close();
+      await untrusting.close();
+    }
+  });
 });
 
 describe('tokens from the environment and a file', () => {

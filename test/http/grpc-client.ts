@@ -19,13 +19,14 @@ export interface OipClient {
   close(): void;
 }
 
-export function oipClient(port: number): OipClient {
+/** `host`: where to call; this host's loopback unless another of its addresses is given. */
+export function oipClient(port: number, host = '127.0.0.1'): OipClient {
   const definition = protoLoader.loadSync(['inference/grpc_predict_v2.proto', 'grpc/health/v1/health.proto'], { includeDirs: [PROTO_DIR], enums: String, defaults: true });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
     grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
   };
-  const address = `127.0.0.1:${port}`;
+  const address = `${host}:${port}`;
   const inference = new pkg.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());
   const health = new pkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
   const unary = (client: grpc.Client, method: string, request: object, metadata = new grpc.Metadata()) =>

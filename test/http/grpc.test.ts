@@ -161,7 +161,7 @@ describe('Open Inference Protocol v2 over gRPC', () => {
     await assert.rejects(infer({ ...good, modelName: '' }), grpcStatus('INVALID_ARGUMENT', /model_name is empty/));
     await assert.rejects(infer(good, bearer('wrong')), grpcStatus('UNAUTHENTICATED', /not valid/));
     await assert.rejects(client.call('ModelInfer', { modelName: 'fake', ...good }), grpcStatus('UNAUTHENTICATED', /authorization: Bearer/));
-    await assert.rejects(client.call('RepositoryModelLoad', { modelName: 'fake' }), grpcStatus('UNIMPLEMENTED'));
+    await assert.rejects(client.call('RepositoryModelLoad', { modelName: 'fake' }), grpcStatus('UNAUTHENTICATED'), 'a load needs a token before anything else');
     await assert.rejects(client.call('ModelReady', { name: 'absent' }), grpcStatus('NOT_FOUND'));
     // Over the message limit (the body limit on REST), grpc-js refuses it before any handler runs.
     await assert.rejects(infer({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4] }], rawInputContents: [Buffer.alloc(200_000)] }), grpcStatus('RESOURCE_EXHAUSTED'));
@@ -186,6 +186,13 @@ describe('Open Inference Protocol v2 over gRPC', () => {
     } finally {
       host.current = detector;
     }
+  });
+
+  it('answers repository loads and unloads UNIMPLEMENTED without a model repository, naming the setting', async () => {
+    for (const method of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
+      await assert.rejects(client.call(method, { modelName: 'fake' }, auth), grpcStatus('UNIMPLEMENTED', new RegExp(`${method} needs a model repository.*OOD_MODEL_REPOSITORY`)));
+    }
+    assert.ok(host.detector(), 'the model still serves');
   });
 
   it('counts its calls in the metrics, by protocol and by method and code', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ServedModels } from '../../src/lifecycle/served-models.js';
 import { ModelInfoSchema } from '../../src/detector/types.js';
 import { FAKE_INFO, FakeDetector, FakeHost } from './fake-detector.js';
 import { assertError, buildTestApp } from './helpers.js';
@@ -64,6 +65,27 @@ describe('probes and model info', () => {
       assertError(await app.inject({ method: 'GET', url: '/predict' }), 404, 'NOT_FOUND');
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('a server that serves no model yet (a model repository)', () => {
+  it('is ready for loads, says NOT_FOUND for the default model, and stops being ready while it drains', async () => {
+    const app = await buildTestApp(new ServedModels([]), { drainDelayMs: 300 });
+    assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/v2/health/ready' })).json(), { ready: true });
+    assertError(await app.inject({ method: 'POST', url: '/predict', payload: { instances: [[1, 2, 3, 4]] } }), 404, 'MODEL_NOT_FOUND');
+    // inject() is refused once close begins: the drain is seen over a real connection.
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const closing = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    try {
+      const readyz = await fetch(`${base}/readyz`);
+      assert.equal(readyz.status, 503);
+      assert.equal(((await readyz.json()) as { error: { code: string } }).error.code, 'NOT_READY');
+      assert.deepEqual(await (await fetch(`${base}/v2/health/ready`)).json(), { ready: false });
+    } finally {
+      await closing;
     }
   });
 });

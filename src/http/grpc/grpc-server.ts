@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { grpcError } from './grpc-status.js';
 import { HealthService } from './health-service.js';
-import { AUTHORIZED_METHODS, inferenceHandlers, SHED_METHODS, type UnaryCall } from './inference-service.js';
+import { AUTHORIZED_METHODS, inferenceHandlers, REPOSITORY_METHODS, SHED_METHODS, type UnaryCall } from './inference-service.js';
+import { isLoopbackPeer } from './peer.js';
 import { services } from './proto.js';
 import { grpcServerSpan } from '../tracing/spans.js';
 
@@ -17,6 +18,12 @@ export interface GrpcServerOptions {
 }
 
 type Handler = (call: UnaryCall<never>) => unknown;
+
+/** A load or unload is checked against its caller: a token, unless it comes from this host. */
+function checkCaller(app: FastifyInstance, method: string, authorization: string | undefined, peer: string): void {
+  if (REPOSITORY_METHODS.has(method)) app.checkRepositoryCaller(authorization, isLoopbackPeer(peer));
+  else if (AUTHORIZED_METHODS.has(method)) app.checkBearer(authorization);
+}
 
 /**
  * The gRPC listener beside the REST one, on the same app: `inference.GRPCInferenceService` and
@@ -79,7 +86,7 @@ export class GrpcServer {
       const finish = (code: grpc.status) => this.app.metrics.recordGrpcCall(method, grpc.status[code], (performance.now() - started) / 1000);
       const authorization = call.metadata.get('authorization')[0];
       const work = async () => {
-        if (AUTHORIZED_METHODS.has(method)) this.app.checkBearer(typeof authorization === 'string' ? authorization : undefined);
+        checkCaller(this.app, method, typeof authorization === 'string' ? authorization : undefined, call.getPeer());
         if (SHED_METHODS.has(method)) this.app.shedIfOverloaded();
         return handler({ request: call.request as never });
       };

@@ -1,6 +1,6 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
-import { OodError } from '../../errors.js';
+import { OodError, type ErrorCode } from '../../errors.js';
 
 /** The gRPC code for each HTTP status our errors carry, as the Open Inference Protocol's servers map them. */
 const BY_HTTP_STATUS: Record<number, status> = {
@@ -12,7 +12,17 @@ const BY_HTTP_STATUS: Record<number, status> = {
   413: status.RESOURCE_EXHAUSTED,
   415: status.INVALID_ARGUMENT,
   422: status.INVALID_ARGUMENT,
+  501: status.UNIMPLEMENTED,
   503: status.UNAVAILABLE,
+};
+
+/**
+ * Where a code's HTTP status says too little. A model that fails to load is the server's
+ * failure, as Triton answers it; its message names what to fix in the bundle, and the load's own
+ * handler has logged it already.
+ */
+const BY_ERROR_CODE: Partial<Record<ErrorCode, status>> = {
+  MODEL_LOAD_FAILED: status.INTERNAL,
 };
 
 /**
@@ -24,8 +34,8 @@ export function grpcError(err: unknown): ServiceError & { internal: boolean } {
   const metadata = new Metadata();
   if (err instanceof OodError) {
     metadata.set('ood-error-code', err.code);
-    const code = BY_HTTP_STATUS[err.statusCode] ?? status.INTERNAL;
-    return Object.assign(new Error(err.message), { code, details: err.message, metadata, internal: code === status.INTERNAL });
+    const code = BY_ERROR_CODE[err.code] ?? BY_HTTP_STATUS[err.statusCode] ?? status.INTERNAL;
+    return Object.assign(new Error(err.message), { code, details: err.message, metadata, internal: code === status.INTERNAL && err.code !== 'MODEL_LOAD_FAILED' });
   }
   metadata.set('ood-error-code', 'INTERNAL');
   return Object.assign(new Error('Internal error'), { code: status.INTERNAL, details: 'Internal error', metadata, internal: true });

@@ -12,10 +12,31 @@ export interface UnaryCall<Req> {
   request: Req;
 }
 
+/** The methods that load and unload models: open to a caller on this host, else as the admin routes (a token). */
+export const REPOSITORY_METHODS: ReadonlySet<string> = new Set(['RepositoryModelLoad', 'RepositoryModelUnload']);
+
 /** The methods a call needs a token for (when tokens are set): those that score, as on REST. */
 export const AUTHORIZED_METHODS: ReadonlySet<string> = new Set(['ModelInfer']);
 /** The methods answered UNAVAILABLE (OVERLOADED) under pressure, as REST's inference routes. */
 export const SHED_METHODS: ReadonlySet<string> = new Set(['ModelInfer']);
+
+interface RepositoryModelRequest {
+  repository_name: string;
+  model_name: string;
+  parameters: Record<string, unknown>;
+}
+
+/**
+ * The model a load or unload names. Triton's parameters (a config to override, files to write)
+ * have no meaning here, so any is refused rather than ignored; the repository name is free, as
+ * there is one repository.
+ */
+function repositoryTarget(app: FastifyInstance, request: RepositoryModelRequest, method: string) {
+  if (!app.repository) throw new OodError('NOT_IMPLEMENTED', `${method} needs a model repository: this server serves the models named at start (set OOD_MODEL_REPOSITORY)`);
+  const given = Object.keys(request.parameters ?? {});
+  if (given.length > 0) throw new OodError('BAD_REQUEST', `parameters are not taken here (got ${given.join(', ')}): a bundle is loaded as it is`);
+  return { repository: app.repository, name: requireName(request.model_name, 'model_name') };
+}
 
 interface NameVersion {
   name: string;
@@ -58,19 +79,18 @@ export function inferenceHandlers(app: FastifyInstance, serverVersion: string) {
     return grpcInferResponse(info, request.id, outputTensors(result.predictions, info, selected), wantsRawOutputs(request));
   };
 
+  // A repository's failed loads are unlisted (their callers were told why): UNAVAILABLE is a
+  // model named at start that failed, or any while the server shuts down.
   const repositoryIndex = ({ request }: UnaryCall<{ ready: boolean }>) => ({
     models: app
       .servedModels()
       .map((name) => {
         const detector = app.readyDetector(name);
         if (detector) return { name, version: detector.info.version, state: 'READY', reason: '' };
-        try {
-          app.requireReady(name);
-          return { name, version: '', state: 'LOADING', reason: '' };
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
-          return { name, version: '', state: /failed to load/.test(reason) ? 'UNAVAILABLE' : 'LOADING', reason };
-        }
+        const failure = app.loadFailure(name);
+        if (failure !== undefined) return { name, version: '', state: 'UNAVAILABLE', reason: failure };
+        if (app.isDraining()) return { name, version: '', state: 'UNAVAILABLE', reason: 'the server is shutting down' };
+        return { name, version: '', state: 'LOADING', reason: '' };
       })
       .filter((entry) => !request.ready || entry.state === 'READY'),
   });
@@ -86,7 +106,16 @@ export function inferenceHandlers(app: FastifyInstance, serverVersion: string) {
       return v2Metadata(info);
     },
     ModelInfer: modelInfer,
-    // RepositoryModelLoad and RepositoryModelUnload are left out: grpc-js answers UNIMPLEMENTED.
     RepositoryIndex: repositoryIndex,
+    RepositoryModelLoad: async ({ request }: UnaryCall<RepositoryModelRequest>) => {
+      const { repository, name } = repositoryTarget(app, request, 'RepositoryModelLoad');
+      await repository.load(name);
+      return {};
+    },
+    RepositoryModelUnload: ({ request }: UnaryCall<RepositoryModelRequest>) => {
+      const { repository, name } = repositoryTarget(app, request, 'RepositoryModelUnload');
+      repository.unload(name);
+      return {};
+    },
   } satisfies Record<string, (call: UnaryCall<never>) => unknown>;
 }

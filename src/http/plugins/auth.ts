@@ -24,12 +24,20 @@ declare module 'fastify' {
      * `authorization` value carries a valid bearer token, whenever tokens are configured.
      */
     checkBearer(authorization: string | undefined): void;
+    /**
+     * For the calls that load and unload models (the gRPC repository methods): a token, and
+     * without tokens they are refused, as the admin routes are; but a caller on this host's
+     * loopback needs none when the server trusts it (the agent beside the service in its pod).
+     */
+    checkRepositoryCaller(authorization: string | undefined, fromLoopback: boolean): void;
   }
 }
 
 export interface AuthPluginOptions {
   /** Accepted bearer tokens; none means authentication is off. */
   tokens: string[];
+  /** Repository loads and unloads from this host's loopback need no token (OOD_REPOSITORY_TRUST_LOOPBACK). */
+  trustLoopback?: boolean;
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -63,7 +71,7 @@ function bearerToken(header: unknown, basic: boolean): string | undefined {
 export const BASIC_REALM = 'Basic realm="ood-service", charset="UTF-8"';
 
 export default fp<AuthPluginOptions>(
-  async (app, { tokens }) => {
+  async (app, { tokens, trustLoopback = false }) => {
     const digests = tokens.map(digest);
     /** Undefined when the token is good; otherwise why not, for the 401. */
     const refusal = (token: string | undefined, missing: string): string | undefined => {
@@ -74,6 +82,18 @@ export default fp<AuthPluginOptions>(
       if (tokens.length === 0) return;
       const why = refusal(bearerToken(authorization, false), 'This call needs an authorization: Bearer <token> metadata entry');
       if (why) throw new OodError('UNAUTHORIZED', why);
+    });
+    app.decorate('checkRepositoryCaller', (authorization: string | undefined, fromLoopback: boolean) => {
+      if (fromLoopback && trustLoopback) return;
+      if (tokens.length === 0) {
+        throw new OodError(
+          'ADMIN_DISABLED',
+          trustLoopback
+            ? 'Without tokens (OOD_API_TOKENS or OOD_API_TOKENS_FILE) models are loaded and unloaded only from this host\'s loopback'
+            : 'Loading and unloading models needs bearer tokens (OOD_API_TOKENS or OOD_API_TOKENS_FILE), or OOD_REPOSITORY_TRUST_LOOPBACK=true for an agent on this host\'s loopback',
+        );
+      }
+      app.checkBearer(authorization);
     });
     app.addHook('onRequest', async (request: FastifyRequest, reply) => {
       const config = request.routeOptions.config;

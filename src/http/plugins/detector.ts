@@ -14,6 +14,8 @@ declare module 'fastify' {
     readyDetector(model?: string): Detector | undefined;
     /** Whether the server is ready for every model it serves (so never while shutting down). */
     allReady(): boolean;
+    /** Why the model's load failed, when it did and nothing serves it. */
+    loadFailure(model: string): string | undefined;
     /** Throws NOT_READY, saying why, unless the server is ready for every model (or this one). */
     requireReady(model?: string): void;
     /** The detector, or a NOT_READY error saying why there is none. */
@@ -38,6 +40,8 @@ export interface DetectorPluginOptions {
 export default fp<DetectorPluginOptions>(
   async (app, { host }) => {
     const served = (model: string | undefined) => {
+      // A repository's server may serve nothing yet: a route for the default model is then a 404.
+      if (model === undefined && host.names().length === 0) throw new OodError('MODEL_NOT_FOUND', 'No model is served here yet: a model repository loads each by name');
       if (model === undefined || host.names().includes(model)) return model;
       // TF Serving clients and our own older ones ask for "default": the default model, unless
       // a model of that name is served.
@@ -55,9 +59,13 @@ export default fp<DetectorPluginOptions>(
 
     app.decorate('readyDetector', (model?: string) => (app.isDraining() ? undefined : host.detector(served(model))));
 
-    app.decorate('allReady', () => host.names().every((name) => app.readyDetector(name) !== undefined));
+    // Asked of the draining state too, since a server with no model has no detector to be denied.
+    app.decorate('allReady', () => !app.isDraining() && host.names().every((name) => app.readyDetector(name) !== undefined));
+
+    app.decorate('loadFailure', (model: string) => host.lastError?.(model));
 
     app.decorate('requireReady', (model?: string) => {
+      if (app.isDraining()) throw notReady(model);
       for (const name of model === undefined ? host.names() : [served(model) as string]) {
         if (!app.readyDetector(name)) throw notReady(name);
       }

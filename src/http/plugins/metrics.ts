@@ -21,6 +21,13 @@ export interface OodMetrics {
   recordGrpcCall(method: string, code: string, seconds: number): void;
   recordReload(outcome: 'success' | 'failure', model: string): void;
   recordShed(reason: ShedReason): void;
+  /** A model served after start (a repository load): its counters' series exist from now on, at 0, as the first models' do. */
+  addModel(model: string): void;
+  /**
+   * A model no longer served (a repository unload): its series go, so that the versions a
+   * repository loads and unloads over months do not pile up in every scrape.
+   */
+  removeModel(model: string, layers: readonly string[]): void;
 }
 
 declare module 'fastify' {
@@ -151,13 +158,25 @@ function histograms(registry: Registry): Histograms {
 }
 
 function counters(registry: Registry, models: string[]): Counters {
-  return Object.fromEntries(
-    Object.entries(COUNTERS).map(([key, spec]: [string, CounterSpec]) => {
-      const counter = new Counter({ name: spec.name, help: spec.help, labelNames: spec.labelNames, registers: [registry] });
-      for (const labels of spec.zeroes(models)) counter.inc(labels, 0);
-      return [key, counter];
-    }),
+  const made = Object.fromEntries(
+    Object.entries(COUNTERS).map(([key, spec]: [string, CounterSpec]) => [key, new Counter({ name: spec.name, help: spec.help, labelNames: spec.labelNames, registers: [registry] })]),
   ) as Counters;
+  zeroSeries(made, models);
+  return made;
+}
+
+function zeroSeries(made: Counters, models: string[]): void {
+  for (const [key, spec] of Object.entries(COUNTERS) as [keyof Counters, CounterSpec][]) for (const labels of spec.zeroes(models)) made[key].inc(labels, 0);
+}
+
+/** Every series labelled with this model, in the counters and the histograms. */
+function removeSeries(made: Counters, h: Histograms, model: string, layers: readonly string[]): void {
+  for (const [key, spec] of Object.entries(COUNTERS) as [keyof Counters, CounterSpec][]) {
+    for (const labels of spec.zeroes([model])) if (labels.model === model) made[key].remove(labels);
+  }
+  h.outlierScore.remove({ model });
+  h.batchRows.remove({ model });
+  for (const layer of layers) h.layerSearchDuration.remove({ model, layer });
 }
 
 /** The gauges that describe the loaded models and the process, read at scrape time. */
@@ -210,13 +229,24 @@ export default fp(
     const h = histograms(registry);
     const c = counters(registry, app.servedModels());
     stateGauges(registry, app);
+    // Unloaded models: a request still finishing on one must not bring its series back.
+    const removed = new Set<string>();
 
     const metrics: OodMetrics = {
       registry,
       recordShed: (reason) => c.shed.inc({ reason }),
       recordReload: (outcome, model) => c.reloads.inc({ model, outcome }),
       recordGrpcCall: (method, code, seconds) => h.grpcDuration.observe({ method, code }, seconds),
+      addModel: (model) => {
+        removed.delete(model);
+        zeroSeries(c, [model]);
+      },
+      removeModel: (model, layers) => {
+        removed.add(model);
+        removeSeries(c, h, model, layers);
+      },
       recordPrediction({ predictions: scored, searchSeconds, batchRows: rows }, model, protocol) {
+        if (removed.has(model)) return;
         c.inferenceRequests.inc({ model, protocol });
         h.batchRows.observe({ model }, rows ?? scored.length);
         let outliers = 0;

@@ -33,6 +33,8 @@ export interface FlaggedEntry {
  */
 export class ReviewStore {
   private readonly byModel = new Map<string, FlaggedEntry[]>();
+  /** Unloaded models, whose requests still finishing are not kept (see forget). */
+  private readonly forgotten = new Set<string>();
   private next = 1;
 
   constructor(readonly capacity: number) {}
@@ -40,6 +42,7 @@ export class ReviewStore {
   /** Keeps the flagged rows of one scored batch; the predictions must carry neighbour ids. */
   record(detector: Detector, inputs: Float32Array, predictions: readonly Prediction[]): void {
     const { info } = detector;
+    if (this.forgotten.has(info.name)) return;
     const width = inputs.length / predictions.length;
     const table = inputDisplay(info).kind === 'table';
     predictions.forEach((p, row) => {
@@ -76,6 +79,21 @@ export class ReviewStore {
       if (drop > 0) kept.splice(0, drop);
       this.byModel.set(info.name, kept);
     });
+  }
+
+  /**
+   * Drops what was kept for a model that is no longer served (a repository unload), and keeps
+   * nothing more for it until `remember`: its requests still finishing would otherwise keep
+   * inputs no page can show.
+   */
+  forget(model: string): void {
+    this.byModel.delete(model);
+    this.forgotten.add(model);
+  }
+
+  /** The model serves again (loaded anew): its flagged inputs are kept from now on. */
+  remember(model: string): void {
+    this.forgotten.delete(model);
   }
 
   /** Newest first, at most `limit`, only those older than entry `before` when given; and how many are kept. */
