@@ -151,10 +151,8 @@ export class BatchingDetector implements Detector {
     }
     offset = 0;
     for (const p of batch) {
-      // Each request is charged its share of the search time, so the metric's sums stay true.
-      const share = p.rows / rows;
-      const searchSeconds = Object.fromEntries(Object.entries(result.searchSeconds).map(([layer, s]) => [layer, s * share]));
-      p.resolve({ predictions: result.predictions.slice(offset, offset + p.rows), searchSeconds, batchRows: rows, ...(result.phases ? { phases: result.phases } : {}) });
+      // Each shares the batch's phases; batchRows lets the metric charge it its part of them.
+      p.resolve({ predictions: result.predictions.slice(offset, offset + p.rows), batchRows: rows, phases: result.phases });
       offset += p.rows;
     }
   }

@@ -75,7 +75,6 @@ export class DeepKnnDetector implements Detector {
     const cols = inputs.length / rows;
     const sliceRows = Math.min(PREDICT_SLICE_ROWS, Math.max(MIN_SLICE_ROWS, Math.ceil(rows / this.parts.parallelism)));
     const pending: Promise<Prediction[]>[] = [];
-    const searchSeconds: Record<string, number> = {};
     const phases: WorkPhase[] = [];
     try {
       for (let start = 0; start < rows; start += sliceRows) {
@@ -86,7 +85,6 @@ export class DeepKnnDetector implements Detector {
         assertFinite(probabilities, 'the class probabilities', start);
         activations.forEach((layer, l) => assertFinite(layer, `layer ${this.info.layers[l]}`, start));
         const scored = this.parts.scorer.score(activations, n, options.includeNeighbors ?? false).then((layers) => {
-          for (const [layer, seconds] of Object.entries(layers.searchSeconds)) searchSeconds[layer] = (searchSeconds[layer] ?? 0) + seconds;
           phases.push(...layers.phases);
           const startMs = epochMs();
           const predictions = this.predictions(probabilities, layers);
@@ -103,7 +101,7 @@ export class DeepKnnDetector implements Detector {
       throw err;
     }
     const predictions = (await Promise.all(pending)).flat();
-    return { predictions, searchSeconds, phases };
+    return { predictions, phases };
   }
 
   private predictions(probabilities: Matrix, scored: ScoredLayers): Prediction[] {

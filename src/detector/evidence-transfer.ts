@@ -19,7 +19,6 @@ export interface PackedScores {
   measured: Record<string, Float64Array>;
   /** Every row's neighbour ids, layer after layer; each run is as long as its counts' sum. */
   ids?: Int32Array;
-  searchSeconds: Record<string, number>;
   phases: WorkPhase[];
 }
 
@@ -47,7 +46,7 @@ export function packScores(scored: ScoredLayers, layers: number, classes: number
       }
     }
   }
-  return { rows, layers, classes, counts, nearest, mean, measured, ...(ids ? { ids } : {}), searchSeconds: scored.searchSeconds, phases: scored.phases };
+  return { rows, layers, classes, counts, nearest, mean, measured, ...(ids ? { ids } : {}), phases: scored.phases };
 }
 
 /** The inverse of packScores; the evidence views the packed arrays rather than copying them. */
@@ -79,7 +78,7 @@ export function unpackScores(packed: PackedScores): ScoredLayers {
     });
     neighborIds.push(rowIds);
   }
-  return { evidence, searchSeconds: packed.searchSeconds, phases: packed.phases, ...(ids ? { neighborIds } : {}) };
+  return { evidence, phases: packed.phases, ...(ids ? { neighborIds } : {}) };
 }
 
 /** The buffers a packed result can hand over to the receiving thread instead of copying. */

@@ -10,9 +10,7 @@ export interface ScoredLayers {
   evidence: Evidence[];
   /** neighborIds[i][l]: the ids of row i's neighbours in layer l, nearest first; only when asked for. */
   neighborIds?: Int32Array[][];
-  /** Seconds spent searching each layer, by layer name. */
-  searchSeconds: Record<string, number>;
-  /** When each layer's search and the signal measurements ran. */
+  /** When each layer's search and the signal measurements ran (the search metric is read from them). */
   phases: WorkPhase[];
 }
 
@@ -43,13 +41,12 @@ export class InlineLayerScorer implements LayerScorer {
 
   async score(activations: Matrix[], rows: number, withNeighbors: boolean): Promise<ScoredLayers> {
     const { indexes, signals, models, referenceLabels, classes, k, layerNames } = this.parts;
-    const searchSeconds: Record<string, number> = {};
     const phases: WorkPhase[] = [];
-    const neighbors = searchLayers(indexes, activations, k, layerNames, searchSeconds, phases);
+    const neighbors = searchLayers(indexes, activations, k, layerNames, phases);
     const measured = await timed(phases, { name: 'signals', rows }, () => measureLayers(signals, models, activations));
     const evidence = evidenceFor(neighbors, measured, rows, referenceLabels, classes);
     const neighborIds = withNeighbors ? evidence.map((_, i) => neighbors.map((layer) => layer[i].ids)) : undefined;
-    return { evidence, searchSeconds, phases, ...(neighborIds ? { neighborIds } : {}) };
+    return { evidence, phases, ...(neighborIds ? { neighborIds } : {}) };
   }
 
   dispose(): void {

@@ -14,7 +14,6 @@ export function searchLayers(
   activations: Matrix[],
   k: number,
   layerNames: string[],
-  timings?: Record<string, number>,
   phases?: WorkPhase[],
 ): Neighbors[][] {
   return activations.map((layer, l) => {
@@ -24,7 +23,6 @@ export function searchLayers(
     const started = performance.now();
     const found = indexes[l].searchBatch(normalized.data as Float32Array, normalized.rows, k);
     const ended = performance.now();
-    if (timings) timings[layerNames[l]] = (ended - started) / 1000;
     phases?.push({ name: 'search', layer: layerNames[l], rows: normalized.rows, startMs: performance.timeOrigin + started, endMs: performance.timeOrigin + ended });
     return found;
   });

@@ -73,12 +73,13 @@ export interface PredictOptions {
 
 export interface PredictResult {
   predictions: Prediction[];
-  /** Seconds spent searching each indexed layer for the whole batch, by layer name. */
-  searchSeconds: Record<string, number>;
   /** Rows scored together with these, when requests were batched together (they included). */
   batchRows?: number;
-  /** When each part of the work ran (shared by the requests of one batch), for traces. */
-  phases?: WorkPhase[];
+  /**
+   * When each part of the work ran, shared by the requests of one batch: the trace's spans, and
+   * each layer's search time for the metrics (work-phases.ts, searchSecondsByLayer).
+   */
+  phases: WorkPhase[];
 }
 
 /** One training example the neighbours are searched among, by its id in the graphs. */

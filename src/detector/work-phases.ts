@@ -14,6 +14,20 @@ export interface WorkPhase {
   layer?: string;
 }
 
+/**
+ * Seconds each layer's neighbour searches took, summed over the phases and scaled by `share`:
+ * a request's part of the batch it was scored in (its rows over the batch's), so that the
+ * requests of one batch are charged the batch's search time once between them.
+ */
+export function searchSecondsByLayer(phases: readonly WorkPhase[], share = 1): Record<string, number> {
+  const seconds: Record<string, number> = {};
+  for (const { name, layer, startMs, endMs } of phases) {
+    if (name !== 'search' || layer === undefined) continue;
+    seconds[layer] = (seconds[layer] ?? 0) + ((endMs - startMs) / 1000) * share;
+  }
+  return seconds;
+}
+
 /** Milliseconds since the epoch, at sub-millisecond resolution. */
 export function epochMs(): number {
   return performance.timeOrigin + performance.now();

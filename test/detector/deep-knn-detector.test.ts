@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { searchSecondsByLayer } from '../../src/detector/work-phases.js';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -147,7 +148,7 @@ describe('Deep kNN detector on the embedded mnist model', () => {
       const alone = (await detector.predict(x.subarray(i * 784, (i + 1) * 784) as Float32Array, 1)).predictions[0];
       assert.deepEqual(batch.predictions[i], alone, `row ${i}`);
     }
-    assert.deepEqual(Object.keys(batch.searchSeconds).sort(), [...detector.info.layers].sort());
+    assert.deepEqual(Object.keys(searchSecondsByLayer(batch.phases)).sort(), [...detector.info.layers].sort());
   });
 
   it('answers concurrent requests batched together exactly as it answers each alone', async () => {
@@ -178,7 +179,7 @@ describe('Deep kNN detector on the embedded mnist model', () => {
       const b = await threaded.predict(x, rows, { includeNeighbors: true });
       assert.deepEqual(b.predictions, a.predictions);
       assert.equal(b.predictions[0].layers[0].neighbor_ids?.length, 75);
-      assert.deepEqual(Object.keys(b.searchSeconds).sort(), [...detector.info.layers].sort());
+      assert.deepEqual(Object.keys(searchSecondsByLayer(b.phases)).sort(), [...detector.info.layers].sort());
     } finally {
       inline.dispose();
       threaded.dispose();

@@ -16,7 +16,7 @@ function scored(withNeighbors: boolean): ScoredLayers {
     [Int32Array.of(7, 8, 9), Int32Array.of(1, 2, 3)],
     [Int32Array.of(4), Int32Array.of(5, 6)],
   ];
-  return { evidence, searchSeconds: { a: 0.5, b: 0.25 }, phases: [{ name: 'search', layer: 'a', rows: 2, startMs: 1, endMs: 2 }], ...(withNeighbors ? { neighborIds } : {}) };
+  return { evidence, phases: [{ name: 'search', layer: 'a', rows: 2, startMs: 1, endMs: 2 }], ...(withNeighbors ? { neighborIds } : {}) };
 }
 
 describe('packScores / unpackScores', () => {

@@ -10,7 +10,7 @@ function recorder(name: string, calls: string[], extra: Record<string, unknown> 
     ...extra,
     score: (_a: unknown, rows: number) => {
       calls.push(`${name}:${rows}`);
-      return Promise.resolve({ evidence: [], searchSeconds: {}, phases: [] } as ScoredLayers);
+      return Promise.resolve({ evidence: [], phases: [] } as ScoredLayers);
     },
     dispose: () => calls.push(`${name}:disposed`),
   };

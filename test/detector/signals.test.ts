@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { WorkPhase } from '../../src/detector/work-phases.js';
 import { describe, it } from 'node:test';
 import type { MahalanobisModel } from '../../src/math/mahalanobis.js';
 import { ExactIndex } from '../../src/neighbors/exact-index.js';
@@ -196,9 +197,9 @@ describe('searchLayers + densityScores + evidenceFor', () => {
       { data: Float32Array.from([5, 0, 0, -0.5]), rows: 2, cols: 2 },
       { data: Float32Array.from([0, 3, 0, 0, 0, 7]), rows: 2, cols: 3 },
     ];
-    const timings: Record<string, number> = {};
-    const byLayer = searchLayers([layer0, layer1], activations, 2, ['a', 'b'], timings);
-    assert.deepEqual(Object.keys(timings).sort(), ['a', 'b']);
+    const phases: WorkPhase[] = [];
+    const byLayer = searchLayers([layer0, layer1], activations, 2, ['a', 'b'], phases);
+    assert.deepEqual(phases.map((p) => [p.name, p.layer, p.rows]), [['search', 'a', 2], ['search', 'b', 2]]);
     assert.equal(byLayer.length, 2);
     assert.equal(byLayer[0].length, 2);
     // Row 0, layer 0: (1, 0) exactly, then (0, +-1) at distance 2, the smaller id winning the tie.

@@ -104,7 +104,10 @@ export class FakeDetector implements Detector {
         })),
       });
     }
-    return { predictions, searchSeconds: { dense_1: 0.001, dense_2: 0.002 } };
+    // As the real detector's: when each layer's search ran (1 ms and 2 ms, from now).
+    const now = performance.timeOrigin + performance.now();
+    const searched = (layer: string, ms: number) => ({ name: 'search' as const, layer, rows, startMs: now, endMs: now + ms });
+    return { predictions, phases: [searched('dense_1', 1), searched('dense_2', 2)] };
   }
 }
 

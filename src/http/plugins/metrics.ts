@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModelInfo, PredictResult } from '../../detector/types.js';
+import { searchSecondsByLayer } from '../../detector/work-phases.js';
 import { liveTensors } from '../../model/backend.js';
 import type { ShedReason } from './load-shedding.js';
 
@@ -245,7 +246,7 @@ export default fp(
         removed.add(model);
         removeSeries(c, h, model, layers);
       },
-      recordPrediction({ predictions: scored, searchSeconds, batchRows: rows }, model, protocol) {
+      recordPrediction({ predictions: scored, phases, batchRows: rows }, model, protocol) {
         if (removed.has(model)) return;
         c.inferenceRequests.inc({ model, protocol });
         h.batchRows.observe({ model }, rows ?? scored.length);
@@ -256,7 +257,9 @@ export default fp(
         }
         c.predictions.inc({ model, outcome: 'outlier' }, outliers);
         c.predictions.inc({ model, outcome: 'inlier' }, scored.length - outliers);
-        for (const [layer, seconds] of Object.entries(searchSeconds)) h.layerSearchDuration.observe({ model, layer }, seconds);
+        // A request batched with others is charged its rows' part of the batch's searches, so the sums stay true.
+        const share = rows ? scored.length / rows : 1;
+        for (const [layer, seconds] of Object.entries(searchSecondsByLayer(phases, share))) h.layerSearchDuration.observe({ model, layer }, seconds);
       },
     };
     app.decorate('metrics', metrics);
