@@ -92,6 +92,8 @@ class Shutdown {
     this.begun = true;
     this.parts.hangup.ignore();
     this.parts.models.closeReloads();
+    // Its callers waiting on a build hear at once; the drain would otherwise wait on the build.
+    this.parts.app.repository?.close();
   }
 
   /**
@@ -160,9 +162,14 @@ class Shutdown {
  * A model that nothing serves is: a server that cannot serve every model it was given should
  * restart, not linger.
  */
-function loadOutcomeHandler(app: FastifyInstance, shutdown: Shutdown): ServedModelsHandlers['onOutcome'] {
+function loadOutcomeHandler(app: FastifyInstance, models: ServedModels, shutdown: Shutdown): ServedModelsHandlers['onOutcome'] {
   return (served, outcome, status, loadSeconds) => {
     const { trigger, model, version, error } = status;
+    // Unloaded while it loaded: what it built is gone, and its series must not come back.
+    if (!models.all().includes(served)) {
+      app.log.info({ trigger, model }, 'a load ended after its model was unloaded; what it built is freed');
+      return;
+    }
     // A repository's load is its caller's to count (ood_grpc_request_duration_seconds by code).
     if (trigger !== 'startup' && trigger !== 'repository') app.metrics.recordReload(outcome, served.name());
     if (outcome === 'success') {
@@ -235,7 +242,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const shutdown = new Shutdown({ app, metricsApp, models, hangup, timeoutMs: config.shutdownTimeoutMs, exit });
   models.attach({
     load: (model) => opts.loadDetector(model, app.log.child({ model })),
-    onOutcome: loadOutcomeHandler(app, shutdown),
+    onOutcome: loadOutcomeHandler(app, models, shutdown),
     onDisposeError: (err) => app.log.error({ err }, 'freeing a retired detector failed'),
   });
   shutdown.install();

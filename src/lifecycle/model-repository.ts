@@ -25,6 +25,8 @@ export class ModelRepository {
   private announceClose: () => void = () => {};
   /** The models unloaded while a load of theirs ran, so that load's callers are told so. */
   private readonly unloaded = new WeakSet<ServedModel>();
+  /** By name, the end of a build still running for an unloaded model: a new load waits for it, so two never run. */
+  private readonly retiring = new Map<string, Promise<void>>();
 
   constructor(
     private readonly models: ServedModels,
@@ -47,10 +49,13 @@ export class ModelRepository {
   /** Serves `name` from the repository, and returns what now serves; throws why it could not. */
   async load(name: string): Promise<ModelInfo> {
     if (this.closed) throw SHUTTING_DOWN();
-    const serving = this.models.find(name);
-    const detector = serving?.slot.detector();
-    if (serving && detector && !serving.reloader.busy) return detector.info;
-    const served = serving ?? (await this.added(name));
+    // A model that serves answers at once, even while a reload (SIGHUP) replaces it.
+    const serving = this.servingInfo(name);
+    if (serving) return serving;
+    const served = this.models.find(name) ?? (await this.added(name));
+    // Another call's load may have finished while this one read the folder.
+    const servedNow = this.servingInfo(name);
+    if (servedNow) return servedNow;
     if (!served.reloader.busy && !served.reloader.start(name, 'repository')) {
       this.dropUnserved(served);
       throw SHUTTING_DOWN();
@@ -60,8 +65,13 @@ export class ModelRepository {
     return this.outcome(served, name);
   }
 
+  private servingInfo(name: string): ModelInfo | undefined {
+    return this.models.find(name)?.slot.detector()?.info;
+  }
+
   /** A new entry for `name`, once its bundle is found; one that another call added meanwhile is joined. */
   private async added(name: string): Promise<ServedModel> {
+    await this.retiring.get(name);
     // A bundle that is there but broken is the load's failure, its message sent to the caller.
     await this.opts.locate(name).catch((err: unknown) => {
       throw err instanceof OodError && err.statusCode >= 500 ? new OodError('MODEL_LOAD_FAILED', `The model ${name} cannot be loaded: ${err.message}`) : err;
@@ -73,6 +83,8 @@ export class ModelRepository {
 
   /** What a finished load leaves: the detector that serves, or why there is none. */
   private outcome(served: ServedModel, name: string): ModelInfo {
+    // A build that ended after the shutdown began was thrown away: that is the shutdown's doing.
+    if (this.closed || this.models.closed) throw SHUTTING_DOWN();
     const listed = this.models.all().includes(served);
     const detector = served.slot.detector();
     // A reload started elsewhere (SIGHUP) may have failed while the previous detector serves on.
@@ -92,6 +104,12 @@ export class ModelRepository {
     if (!served) throw new OodError('MODEL_NOT_FOUND', `No model "${name}" is served here; the served models are ${this.models.names().join(', ') || 'none'}`);
     const info = served.slot.detector()?.info;
     this.unloaded.add(served);
+    if (served.reloader.busy) {
+      const settled = served.reloader.settled().finally(() => {
+        if (this.retiring.get(name) === settled) this.retiring.delete(name);
+      });
+      this.retiring.set(name, settled);
+    }
     this.models.remove(served);
     return info;
   }

@@ -139,8 +139,8 @@ describe("the README's gRPC table", () => {
         assert.deepEqual(row, ['-', '-'], `${method} is not implemented, and the table says so with - cells`);
         continue;
       }
-      // A load or unload from this host (the agent in the pod) needs no token; from elsewhere, one.
-      const token = REPOSITORY_METHODS.has(method) ? 'this host or yes' : AUTHORIZED_METHODS.has(method) ? 'yes' : 'no';
+      // A load or unload needs a token, unless it comes from this host and loopback is trusted.
+      const token = REPOSITORY_METHODS.has(method) ? 'yes, or this host when trusted' : AUTHORIZED_METHODS.has(method) ? 'yes' : 'no';
       assert.deepEqual(row, [token, SHED_METHODS.has(method) ? 'yes' : 'no'], method);
     }
     for (const method of Object.keys(services().health)) assert.ok(table.has(method), `health ${method} is in the table`);

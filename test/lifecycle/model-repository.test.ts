@@ -160,6 +160,57 @@ describe('the model repository (load and unload by name)', () => {
     assert.deepEqual(models.names(), [], 'no model was added, so nothing was built to outlive the shutdown');
   });
 
+  it('builds once when a second load finds the folder only after the first load has built', async () => {
+    const models = new ServedModels([]);
+    let builds = 0;
+    models.attach({ load: async (name) => (builds++, new FakeDetector({ info: { name } })), onOutcome: () => {}, onDisposeError: () => {} });
+    const slowLocate = deferred<void>();
+    let locates = 0;
+    const repository = new ModelRepository(models, { locate: () => (++locates === 2 ? slowLocate.promise : Promise.resolve()) });
+    const first = repository.load('alpha');
+    const second = repository.load('alpha');
+    await first;
+    slowLocate.resolve();
+    await second;
+    assert.equal(builds, 1);
+  });
+
+  it('answers a load at once while a reload (SIGHUP) replaces the model', async () => {
+    const { repository, release, models, loads } = setup();
+    const loading = repository.load('alpha');
+    await release();
+    await loading;
+    models.start('alpha', 'sighup');
+    assert.equal((await repository.load('alpha')).version, 'v1', 'answered by what serves, before the reload ends');
+    await release();
+    assert.deepEqual(loads, ['alpha', 'alpha']);
+  });
+
+  it('lets a build of an unloaded model end before the same name builds again', async () => {
+    const { repository, release, loads, built, models } = setup();
+    const first = repository.load('alpha');
+    await new Promise((resolve) => setImmediate(resolve));
+    repository.unload('alpha');
+    const again = repository.load('alpha');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(loads, ['alpha'], 'the second build waits');
+    await release();
+    await assert.rejects(first, rejectsWith('MODEL_LOAD_FAILED', /unloaded while it loaded/));
+    await release();
+    assert.equal((await again).version, 'v2');
+    assert.equal(built[0].disposed, true);
+    assert.equal(models.detector('alpha'), built[1]);
+  });
+
+  it('answers NOT_READY, not a load failure, for a build that ended after the shutdown began', async () => {
+    const { repository, release, models } = setup();
+    const loading = repository.load('alpha');
+    await new Promise((resolve) => setImmediate(resolve));
+    models.closeReloads();
+    await release();
+    await assert.rejects(loading, rejectsWith('NOT_READY', /shutting down/));
+  });
+
   it('answers the loads still building when it closes, and takes no more', async () => {
     const { repository, models } = setup();
     const loading = repository.load('alpha');

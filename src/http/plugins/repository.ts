@@ -8,6 +8,8 @@ export interface RepositoryCalls {
   /** Answers once the model serves; NOT_READY while the server shuts down. */
   load(name: string): Promise<ModelInfo>;
   unload(name: string): void;
+  /** No loads from now on; those waiting are answered NOT_READY at once (the shutdown's first step). */
+  close(): void;
 }
 
 declare module 'fastify' {
@@ -40,6 +42,7 @@ export default fp<RepositoryPluginOptions>(
         app.review?.remember(name);
         return info;
       },
+      close: () => repository.close(),
       unload: (name) => {
         const info = repository.unload(name);
         app.metrics.removeModel(name, info?.layers ?? []);
