@@ -19,6 +19,7 @@ import predictRoute from './routes/predict.js';
 import readyzRoute from './routes/readyz.js';
 import scoringPlugin from './plugins/scoring.js';
 import repositoryPlugin from './plugins/repository.js';
+import repositoryRoutes from './routes/repository.js';
 import tfServingRoutes from './routes/tf-serving.js';
 import v2Routes from './routes/v2.js';
 import reviewRoutes from './routes/review.js';
@@ -66,6 +67,8 @@ export interface RegisteredRoute {
   url: string;
   requiresAuth: boolean;
   admin: boolean;
+  /** Loads and unloads models: a token, or this host's loopback when trusted. */
+  repository: boolean;
   shed: boolean;
   /** Left out of the OpenAPI document (assets, the document itself). */
   hidden: boolean;
@@ -93,11 +96,19 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const routes: RegisteredRoute[] = [];
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const config = (route.config ?? {}) as { requiresAuth?: boolean; admin?: boolean; shedUnderPressure?: boolean };
+    const config = (route.config ?? {}) as { requiresAuth?: boolean; admin?: boolean; repository?: boolean; shedUnderPressure?: boolean };
     const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      routes.push({ method, url: route.url, requiresAuth: config.requiresAuth === true, admin: config.admin === true, shed: config.shedUnderPressure === true, hidden });
+      routes.push({
+        method,
+        url: route.url,
+        requiresAuth: config.requiresAuth === true,
+        admin: config.admin === true,
+        repository: config.repository === true,
+        shed: config.shedUnderPressure === true,
+        hidden,
+      });
     }
   });
   app.decorate('registeredRoutes', () => routes);
@@ -142,6 +153,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(driftRoutes);
   if (opts.admin) await app.register(adminRoutes, opts.admin);
   await app.register(repositoryPlugin, opts.repository ? { repository: opts.repository } : {});
+  await app.register(repositoryRoutes);
   if (opts.grpc) await app.register(grpcPlugin, { ...opts.grpc, serverVersion: SERVICE_VERSION, traced: opts.tracing !== undefined });
   else app.decorate('grpc', undefined);
 

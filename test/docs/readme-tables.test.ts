@@ -107,7 +107,7 @@ describe("the README's route table", () => {
       for (const route of row.routes) {
         const r = registered.find((candidate) => key(candidate) === route);
         if (!r) continue;
-        const token = r.admin ? 'admin' : r.requiresAuth ? 'yes' : 'no';
+        const token = r.repository ? 'yes, or this host when trusted' : r.admin ? 'admin' : r.requiresAuth ? 'yes' : 'no';
         assert.equal(row.token, token, `${route}: token`);
         assert.equal(row.shed, r.shed ? 'yes' : 'no', `${route}: shed`);
       }

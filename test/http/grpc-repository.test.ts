@@ -80,6 +80,7 @@ describe('a model repository over gRPC (OOD_MODEL_REPOSITORY, RepositoryModelLoa
   it('starts with no model, ready, and answers NOT_FOUND for a model it has not loaded', async () => {
     assert.deepEqual((await client.call('RepositoryIndex', {})).models, []);
     assert.equal((await client.call('ServerReady')).ready, true, 'ready for loads');
+    assert.deepEqual((await client.call('ServerMetadata')).extensions, ['model_repository']);
     await assert.rejects(infer(false), grpcStatus('NOT_FOUND', /No model "mnist-ood_1" is served here/));
     await assert.rejects(client.call('RepositoryModelLoad', { modelName: 'absent_1' }), grpcStatus('NOT_FOUND', /absent_1 is not a folder/));
   });
@@ -155,5 +156,34 @@ describe('a model repository over gRPC (OOD_MODEL_REPOSITORY, RepositoryModelLoa
     assert.deepEqual((await client.call('RepositoryIndex', {})).models, []);
     assert.equal((await client.call('ServerLive')).live, true);
     assert.deepEqual(exits, [], 'a failed repository load never ends the process');
+  });
+
+  it('takes the same loads and unloads over REST (/v2/repository), with the same answers', async () => {
+    const base = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
+    const post = (path: string, body?: unknown, host = '127.0.0.1', headers: Record<string, string> = {}) =>
+      fetch(`${base.replace('127.0.0.1', host)}${path}`, {
+        method: 'POST',
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    // The bundle's weights were broken by the test before: a load says why, with a 500.
+    const broken = await post(`/v2/repository/models/${NAME}/load`);
+    assert.equal(broken.status, 500);
+    assert.match(((await broken.json()) as { error: string }).error, /mnist-ood_1 failed to load: .*weights\.bin/);
+    await writeFile(join(dir, 'repo', NAME, '1', 'models', 'mnist', 'weights.bin'), await readFile('models/mnist/weights.bin'));
+
+    assert.equal((await post(`/v2/repository/models/${NAME}/load`, {})).status, 200);
+    assert.deepEqual(await (await post('/v2/repository/index', { ready: true })).json(), [{ name: NAME, version: (server.models.detector(NAME) as { info: { version: string } }).info.version, state: 'READY', reason: '' }]);
+    assert.equal((await post(`/v2/repository/models/${NAME}/load`, { parameters: { config: '{}' } })).status, 400);
+    if (outsideAddress) {
+      const refused = await post(`/v2/repository/models/${NAME}/unload`, undefined, outsideAddress);
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers.get('www-authenticate'), 'Bearer');
+    }
+    assert.equal((await post(`/v2/repository/models/${NAME}/unload`)).status, 200);
+    const again = await post(`/v2/repository/models/${NAME}/unload`);
+    assert.equal(again.status, 404);
+    assert.match(((await again.json()) as { error: string }).error, /No model "mnist-ood_1" is served here/);
+    assert.deepEqual(await (await post('/v2/repository/index')).json(), []);
   });
 });

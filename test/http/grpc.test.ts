@@ -192,6 +192,11 @@ describe('Open Inference Protocol v2 over gRPC', () => {
     for (const method of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
       await assert.rejects(client.call(method, { modelName: 'fake' }, auth), grpcStatus('UNIMPLEMENTED', new RegExp(`${method} needs a model repository.*OOD_MODEL_REPOSITORY`)));
     }
+    for (const call of ['load', 'unload']) {
+      const res = await app.inject({ method: 'POST', url: `/v2/repository/models/fake/${call}`, headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(res.statusCode, 501, res.body);
+      assert.match((res.json() as { error: string }).error, /needs a model repository.*OOD_MODEL_REPOSITORY/);
+    }
     assert.ok(host.detector(), 'the model still serves');
   });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OodError } from '../../src/errors.js';
 import { findBundle } from '../../src/model/model-bundle.js';
-import { isLoopbackPeer } from '../../src/http/grpc/peer.js';
+import { isLoopbackPeer } from '../../src/http/peer.js';
 
 const failsWith = (code: string, message: RegExp) => (err: unknown) => {
   assert.ok(err instanceof OodError, String(err));

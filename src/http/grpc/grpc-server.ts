@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { grpcError } from './grpc-status.js';
 import { HealthService } from './health-service.js';
 import { AUTHORIZED_METHODS, inferenceHandlers, REPOSITORY_METHODS, SHED_METHODS, type UnaryCall } from './inference-service.js';
-import { isLoopbackPeer } from './peer.js';
+import { isLoopbackPeer } from '../peer.js';
 import { services } from './proto.js';
 import { grpcServerSpan } from '../tracing/spans.js';
 

@@ -3,6 +3,7 @@ import { OodError } from '../../errors.js';
 import { checkVersion } from '../protocols/model-version.js';
 import { checkSelectedOutputs, outputTensors } from '../protocols/output-tensors.js';
 import { v2Metadata } from '../protocols/v2-metadata.js';
+import { repositoryIndex, repositoryTarget } from '../protocols/repository-calls.js';
 import { decodeV2Inputs } from '../protocols/v2-tensors.js';
 import { grpcInferResponse, grpcInputs, wantsRawOutputs } from './infer-codec.js';
 import type { ModelInferRequest, ModelInferResponse } from './proto.js';
@@ -24,18 +25,6 @@ interface RepositoryModelRequest {
   repository_name: string;
   model_name: string;
   parameters: Record<string, unknown>;
-}
-
-/**
- * The model a load or unload names. Triton's parameters (a config to override, files to write)
- * have no meaning here, so any is refused rather than ignored; the repository name is free, as
- * there is one repository.
- */
-function repositoryTarget(app: FastifyInstance, request: RepositoryModelRequest, method: string) {
-  if (!app.repository) throw new OodError('NOT_IMPLEMENTED', `${method} needs a model repository: this server serves the models named at start (set OOD_MODEL_REPOSITORY)`);
-  const given = Object.keys(request.parameters ?? {});
-  if (given.length > 0) throw new OodError('BAD_REQUEST', `parameters are not taken here (got ${given.join(', ')}): a bundle is loaded as it is`);
-  return { repository: app.repository, name: requireName(request.model_name, 'model_name') };
 }
 
 interface NameVersion {
@@ -79,41 +68,30 @@ export function inferenceHandlers(app: FastifyInstance, serverVersion: string) {
     return grpcInferResponse(info, request.id, outputTensors(result.predictions, info, selected), wantsRawOutputs(request));
   };
 
-  // A repository's failed loads are unlisted (their callers were told why): UNAVAILABLE is a
-  // model named at start that failed, or any while the server shuts down.
-  const repositoryIndex = ({ request }: UnaryCall<{ ready: boolean }>) => ({
-    models: app
-      .servedModels()
-      .map((name) => {
-        const detector = app.readyDetector(name);
-        if (detector) return { name, version: detector.info.version, state: 'READY', reason: '' };
-        const failure = app.loadFailure(name);
-        if (failure !== undefined) return { name, version: '', state: 'UNAVAILABLE', reason: failure };
-        if (app.isDraining()) return { name, version: '', state: 'UNAVAILABLE', reason: 'the server is shutting down' };
-        return { name, version: '', state: 'LOADING', reason: '' };
-      })
-      .filter((entry) => !request.ready || entry.state === 'READY'),
+  const repositoryCall = (method: string) => ({ request }: UnaryCall<RepositoryModelRequest>) => ({
+    repository: repositoryTarget(app, request.parameters, method),
+    name: requireName(request.model_name, 'model_name'),
   });
 
   return {
     ServerLive: () => ({ live: true }),
     ServerReady: () => ({ ready: app.allReady() }),
     ModelReady: modelReady,
-    ServerMetadata: () => ({ name: 'ood-service', version: serverVersion, extensions: [] }),
+    ServerMetadata: () => ({ name: 'ood-service', version: serverVersion, extensions: app.repository ? ['model_repository'] : [] }),
     ModelMetadata: ({ request }: UnaryCall<NameVersion>) => {
       const info = app.requireDetector(requireName(request.name, 'name')).info;
       checkVersion(info, given(request.version));
       return v2Metadata(info);
     },
     ModelInfer: modelInfer,
-    RepositoryIndex: repositoryIndex,
-    RepositoryModelLoad: async ({ request }: UnaryCall<RepositoryModelRequest>) => {
-      const { repository, name } = repositoryTarget(app, request, 'RepositoryModelLoad');
+    RepositoryIndex: ({ request }: UnaryCall<{ ready: boolean }>) => ({ models: repositoryIndex(app, request.ready) }),
+    RepositoryModelLoad: async (call: UnaryCall<RepositoryModelRequest>) => {
+      const { repository, name } = repositoryCall('RepositoryModelLoad')(call);
       await repository.load(name);
       return {};
     },
-    RepositoryModelUnload: ({ request }: UnaryCall<RepositoryModelRequest>) => {
-      const { repository, name } = repositoryTarget(app, request, 'RepositoryModelUnload');
+    RepositoryModelUnload: (call: UnaryCall<RepositoryModelRequest>) => {
+      const { repository, name } = repositoryCall('RepositoryModelUnload')(call);
       repository.unload(name);
       return {};
     },

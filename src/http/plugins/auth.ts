@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERRORS, OodError } from '../../errors.js';
+import { isLoopbackAddress } from '../peer.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -9,6 +10,8 @@ declare module 'fastify' {
     requiresAuth?: boolean;
     /** Routes closed (403) unless tokens are configured: an admin action is never left open. */
     admin?: boolean;
+    /** Loading and unloading models: as admin routes, but open to this host's loopback when it is trusted. */
+    repository?: boolean;
     /**
      * Pages a browser opens: they also take HTTP Basic credentials with a token as the password,
      * and challenge for them, so the browser asks once and sends them with the page's own requests.
@@ -97,6 +100,15 @@ export default fp<AuthPluginOptions>(
     });
     app.addHook('onRequest', async (request: FastifyRequest, reply) => {
       const config = request.routeOptions.config;
+      if (config?.repository) {
+        try {
+          app.checkRepositoryCaller(request.headers.authorization, isLoopbackAddress(request.socket.remoteAddress ?? ''));
+        } catch (err) {
+          if (err instanceof OodError && err.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+          throw err;
+        }
+        return;
+      }
       if (tokens.length === 0) {
         if (config?.admin) throw new OodError('ADMIN_DISABLED', `${ERRORS.ADMIN_DISABLED.message}; SIGHUP reloads every model (and starts its drift test afresh) without them`);
         return;

@@ -74,7 +74,8 @@ const serverRoutes: FastifyPluginAsyncZod<V2RoutesOptions> = async (app, { serve
   app.get(
     '/v2',
     { schema: { tags, summary: 'Server metadata', response: { 200: z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }) } }, config: PLAIN_ERRORS },
-    async () => ({ name: 'ood-service', version: serverVersion, extensions: ['binary_tensor_data'] }),
+    // Triton's names for the extensions, so a client can tell what it may call.
+    async () => ({ name: 'ood-service', version: serverVersion, extensions: ['binary_tensor_data', ...(app.repository ? ['model_repository'] : [])] }),
   );
 };
 
