@@ -55,7 +55,7 @@ export const SETTINGS = {
   repositoryTrustLoopback: setting(
     'OOD_REPOSITORY_TRUST_LOOPBACK',
     z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-    'take repository loads and unloads without a token from `127.0.0.1` or `::1`, for a model server agent beside the service in its pod that sends none (Seldon Core v2). Not behind a mesh proxy that delivers from loopback (Linkerd); pair it with `OOD_GRPC_HOST=127.0.0.1`',
+    'take repository loads and unloads (gRPC and REST) without a token from `127.0.0.1` or `::1`, for a model server agent beside the service in its pod that sends none (Seldon Core v2). Not where a proxy in the pod or on the host passes outside calls on from loopback (Linkerd, oauth2-proxy, kube-rbac-proxy): everyone behind it would be trusted. Pair it with `OOD_GRPC_HOST=127.0.0.1`',
   ),
   driftDelta: setting(
     'OOD_DRIFT_DELTA',

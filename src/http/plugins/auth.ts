@@ -26,15 +26,23 @@ declare module 'fastify' {
      * For a transport that is not a fastify route (gRPC): throws UNAUTHORIZED unless the
      * `authorization` value carries a valid bearer token, whenever tokens are configured.
      */
-    checkBearer(authorization: string | undefined): void;
+    checkBearer(authorization: string | undefined, transport?: Transport): void;
     /**
      * For the calls that load and unload models (the gRPC repository methods): a token, and
      * without tokens they are refused, as the admin routes are; but a caller on this host's
      * loopback needs none when the server trusts it (the agent beside the service in its pod).
      */
-    checkRepositoryCaller(authorization: string | undefined, fromLoopback: boolean): void;
+    checkRepositoryCaller(authorization: string | undefined, fromLoopback: boolean, transport?: Transport): void;
   }
 }
+
+/** Where a call came by, for the words of a refusal: gRPC metadata or an HTTP header. */
+export type Transport = 'grpc' | 'rest';
+
+const MISSING_TOKEN: Record<Transport, string> = {
+  grpc: 'This call needs an authorization: Bearer <token> metadata entry',
+  rest: 'This route needs an Authorization: Bearer <token> header',
+};
 
 export interface AuthPluginOptions {
   /** Accepted bearer tokens; none means authentication is off. */
@@ -81,12 +89,12 @@ export default fp<AuthPluginOptions>(
       if (token === undefined) return missing;
       return tokenMatches(token, digests) ? undefined : 'The token is not valid';
     };
-    app.decorate('checkBearer', (authorization: string | undefined) => {
+    app.decorate('checkBearer', (authorization: string | undefined, transport: Transport = 'grpc') => {
       if (tokens.length === 0) return;
-      const why = refusal(bearerToken(authorization, false), 'This call needs an authorization: Bearer <token> metadata entry');
+      const why = refusal(bearerToken(authorization, false), MISSING_TOKEN[transport]);
       if (why) throw new OodError('UNAUTHORIZED', why);
     });
-    app.decorate('checkRepositoryCaller', (authorization: string | undefined, fromLoopback: boolean) => {
+    app.decorate('checkRepositoryCaller', (authorization: string | undefined, fromLoopback: boolean, transport: Transport = 'grpc') => {
       if (fromLoopback && trustLoopback) return;
       if (tokens.length === 0) {
         throw new OodError(
@@ -96,13 +104,14 @@ export default fp<AuthPluginOptions>(
             : 'Loading and unloading models needs bearer tokens (OOD_API_TOKENS or OOD_API_TOKENS_FILE), or OOD_REPOSITORY_TRUST_LOOPBACK=true for an agent on this host\'s loopback',
         );
       }
-      app.checkBearer(authorization);
+      app.checkBearer(authorization, transport);
     });
     app.addHook('onRequest', async (request: FastifyRequest, reply) => {
       const config = request.routeOptions.config;
       if (config?.repository) {
         try {
-          app.checkRepositoryCaller(request.headers.authorization, isLoopbackAddress(request.socket.remoteAddress ?? ''));
+          // The socket's own address, never a forwarded header: a header is the caller's to write.
+          app.checkRepositoryCaller(request.headers.authorization, isLoopbackAddress(request.socket.remoteAddress ?? ''), 'rest');
         } catch (err) {
           if (err instanceof OodError && err.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
           throw err;
@@ -119,7 +128,7 @@ export default fp<AuthPluginOptions>(
         bearerToken(request.headers.authorization, basic),
         basic
           ? 'This page needs a token: an Authorization: Bearer <token> header, or the token as the password a browser asks for'
-          : 'This route needs an Authorization: Bearer <token> header',
+          : MISSING_TOKEN.rest,
       );
       if (why) {
         reply.header('www-authenticate', basic ? BASIC_REALM : 'Bearer');

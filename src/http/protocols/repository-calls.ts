@@ -29,13 +29,19 @@ export function repositoryIndex(app: FastifyInstance, readyOnly: boolean): Repos
 }
 
 /**
- * The repository a load or unload goes to, and the model it names. Triton's parameters (a config
- * to override, files to write) have no meaning here, so any is refused rather than ignored; the
- * repository name is free, as there is one repository.
+ * Parameters a call may carry and that change nothing here. Triton's clients send
+ * `unload_dependents` with every unload; a model here has no dependents to unload with it.
  */
-export function repositoryTarget(app: FastifyInstance, parameters: Record<string, unknown> | undefined, call: string) {
+const WITHOUT_EFFECT = new Set(['unload_dependents']);
+
+/**
+ * The repository a load or unload goes to. Triton's other parameters (a config to override, files
+ * to write) have no meaning here, so they are refused rather than ignored; the repository name is
+ * free, as there is one repository.
+ */
+export function repositoryTarget(app: FastifyInstance, parameters: Record<string, unknown> | null | undefined, call: string) {
   if (!app.repository) throw new OodError('NOT_IMPLEMENTED', `${call} needs a model repository: this server serves the models named at start (set OOD_MODEL_REPOSITORY)`);
-  const given = Object.keys(parameters ?? {});
+  const given = Object.keys(parameters ?? {}).filter((name) => !WITHOUT_EFFECT.has(name));
   if (given.length > 0) throw new OodError('BAD_REQUEST', `parameters are not taken here (got ${given.join(', ')}): a bundle is loaded as it is`);
   return app.repository;
 }
