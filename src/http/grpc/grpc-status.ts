@@ -18,8 +18,8 @@ const BY_HTTP_STATUS: Record<number, status> = {
 
 /**
  * Where a code's HTTP status says too little. A model that fails to load is the server's
- * failure, as Triton answers it; its message names what to fix in the bundle, and the load's own
- * handler has logged it already.
+ * failure, as Triton answers it; its message names what to fix in the bundle. A code named here
+ * is an expected answer, logged (if at all) where it arose, never as an unexpected fault.
  */
 const BY_ERROR_CODE: Partial<Record<ErrorCode, status>> = {
   MODEL_LOAD_FAILED: status.INTERNAL,
@@ -34,8 +34,9 @@ export function grpcError(err: unknown): ServiceError & { internal: boolean } {
   const metadata = new Metadata();
   if (err instanceof OodError) {
     metadata.set('ood-error-code', err.code);
-    const code = BY_ERROR_CODE[err.code] ?? BY_HTTP_STATUS[err.statusCode] ?? status.INTERNAL;
-    return Object.assign(new Error(err.message), { code, details: err.message, metadata, internal: code === status.INTERNAL && err.code !== 'MODEL_LOAD_FAILED' });
+    const named = BY_ERROR_CODE[err.code];
+    const code = named ?? BY_HTTP_STATUS[err.statusCode] ?? status.INTERNAL;
+    return Object.assign(new Error(err.message), { code, details: err.message, metadata, internal: named === undefined && code === status.INTERNAL });
   }
   metadata.set('ood-error-code', 'INTERNAL');
   return Object.assign(new Error('Internal error'), { code: status.INTERNAL, details: 'Internal error', metadata, internal: true });

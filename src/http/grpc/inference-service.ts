@@ -68,7 +68,7 @@ export function inferenceHandlers(app: FastifyInstance, serverVersion: string) {
     return grpcInferResponse(info, request.id, outputTensors(result.predictions, info, selected), wantsRawOutputs(request));
   };
 
-  const repositoryCall = (method: string) => ({ request }: UnaryCall<RepositoryModelRequest>) => ({
+  const repositoryCall = (request: RepositoryModelRequest, method: string) => ({
     repository: repositoryTarget(app, request.parameters, method),
     name: requireName(request.model_name, 'model_name'),
   });
@@ -85,13 +85,13 @@ export function inferenceHandlers(app: FastifyInstance, serverVersion: string) {
     },
     ModelInfer: modelInfer,
     RepositoryIndex: ({ request }: UnaryCall<{ ready: boolean }>) => ({ models: repositoryIndex(app, request.ready) }),
-    RepositoryModelLoad: async (call: UnaryCall<RepositoryModelRequest>) => {
-      const { repository, name } = repositoryCall('RepositoryModelLoad')(call);
+    RepositoryModelLoad: async ({ request }: UnaryCall<RepositoryModelRequest>) => {
+      const { repository, name } = repositoryCall(request, 'RepositoryModelLoad');
       await repository.load(name);
       return {};
     },
-    RepositoryModelUnload: (call: UnaryCall<RepositoryModelRequest>) => {
-      const { repository, name } = repositoryCall('RepositoryModelUnload')(call);
+    RepositoryModelUnload: ({ request }: UnaryCall<RepositoryModelRequest>) => {
+      const { repository, name } = repositoryCall(request, 'RepositoryModelUnload');
       repository.unload(name);
       return {};
     },
